@@ -1,0 +1,187 @@
+"""The ``aelab`` command line: parse arguments, call the library, print. User errors exit 2 in one line."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """A command-line argument that makes no sense."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 512,256, got {text!r}"
+                                         ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--data", required=required, default=None if required else "mnist5k",
+                        help="built-in name (see 'aelab datasets') or a .npy/.npz/.csv/.parquet file or image folder")
+    parser.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
+    parser.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
+    from aelab import __version__
+
+    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train an autoencoder and write a run folder")
+    _add_data_arguments(train, required=False)
+    train.add_argument("--hidden", type=_int_list, default=(512, 256),
+                       help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
+    train.add_argument("--latent", type=int, default=32, help="size of the code")
+    train.add_argument("--activation", default="relu")
+    train.add_argument("--loss", default="mse", choices=("mse", "bce"))
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=256)
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    train.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+    train.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
+    train.add_argument("--seed", type=int, default=0, help="random state of split, weights and shuffling")
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    train.add_argument("--out", required=True, help="run folder to write")
+    train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    for name, what in (("encode", "the code of each sample"),
+                       ("reconstruct", "the reconstruction of each sample, in the data's units")):
+        command = commands.add_parser(name, help=f"write {what} from a saved run to .npy or .csv")
+        command.add_argument("--run", required=True, help="run folder written by 'aelab train'")
+        _add_data_arguments(command)
+        command.add_argument("--out", required=True, help="output file, .npy or .csv")
+        command.add_argument("--device", default=None)
+
+    datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
+    datasets.add_argument("--data-dir", default=None)
+    return parser
+
+
+def _format_table(rows: list[dict], columns: list[str]) -> str:
+    def cell(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+        return str(value)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _train(args) -> int:
+    from aelab.runs import TrainJob, check_output_folder, run_training, summary_rows, write_run
+
+    if args.latent < 1:
+        raise UsageError(f"--latent must be >= 1, got {args.latent}")
+    check_output_folder(args.out, args.force)
+    job = TrainJob(
+        data=args.data, data_dir=args.data_dir, label_column=args.label_column, hidden=args.hidden,
+        latent_dim=args.latent, activation=args.activation, loss=args.loss, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
+        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
+    )
+    outcome = run_training(job)
+    out = write_run(outcome, args.out, force=args.force)
+    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
+    print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
+          f"{outcome.split.description['n_test']} test samples; autoencoder {shape} "
+          f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
+    print(_format_table(summary_rows(outcome.metrics),
+                        ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
+    print(f"run folder: {out}")
+    return 0
+
+
+def _write_array(path: Path, array) -> None:
+    import numpy as np
+
+    from aelab.persistence import atomic_write_bytes
+
+    suffix = path.suffix.lower()
+    buffer = io.BytesIO()
+    if suffix == ".npy":
+        np.save(buffer, array, allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue())
+    elif suffix == ".csv":
+        text = io.StringIO()
+        np.savetxt(text, array, delimiter=",", fmt="%.7g")
+        atomic_write_bytes(path, text.getvalue().encode())
+    else:
+        raise UsageError(f"--out {path} must end in .npy or .csv")
+
+
+def _apply_run(args, what: str) -> int:
+    from aelab.data import load_dataset
+    from aelab.runs import load_run
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npy", ".csv"):
+        raise UsageError(f"--out {out} must end in .npy or .csv")
+    estimator, scaling, _ = load_run(args.run, device=args.device)
+    dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
+    if dataset.n_features != estimator.n_features_in_:
+        raise ValueError(f"{dataset.name} has {dataset.n_features} features but the run's model was trained "
+                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
+    X = scaling.transform(dataset.X)
+    if what == "encode":
+        result = estimator.transform(X)
+    else:
+        result = scaling.inverse_transform(estimator.reconstruct(X)).astype("float32")
+    _write_array(out, result)
+    print(f"wrote {result.shape[0]} x {result.shape[1]} {'codes' if what == 'encode' else 'reconstructions'} "
+          f"to {out}")
+    return 0
+
+
+def _datasets(args) -> int:
+    from aelab.data import describe_builtin
+
+    for row in describe_builtin(args.data_dir):
+        print(f"{row['name']:<14} {row['description']}\n{'':<14} {row['status']}; {row['source']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``aelab`` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
+                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets}[args.command]
+        return handler(args)
+    except (ValueError, FileExistsError, FloatingPointError) as e:
+        print(f"aelab: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("aelab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""Readers for user data files: .npy, .npz, .csv, .parquet and folders of images."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from aelab.data.dataset import Dataset
+
+LABEL_COLUMN_NAMES = ("label", "labels", "y", "target", "class")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_X_KEYS = ("X", "x", "data", "images", "samples")
+_Y_KEYS = ("y", "labels", "label", "targets", "target")
+
+
+def _as_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str] | None]:
+    """Integer labels 0..k-1 from any label column, with names when they were not integers."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"labels in {where} must be one value per sample, got shape {values.shape}")
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64), None
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64), None
+    names, codes = np.unique(values.astype(str), return_inverse=True)
+    return codes.astype(np.int64), [str(n) for n in names]
+
+
+def _sample_shape_of(array: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(d) for d in array.shape[1:])
+
+
+def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> Dataset:
+    if X.ndim < 2:
+        raise ValueError(
+            f"{path} holds an array of shape {X.shape}; samples must be rows (n_samples, n_features) "
+            "or images (n_samples, H, W) / (n_samples, C, H, W)"
+        )
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path} holds values of type {X.dtype}; only numeric arrays can be used as samples")
+    sample_shape = _sample_shape_of(X)
+    flat = X.reshape(X.shape[0], -1)  # a view for C-contiguous arrays, memory maps included
+    label_names = None
+    if y is not None:
+        y, label_names = _as_labels(y, str(path))
+    return Dataset(flat, y, sample_shape, name=str(path), source=f"{kind} file {path}", label_names=label_names)
+
+
+def read_npy(path: Path) -> Dataset:
+    """A .npy file, memory-mapped read-only so that large files are never copied whole."""
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{path} is not a numeric .npy array ({e}); save it with numpy.save") from None
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path} could not be read as .npy ({e}); the file is probably truncated") from None
+    return _from_array(X, None, path, "npy")
+
+
+def read_npz(path: Path) -> Dataset:
+    """A .npz archive: samples under X/x/data/images (or its only array), labels under y/labels/targets."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            x_key = next((k for k in _X_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
+            if x_key is None:
+                raise ValueError(
+                    f"{path} holds arrays {keys} and none is named {'/'.join(_X_KEYS)}; "
+                    "name the samples array X (and the labels y)"
+                )
+            y_key = next((k for k in _Y_KEYS if k in keys and k != x_key), None)
+            X = archive[x_key]
+            y = archive[y_key] if y_key else None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        raise ValueError(f"{path} could not be read as .npz ({e}); the file is probably damaged") from None
+    if y is not None and len(y) != len(X):
+        raise ValueError(f"{path}: '{y_key}' has {len(y)} labels for {len(X)} samples in '{x_key}'")
+    return _from_array(X, y, path, "npz")
+
+
+def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) -> Dataset:
+    """Shared by CSV and Parquet: pick the label column, check the rest is numeric."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    if label_column is None:
+        label_column = next((c for c in columns if c.lower() in LABEL_COLUMN_NAMES), None)
+    elif label_column not in columns:
+        raise ValueError(f"label column '{label_column}' is not in {path}; its columns are {columns[:20]}")
+    y = label_names = None
+    if label_column is not None:
+        y, label_names = _as_labels(frame[label_column].to_numpy(), f"column '{label_column}' of {path}")
+        frame = frame.drop(columns=[label_column])
+    if frame.shape[1] == 0:
+        raise ValueError(f"{path} has no feature columns besides the labels")
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
+            example = frame[column].iloc[bad[0]] if len(bad) else frame[column].iloc[0]
+            raise ValueError(
+                f"column '{column}' of {path} is not numeric (row {int(bad[0]) + 1 if len(bad) else 1} holds "
+                f"{example!r}); convert it to numbers or drop it"
+            )
+    X = frame.to_numpy(dtype=np.float64)
+    return Dataset(X, y, (X.shape[1],), name=str(path), source=f"{kind} file {path}", label_names=label_names)
+
+
+def _has_header(path: Path) -> bool:
+    with open(path, newline="") as f:
+        first = f.readline()
+    for cell in first.strip().split(","):
+        cell = cell.strip().strip('"')
+        if cell == "":
+            continue
+        try:
+            float(cell)
+        except ValueError:
+            return True
+    return False
+
+
+def read_csv(path: Path, label_column: str | None = None) -> Dataset:
+    """A comma-separated file, with or without a header row.
+
+    With a header, a column named label/labels/y/target/class (or ``label_column``) holds the labels.
+    """
+    import pandas as pd
+
+    try:
+        header = _has_header(path)
+        frame = pd.read_csv(path, header=0 if header else None)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text CSV file; pass a comma-separated file of numbers") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{path} could not be parsed as CSV: {str(e).strip()}") from None
+    if len(frame) == 0:
+        raise ValueError(f"{path} holds no rows of data")
+    return _table_to_dataset(frame, path, label_column, "csv")
+
+
+def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
+    """A Parquet table; numeric columns are features, a label column as for CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as e:
+        raise ValueError(f"{path} could not be read as Parquet ({e}); the file is probably damaged") from None
+    if len(frame) == 0:
+        raise ValueError(f"{path} holds no rows of data")
+    return _table_to_dataset(frame, path, label_column, "parquet")
+
+
+def read_image_folder(path: Path) -> Dataset:
+    """A folder of PNG/JPEG images, all of one size; one sub-folder per label gives the labels."""
+    from PIL import Image, UnidentifiedImageError
+
+    subdirs = sorted(p for p in path.iterdir() if p.is_dir())
+    if subdirs:
+        groups = [(d.name, sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)) for d in subdirs]
+        groups = [(name, files) for name, files in groups if files]
+    else:
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        groups = [("", files)] if files else []
+    if not groups:
+        raise ValueError(f"{path} holds no .png/.jpg/.jpeg images (directly or one sub-folder per label)")
+    images, labels = [], []
+    for label, (_, files) in enumerate(groups):
+        for f in files:
+            try:
+                with Image.open(f) as im:
+                    im.load()
+                    images.append((f, im.copy()))
+            except (UnidentifiedImageError, OSError) as e:
+                raise ValueError(f"image {f} could not be read ({e}); remove or replace it") from None
+            labels.append(label)
+    grayscale = all(im.mode in ("1", "L", "I;16", "I", "F", "LA") for _, im in images)
+    mode = "L" if grayscale else "RGB"
+    first_file, first = images[0]
+    arrays = []
+    for f, im in images:
+        if im.size != first.size:
+            raise ValueError(
+                f"image {f} is {im.size[0]}x{im.size[1]} but {first_file} is {first.size[0]}x{first.size[1]}; "
+                "all images must have one size (resize them first)"
+            )
+        arrays.append(np.asarray(im.convert(mode), dtype=np.uint8))
+    stack = np.stack(arrays)
+    if not grayscale:
+        stack = stack.transpose(0, 3, 1, 2)  # channels first: (n, C, H, W)
+    y = np.asarray(labels, dtype=np.int64) if subdirs else None
+    names = [name for name, _ in groups] if subdirs else None
+    return Dataset(
+        stack.reshape(len(stack), -1),
+        y,
+        _sample_shape_of(stack),
+        name=str(path),
+        source=f"image folder {path}",
+        label_names=names,
+    )
+
+
+def read_file(path: str | os.PathLike, label_column: str | None = None) -> Dataset:
+    """Read any supported data file or image folder, chosen by its suffix."""
+    path = Path(path)
+    if path.is_dir():
+        return read_image_folder(path)
+    if not path.exists():
+        raise ValueError(f"data path {path} does not exist; pass a built-in name or an existing file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return read_npy(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    if suffix == ".csv":
+        return read_csv(path, label_column)
+    if suffix in (".parquet", ".pq"):
+        return read_parquet(path, label_column)
+    raise ValueError(
+        f"{path} has suffix '{suffix}', which aelab does not read; use .npy, .npz, .csv, .parquet "
+        "or a folder of PNG/JPEG images"
+    )

@@ -1,0 +1,128 @@
+"""Deterministic train/test splitting and [0, 1] scaling fitted on the training part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aelab.data.dataset import Dataset
+
+
+@dataclass
+class Split:
+    """The training and test parts of a dataset, with how they were made."""
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray | None
+    y_test: np.ndarray | None
+    train_index: np.ndarray
+    test_index: np.ndarray
+    description: dict[str, Any]
+
+
+def split_dataset(dataset: Dataset, test_size: float = 0.2, random_state: int = 0) -> Split:
+    """Split ``dataset`` into train and test parts, the same way every time.
+
+    Data with an official split (Fashion-MNIST, MNIST with both IDX pairs) keep it; other data are shuffled
+    with ``random_state`` and split stratified by label when every class has two samples or more.
+    """
+    n = dataset.n_samples
+    if dataset.n_train is not None:
+        train_index = np.arange(dataset.n_train)
+        test_index = np.arange(dataset.n_train, n)
+        description = {"kind": "official", "n_train": len(train_index), "n_test": len(test_index)}
+    else:
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+        n_test = int(round(n * test_size))
+        if n_test < 1 or n - n_test < 1:
+            raise ValueError(
+                f"{n} samples cannot be split with test_size={test_size}: both parts need a sample at least"
+            )
+        from sklearn.model_selection import train_test_split
+
+        stratify = None
+        if dataset.y is not None:
+            counts = np.bincount(dataset.y - dataset.y.min())
+            counts = counts[counts > 0]
+            if counts.min() >= 2 and len(counts) <= n_test and len(counts) <= n - n_test:
+                stratify = dataset.y
+        train_index, test_index = train_test_split(
+            np.arange(n), test_size=n_test, random_state=random_state, shuffle=True, stratify=stratify
+        )
+        train_index, test_index = np.sort(train_index), np.sort(test_index)
+        description = {
+            "kind": "random",
+            "test_size": test_size,
+            "random_state": random_state,
+            "stratified": stratify is not None,
+            "n_train": len(train_index),
+            "n_test": len(test_index),
+        }
+    y = dataset.y
+    return Split(
+        X_train=np.asarray(dataset.X[train_index]),
+        X_test=np.asarray(dataset.X[test_index]),
+        y_train=None if y is None else y[train_index],
+        y_test=None if y is None else y[test_index],
+        train_index=train_index,
+        test_index=test_index,
+        description=description,
+    )
+
+
+@dataclass
+class MinMaxScaling:
+    """Affine map of the training data's range onto [0, 1].
+
+    Images are scaled by one global minimum and maximum (so that a border pixel that is always black stays
+    comparable to the others); tabular data are scaled per feature. Constant features map to 0.
+    """
+
+    data_min: np.ndarray
+    data_max: np.ndarray
+    per_feature: bool
+
+    @classmethod
+    def fit(cls, X: np.ndarray, per_feature: bool) -> MinMaxScaling:
+        X = np.asarray(X)
+        if per_feature:
+            return cls(X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64), True)
+        return cls(np.array([X.min()], dtype=np.float64), np.array([X.max()], dtype=np.float64), False)
+
+    def _range(self) -> np.ndarray:
+        span = self.data_max - self.data_min
+        return np.where(span > 0, span, 1.0)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if self.per_feature and X.shape[1] != len(self.data_min):
+            raise ValueError(
+                f"X has {X.shape[1]} features but the scaling was fitted on {len(self.data_min)}; "
+                "pass data with the same columns as in training"
+            )
+        return ((X - self.data_min) / self._range()).astype(np.float32)
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64) * self._range() + self.data_min
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "minmax",
+            "per_feature": self.per_feature,
+            "data_min": self.data_min.tolist(),
+            "data_max": self.data_max.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> MinMaxScaling:
+        if record.get("kind") != "minmax":
+            raise ValueError(f"unknown scaling kind {record.get('kind')!r}; expected 'minmax'")
+        data_min = np.asarray(record["data_min"], dtype=np.float64)
+        data_max = np.asarray(record["data_max"], dtype=np.float64)
+        if data_min.shape != data_max.shape or data_min.ndim != 1:
+            raise ValueError("scaling record has mismatched data_min/data_max; the run folder is damaged")
+        return cls(data_min, data_max, bool(record["per_feature"]))

@@ -1,0 +1,233 @@
+"""Saving and loading models as safetensors (weights) plus JSON (configuration); atomic file writes.
+
+No pickle is read or written: a model folder holds ``model.safetensors`` and ``model.json`` only, and
+loading checks the JSON against the expected schema and the tensors against the configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+MODEL_FORMAT = "aelab-model"
+MODEL_FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+_TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
+_FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
+                "feature_names_in_"}
+_TUPLE_PARAMS = ("hidden", "decoder_hidden")
+
+
+# ------------------------------------------------------------------ atomic writes
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, record: Any) -> None:
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
+
+
+# ------------------------------------------------------------------------- saving
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.random.RandomState):
+        return None  # a generator's state is not a parameter worth storing; refits are then unseeded
+    return value
+
+
+def estimator_record(estimator) -> dict[str, Any]:
+    """The JSON-ready description of a fitted estimator: its class, parameters and fitted attributes."""
+    from aelab import __version__
+
+    fitted = {
+        "n_features_in_": int(estimator.n_features_in_),
+        "output_activation_": estimator.output_activation_,
+        "history_": {k: [float(v) for v in vs] for k, vs in estimator.history_.items()},
+        "n_epochs_": int(estimator.n_epochs_),
+        "best_epoch_": int(estimator.best_epoch_),
+    }
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
+    return {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "aelab_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": {k: _json_safe(v) for k, v in estimator.get_params(deep=False).items()},
+        "fitted": fitted,
+    }
+
+
+def save_estimator(estimator, path: str | os.PathLike) -> None:
+    """Write ``estimator`` to the folder ``path`` (created if needed): weights first, then the JSON."""
+    from safetensors.torch import save as safetensors_bytes
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a folder; a model is saved as a folder of two files")
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in estimator.network_.state_dict().items()}
+    atomic_write_bytes(path / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": MODEL_FORMAT}))
+    atomic_write_json(path / CONFIG_FILE, estimator_record(estimator))
+
+
+# ------------------------------------------------------------------------ loading
+def _require(condition: bool, path: Path, what: str) -> None:
+    if not condition:
+        raise ValueError(f"{path} is not a valid aelab model: {what}")
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    config = path / CONFIG_FILE
+    try:
+        text = config.read_text(encoding="utf-8")
+        record = json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError(f"{config} is not UTF-8 JSON text; the model folder is damaged") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{config} is not valid JSON ({e}); the model folder is damaged") from None
+    _require(isinstance(record, dict), config, "the JSON must be an object")
+    unknown = set(record) - _TOP_LEVEL_KEYS
+    missing = _TOP_LEVEL_KEYS - set(record)
+    _require(not unknown, config, f"unknown keys {sorted(unknown)}")
+    _require(not missing, config, f"missing keys {sorted(missing)}")
+    _require(record["format"] == MODEL_FORMAT, config, f"format is {record['format']!r}, not {MODEL_FORMAT!r}")
+    _require(record["format_version"] == MODEL_FORMAT_VERSION, config,
+             f"format_version {record['format_version']!r} is not supported (this aelab reads "
+             f"{MODEL_FORMAT_VERSION})")
+    _require(isinstance(record["params"], dict) and isinstance(record["fitted"], dict), config,
+             "params and fitted must be objects")
+    return record
+
+
+def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
+    unknown = set(fitted) - _FITTED_KEYS
+    _require(not unknown, where, f"unknown fitted attributes {sorted(unknown)}")
+    n = fitted.get("n_features_in_")
+    _require(isinstance(n, int) and not isinstance(n, bool) and n >= 1, where, "n_features_in_ must be an int >= 1")
+    _require(isinstance(fitted.get("output_activation_"), str), where, "output_activation_ must be a string")
+    history = fitted.get("history_")
+    _require(isinstance(history, dict) and all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v) for v in history.values()
+    ), where, "history_ must map names to lists of numbers")
+    for key in ("n_epochs_", "best_epoch_"):
+        _require(isinstance(fitted.get(key), int), where, f"{key} must be an integer")
+    names = fitted.get("feature_names_in_")
+    _require(names is None or (isinstance(names, list) and len(names) == n
+                               and all(isinstance(s, str) for s in names)),
+             where, "feature_names_in_ must be one string per feature")
+
+
+def load(path: str | os.PathLike, device: str | None = None):
+    """Load a model saved with ``est.save(path)`` (or the model of an ``aelab train`` run folder).
+
+    Parameters
+    ----------
+    path : path-like
+        The model folder (holding model.json and model.safetensors) or a run folder.
+    device : str, optional
+        Where to put the model; by default the saved ``device`` parameter, falling back to the CPU when
+        the saved device is not available here.
+
+    Returns
+    -------
+    Autoencoder
+        A fitted estimator.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as safetensors_load
+
+    from aelab.estimators import Autoencoder
+    from aelab.training import resolve_device
+
+    path = Path(path)
+    _require(path.is_dir(), path, "it is not a folder (save with est.save(folder))")
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        _require((path / name).is_file(), path, f"{name} is missing")
+    record = _read_record(path)
+    config = path / CONFIG_FILE
+    estimators = {"Autoencoder": Autoencoder}
+    cls = estimators.get(record["estimator"])
+    _require(cls is not None, config, f"unknown estimator {record['estimator']!r}")
+    params = dict(record["params"])
+    expected = set(cls().get_params(deep=False))
+    _require(set(params) == expected, config,
+             f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
+             f"missing {sorted(expected - set(params))}")
+    for key in _TUPLE_PARAMS:
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    estimator = cls(**params)
+    fitted = record["fitted"]
+    _check_fitted(fitted, config)
+    try:
+        estimator._validate_params(fitted["n_features_in_"])
+        network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{config} holds an invalid configuration: {e}") from None
+
+    try:
+        tensors = safetensors_load((path / WEIGHTS_FILE).read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise ValueError(
+            f"{path / WEIGHTS_FILE} is not a valid safetensors file ({e}); the model folder is damaged"
+        ) from None
+    state = network.state_dict()
+    unknown, missing = sorted(set(tensors) - set(state)), sorted(set(state) - set(tensors))
+    _require(not unknown and not missing, path / WEIGHTS_FILE,
+             f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
+    for name, tensor in tensors.items():
+        _require(tuple(tensor.shape) == tuple(state[name].shape) and tensor.dtype == state[name].dtype,
+                 path / WEIGHTS_FILE,
+                 f"tensor {name} has shape {tuple(tensor.shape)} ({tensor.dtype}) but the configuration needs "
+                 f"{tuple(state[name].shape)} ({state[name].dtype})")
+        _require(bool(torch.isfinite(tensor).all()), path / WEIGHTS_FILE, f"tensor {name} holds NaN or inf")
+    network.load_state_dict(tensors)
+
+    if device is None:
+        try:
+            target = resolve_device(estimator.device)
+        except ValueError:
+            target = torch.device("cpu")
+    else:
+        target = resolve_device(device)
+        estimator.device = device
+    estimator.network_ = network.to(target).eval()
+    estimator.n_features_in_ = fitted["n_features_in_"]
+    estimator.output_activation_ = fitted["output_activation_"]
+    estimator.history_ = {k: list(v) for k, v in fitted["history_"].items()}
+    estimator.n_epochs_ = fitted["n_epochs_"]
+    estimator.best_epoch_ = fitted["best_epoch_"]
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    return estimator

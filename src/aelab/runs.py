@@ -1,0 +1,218 @@
+"""The training job behind ``aelab train``: data -> split and scaling -> autoencoder and PCA -> metrics,
+figures and a run folder written in one piece."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.estimators import Autoencoder
+from aelab.metrics import clustering_accuracy, kmeans_labels, reconstruction_mse, silhouette
+from aelab.persistence import atomic_write_json
+
+PREPROCESSING_FILE = "preprocessing.json"
+N_GRID_IMAGES = 10
+
+
+@dataclass
+class TrainJob:
+    """Everything ``aelab train`` needs, recorded as the run's config.json."""
+
+    data: str = "mnist5k"
+    data_dir: str | None = None
+    label_column: str | None = None
+    hidden: tuple[int, ...] = (512, 256)
+    latent_dim: int = 32
+    activation: str = "relu"
+    loss: str = "mse"
+    epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int | None = 10
+    test_size: float = 0.2
+    random_state: int = 0
+    device: str = "auto"
+    verbose: int = 0
+
+    def estimator(self) -> Autoencoder:
+        return Autoencoder(
+            hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
+        )
+
+
+@dataclass
+class TrainOutcome:
+    """What a training job produced, before anything is written."""
+
+    job: TrainJob
+    dataset: Dataset
+    split: Split
+    scaling: MinMaxScaling
+    estimator: Autoencoder
+    metrics: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def scale_split(dataset: Dataset, split: Split) -> tuple[MinMaxScaling, np.ndarray, np.ndarray]:
+    """Fit [0, 1] scaling on the training part (globally for images, per feature otherwise) and apply it."""
+    scaling = MinMaxScaling.fit(split.X_train, per_feature=not dataset.is_image)
+    return scaling, scaling.transform(split.X_train), scaling.transform(split.X_test)
+
+
+def code_metrics(code: np.ndarray, labels: np.ndarray | None, random_state: int) -> dict[str, float]:
+    """k-means accuracy (one cluster per class) and silhouette of a code, when labels are known."""
+    if labels is None or len(np.unique(labels)) < 2:
+        return {}
+    n_classes = len(np.unique(labels))
+    clusters = kmeans_labels(code, n_classes, random_state=random_state)
+    return {"kmeans_accuracy": clustering_accuracy(labels, clusters),
+            "silhouette": silhouette(code, labels, random_state=random_state)}
+
+
+def run_training(job: TrainJob) -> TrainOutcome:
+    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both."""
+    from sklearn.decomposition import PCA
+
+    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
+    dataset.check_finite()
+    estimator = job.estimator()
+    estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
+    split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
+    scaling, X_train, X_test = scale_split(dataset, split)
+
+    started = time.perf_counter()
+    estimator.fit(X_train)
+    ae_seconds = time.perf_counter() - started
+    code = estimator.transform(X_test)
+    reconstruction = estimator.reconstruct(X_test)
+
+    started = time.perf_counter()
+    pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_train)
+    pca_seconds = time.perf_counter() - started
+    pca_code = pca.transform(X_test)
+
+    history = estimator.history_
+    metrics = {
+        "autoencoder": {
+            "fit_seconds": ae_seconds,
+            "epochs_run": estimator.n_epochs_,
+            "best_epoch": estimator.best_epoch_,
+            "final_train_loss": history["train_loss"][-1],
+            "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
+            "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
+            **code_metrics(code, split.y_test, job.random_state),
+        },
+        f"pca-{job.latent_dim}": {
+            "fit_seconds": pca_seconds,
+            "test_reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
+            **code_metrics(pca_code, split.y_test, job.random_state),
+        },
+        "history": history,
+    }
+    outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics)
+    outcome.figures = run_figures(outcome, X_test, code, reconstruction)
+    return outcome
+
+
+def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str, Any]:
+    from aelab import plots
+
+    dataset, split = outcome.dataset, outcome.split
+    figures = {
+        "latent.png": plots.latent_scatter(code, split.y_test, label_names=dataset.label_names,
+                                           title=f"autoencoder code of the test data ({dataset.name})"),
+        "loss.png": plots.loss_curves(outcome.estimator.history_),
+    }
+    if dataset.is_image:
+        n = min(N_GRID_IMAGES, len(X_test))
+        figures["reconstructions.png"] = plots.reconstruction_grid(X_test[:n], reconstruction[:n],
+                                                                   dataset.sample_shape)
+    return figures
+
+
+def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
+    """Refuse to overwrite a non-empty folder unless ``force``; raise before any work is done."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; pass a folder path")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ValueError(f"output folder {out} already exists and is not empty; pass --force or another --out")
+    return out
+
+
+def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False) -> Path:
+    """Write the run folder in one piece: everything goes to a staging folder that is then renamed."""
+    out = check_output_folder(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        outcome.estimator.save(staging)
+        dataset = outcome.dataset
+        atomic_write_json(staging / "config.json", {
+            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
+                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
+            "split": outcome.split.description,
+            "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature,
+                        "fitted_on": "training part"},
+        })
+        atomic_write_json(staging / PREPROCESSING_FILE, {
+            "sample_shape": list(dataset.sample_shape),
+            "scaling": outcome.scaling.to_dict(),
+        })
+        atomic_write_json(staging / "metrics.json", outcome.metrics)
+        for name, figure in outcome.figures.items():
+            figure.savefig(staging / name, dpi=110)
+        if out.exists():
+            trash = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, trash)
+            os.replace(staging, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoencoder, MinMaxScaling, tuple]:
+    """The model, the scaling and the sample shape of a run folder written by ``aelab train``."""
+    from aelab.persistence import load
+
+    run = Path(run)
+    if not (run / PREPROCESSING_FILE).is_file():
+        raise ValueError(f"{run} is not an aelab run folder ({PREPROCESSING_FILE} is missing)")
+    estimator = load(run, device=device)
+    try:
+        record = json.loads((run / PREPROCESSING_FILE).read_text())
+        scaling = MinMaxScaling.from_dict(record["scaling"])
+        sample_shape = tuple(int(d) for d in record["sample_shape"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
+    return estimator, scaling, sample_shape
+
+
+def summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per method for the printed table."""
+    rows = []
+    for method, values in metrics.items():
+        if method == "history":
+            continue
+        rows.append({"method": method, **{k: values.get(k) for k in
+                                          ("test_reconstruction_mse", "kmeans_accuracy", "silhouette",
+                                           "fit_seconds")}})
+    return rows

@@ -1,0 +1,163 @@
+"""The one training loop: data as tensors on the device, shuffled index slices, Adam, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LossFunction = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainingSettings:
+    """The knobs of one training run."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int | None = 10
+    tol: float = 0.0
+    verbose: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What a training run learned besides the weights."""
+
+    history: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "validation_loss": []})
+    best_epoch: int = 0
+    n_epochs: int = 0
+    stopped_early: bool = False
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when present, else CPU; any other value is passed to torch.device."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda[:N]'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available here; use device='auto'")
+    return resolved
+
+
+def make_generator(seed: int, device: torch.device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+def make_optimizer(parameters, settings: TrainingSettings, device: torch.device) -> torch.optim.Optimizer:
+    """Adam (default), AdamW or SGD with momentum; the fused kernels where this PyTorch has them."""
+    parameters = list(parameters)
+    name = settings.optimizer
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        try:
+            return cls(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return cls(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay, foreach=True)
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=settings.learning_rate, momentum=0.9,
+                               weight_decay=settings.weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+@torch.inference_mode()
+def mean_loss(network: nn.Module, loss_fn: LossFunction, X: torch.Tensor, batch_size: int = 8192) -> float:
+    """The sample-weighted mean of ``loss_fn`` over ``X``, evaluated in large batches."""
+    network.eval()
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
+    for start in range(0, len(X), batch_size):
+        batch = X[start:start + batch_size]
+        total += loss_fn(network, batch).double() * len(batch)
+    return float(total / len(X))
+
+
+def _progress(settings: TrainingSettings):
+    show = settings.verbose > 0 and sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=settings.epochs, unit="epoch", leave=False, file=sys.stderr)
+
+
+def train_network(
+    network: nn.Module,
+    loss_fn: LossFunction,
+    X_train: torch.Tensor,
+    X_validation: torch.Tensor | None,
+    settings: TrainingSettings,
+    generator: torch.Generator,
+) -> TrainingResult:
+    """Train ``network`` in place to minimise ``loss_fn`` and return its history.
+
+    Each epoch draws one permutation on the device and slices it into batches, so no Python runs per
+    sample and the loss is read from the device once per epoch. With validation data, the weights of the
+    best validation epoch are kept, and training stops after ``settings.patience`` epochs without an
+    improvement larger than ``settings.tol``.
+    """
+    device = X_train.device
+    optimizer = make_optimizer(network.parameters(), settings, device)
+    result = TrainingResult()
+    n = len(X_train)
+    batch_size = min(settings.batch_size, n)
+    best_loss, best_state, since_best = math.inf, None, 0
+    bar = _progress(settings)
+    try:
+        for epoch in range(settings.epochs):
+            network.train()
+            order = torch.randperm(n, generator=generator, device=device)
+            total = torch.zeros((), device=device)
+            for start in range(0, n, batch_size):
+                index = order[start:start + batch_size]
+                loss = loss_fn(network, X_train.index_select(0, index))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(index)
+            train_loss = float(total) / n
+            result.history["train_loss"].append(train_loss)
+            result.n_epochs = epoch + 1
+            monitored = train_loss
+            if X_validation is not None:
+                monitored = mean_loss(network, loss_fn, X_validation)
+                result.history["validation_loss"].append(monitored)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(
+                    f"the training loss became {train_loss} at epoch {epoch + 1}; lower the learning rate "
+                    "or check that the input is scaled (e.g. to [0, 1])"
+                )
+            if monitored < best_loss - settings.tol:
+                best_loss, since_best, result.best_epoch = monitored, 0, epoch + 1
+                if X_validation is not None:
+                    best_state = copy.deepcopy(network.state_dict())
+            else:
+                since_best += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{monitored:.4g}")
+            if X_validation is not None and settings.patience is not None and since_best >= settings.patience:
+                result.stopped_early = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return result

@@ -1,0 +1,32 @@
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode an array as an IDX file (unsigned bytes for uint8, big-endian int32 otherwise)."""
+    codes = {np.dtype(np.uint8): (0x08, ">u1"), np.dtype(np.int32): (0x0C, ">i4")}
+    code, dtype = codes[array.dtype]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(dtype).tobytes()
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    """A directory holding a tiny MNIST-style test pair only (t10k files, gzipped), 30 images of 6x6."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(30, 6, 6), dtype=np.uint8)
+    labels = np.arange(30, dtype=np.uint8) % 3
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+    return tmp_path, images, labels
+
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)"
+)

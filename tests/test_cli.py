@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aelab.cli import main
+
+TRAIN = ["train", "--data", "digits", "--hidden", "32", "--latent", "2", "--epochs", "3", "--quiet",
+         "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir, capsys):
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == ["config.json", "latent.png", "loss.png", "metrics.json", "model.json", "model.safetensors",
+                     "preprocessing.json", "reconstructions.png"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"autoencoder", "pca-2", "history"}
+    for method in ("autoencoder", "pca-2"):
+        assert 0 < metrics[method]["test_reconstruction_mse"] < 1
+        assert 0 < metrics[method]["kmeans_accuracy"] <= 1
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["split"]["kind"] == "random" and config["job"]["hidden"] == [32]
+    assert (run_dir / "latent.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_prints_the_summary_table(tmp_path, capsys):
+    assert main([*TRAIN, "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "method" in out and "autoencoder" in out and "pca-2" in out and "kmeans_accuracy" in out
+
+
+def test_existing_run_folder_needs_force(run_dir, capsys):
+    assert main([*TRAIN, "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists and is not empty; pass --force" in err
+
+
+def test_encode_and_reconstruct(run_dir, tmp_path, capsys):
+    from aelab.data import load_dataset
+
+    assert main(["encode", "--run", str(run_dir), "--data", "digits", "--out", str(tmp_path / "z.npy")]) == 0
+    codes = np.load(tmp_path / "z.npy")
+    assert codes.shape == (1797, 2)
+    assert main(["reconstruct", "--run", str(run_dir), "--data", "digits", "--out", str(tmp_path / "r.csv")]) == 0
+    rec = np.loadtxt(tmp_path / "r.csv", delimiter=",")
+    X = load_dataset("digits").X
+    assert rec.shape == (1797, 64) and 0 <= rec.min() and rec.max() <= 16.0 + 1e-4  # data's own units
+    assert np.abs(rec - X).mean() < np.abs(X - X.mean()).mean() * 1.5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--data", "nope", "--out", "{tmp}/o"], "unknown dataset 'nope'"),
+    (["train", "--data", "digits", "--latent", "100", "--out", "{tmp}/o"],
+     r"latent_dim=100 is larger than the input, which has 64 feature\(s\)"),
+    (["train", "--data", "digits", "--hidden", "a,b", "--out", "{tmp}/o"], "expected comma-separated layer widths"),
+    (["train", "--data", "{tmp}/bad.csv", "--out", "{tmp}/o"], "column '1' of .* is not numeric"),
+    (["train", "--data", "{tmp}/nan.csv", "--latent", "1", "--out", "{tmp}/o"],
+     r"1 row\(s\) hold NaN or infinite values \(rows 2\)"),
+    (["train", "--data", "mnist", "--data-dir", "{tmp}", "--out", "{tmp}/o"], "dataset 'mnist' not found"),
+    (["encode", "--run", "{tmp}", "--data", "digits", "--out", "{tmp}/z.npy"], "is not an aelab run folder"),
+    (["train", "--out", "{tmp}/o", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_user_errors_are_one_line_with_exit_2_and_no_output(tmp_path, capsys, argv, message):
+    (tmp_path / "bad.csv").write_text("1,2\n3,x\n")
+    (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aelab: error: ") and err.count("\n") == 1
+    import re
+
+    assert re.search(message, err), err
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+
+
+def test_python_dash_m_and_console_entry_point(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "aelab", "train", "--data", "nope", "--out", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("aelab: error: unknown dataset 'nope'")
+
+
+def test_datasets_lists_builtins(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist5k", "fashion-mnist", "mnist", "digits", "blobs"):
+        assert name in out
+    assert "available: 5000 samples" in out
