@@ -131,6 +131,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Epochs run.
     best_epoch_ : int
         The epoch whose weights were kept (1-based).
+    epoch_seconds_ : list of float
+        Wall-clock seconds of each training epoch (validation excluded).
 
     Examples
     --------
@@ -303,6 +305,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.history_ = result.history
         self.n_epochs_ = result.n_epochs
         self.best_epoch_ = result.best_epoch
+        self.epoch_seconds_ = result.epoch_seconds
         return self
 
     # ------------------------------------------------------------ inference

@@ -21,7 +21,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
-                "feature_names_in_"}
+                "epoch_seconds_", "feature_names_in_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden")
 
 
@@ -74,6 +74,7 @@ def estimator_record(estimator) -> dict[str, Any]:
         "history_": {k: [float(v) for v in vs] for k, vs in estimator.history_.items()},
         "n_epochs_": int(estimator.n_epochs_),
         "best_epoch_": int(estimator.best_epoch_),
+        "epoch_seconds_": [float(t) for t in estimator.epoch_seconds_],
     }
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
@@ -142,6 +143,9 @@ def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
     ), where, "history_ must map names to lists of numbers")
     for key in ("n_epochs_", "best_epoch_"):
         _require(isinstance(fitted.get(key), int), where, f"{key} must be an integer")
+    seconds = fitted.get("epoch_seconds_", [])
+    _require(isinstance(seconds, list) and all(isinstance(t, (int, float)) for t in seconds), where,
+             "epoch_seconds_ must be a list of numbers")
     names = fitted.get("feature_names_in_")
     _require(names is None or (isinstance(names, list) and len(names) == n
                                and all(isinstance(s, str) for s in names)),
@@ -228,6 +232,7 @@ def load(path: str | os.PathLike, device: str | None = None):
     estimator.history_ = {k: list(v) for k, v in fitted["history_"].items()}
     estimator.n_epochs_ = fitted["n_epochs_"]
     estimator.best_epoch_ = fitted["best_epoch_"]
+    estimator.epoch_seconds_ = [float(t) for t in fitted.get("epoch_seconds_", [])]
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     return estimator

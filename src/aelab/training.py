@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class TrainingResult:
     """What a training run learned besides the weights."""
 
     history: dict[str, list[float]] = field(default_factory=lambda: {"train_loss": [], "validation_loss": []})
+    epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int = 0
     n_epochs: int = 0
     stopped_early: bool = False
@@ -120,6 +122,7 @@ def train_network(
     bar = _progress(settings)
     try:
         for epoch in range(settings.epochs):
+            started = time.perf_counter()
             network.train()
             order = torch.randperm(n, generator=generator, device=device)
             total = torch.zeros((), device=device)
@@ -130,7 +133,8 @@ def train_network(
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * len(index)
-            train_loss = float(total) / n
+            train_loss = float(total) / n  # the epoch's one synchronisation with the device
+            result.epoch_seconds.append(time.perf_counter() - started)
             result.history["train_loss"].append(train_loss)
             result.n_epochs = epoch + 1
             monitored = train_loss

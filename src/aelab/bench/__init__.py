@@ -1,0 +1,1 @@
+"""Benchmarks and reference studies, one module each."""
