@@ -97,8 +97,6 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
 def _train(args) -> int:
     from aelab.runs import TrainJob, check_output_folder, run_training, summary_rows, write_run
 
-    if args.latent < 1:
-        raise UsageError(f"--latent must be >= 1, got {args.latent}")
     check_output_folder(args.out, args.force)
     job = TrainJob(
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, hidden=args.hidden,
