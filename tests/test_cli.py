@@ -20,8 +20,9 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(run_dir, capsys):
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["config.json", "latent.png", "loss.png", "metrics.json", "model.json", "model.safetensors",
-                     "preprocessing.json", "reconstructions.png"]
+    assert names == ["config.json", "latent.png", "latent_grid.png", "loss.png", "metrics.json", "model.json",
+                     "model.safetensors", "preprocessing.json", "reconstructions.png", "report.html",
+                     "worst_reconstructions.png"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) == {"autoencoder", "pca-2", "history"}
     for method in ("autoencoder", "pca-2"):

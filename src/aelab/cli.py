@@ -73,6 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--out", required=True, help="output file, .npy or .csv")
         command.add_argument("--device", default=None)
 
+    compare = commands.add_parser("compare", help="fit several methods on one split, measure them the same way "
+                                  "and write a folder with figures and report.html")
+    _add_data_arguments(compare, required=False)
+    compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
+                         help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
+    compare.add_argument("--latent", type=int, default=2, help="size of every code")
+    compare.add_argument("--subset", type=int, default=None,
+                         help="use a fixed random subset of this many samples (the official split is kept)")
+    compare.add_argument("--hidden", type=_int_list, default=(512, 256), help="autoencoder hidden widths")
+    compare.add_argument("--epochs", type=int, default=30, help="autoencoder epochs")
+    compare.add_argument("--batch-size", type=int, default=256)
+    compare.add_argument("--lr", type=float, default=1e-3, help="autoencoder learning rate")
+    compare.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+    compare.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
+    compare.add_argument("--seed", type=int, default=0, help="random state of subset, split and every method")
+    compare.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    compare.add_argument("--out", required=True, help="comparison folder to write")
+    compare.add_argument("--force", action="store_true", help="replace an existing folder")
+    compare.add_argument("--quiet", action="store_true", help="no progress messages")
+
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -113,6 +133,34 @@ def _train(args) -> int:
     print(_format_table(summary_rows(outcome.metrics),
                         ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
     print(f"run folder: {out}")
+    return 0
+
+
+def _compare(args) -> int:
+    from aelab.compare import TABLE_COLUMNS, CompareJob, parse_methods, run_comparison, summary_rows, write_comparison
+    from aelab.runs import check_output_folder
+
+    if args.latent < 1:
+        raise UsageError(f"--latent must be >= 1, got {args.latent}")
+    if args.subset is not None and args.subset < 2:
+        raise UsageError(f"--subset must be >= 2, got {args.subset}")
+    methods = parse_methods(args.methods)
+    check_output_folder(args.out, args.force)
+    job = CompareJob(
+        data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
+        latent_dim=args.latent, subset=args.subset, hidden=args.hidden, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
+        random_state=args.seed, device=args.device,
+    )
+    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    outcome = run_comparison(job, progress=progress)
+    out = write_comparison(outcome, args.out, force=args.force)
+    split = outcome.split.description
+    print(f"{outcome.dataset.name}: {split['n_train']} train / {split['n_test']} test samples; "
+          f"{args.latent}-D codes; metrics on the test split")
+    rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
+    print(_format_table(rows, ["method", *TABLE_COLUMNS.values()]))
+    print(f"comparison folder: {out} (report.html)")
     return 0
 
 
@@ -171,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
-                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets}[args.command]
+                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets,
+                   "compare": _compare}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

@@ -94,3 +94,110 @@ def loss_curves(history: dict[str, list[float]], title: str = "loss per epoch") 
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
+
+
+def latent_panel(
+    codes: dict[str, np.ndarray],
+    labels: np.ndarray | None = None,
+    label_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Side-by-side latent scatters, one per method (``codes`` maps a method's name to its code)."""
+    if not codes:
+        raise ValueError("latent_panel needs the code of at least one method")
+    n = len(codes)
+    columns = min(n, 3)
+    rows = -(-n // columns)
+    fig = Figure(figsize=(4.6 * columns, 4.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax, (name, code) in zip(axes.flat, codes.items(), strict=False):
+        latent_scatter(code, labels, title=name, label_names=label_names, ax=ax)
+        if ax is not axes.flat[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()  # one legend is enough: the colours are the same in every panel
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def worst_reconstructions(
+    originals: np.ndarray,
+    reconstructions: np.ndarray,
+    sample_shape: Sequence[int],
+    n: int = 10,
+    title: str = "worst reconstructed: original (top) vs reconstruction (bottom)",
+) -> Figure:
+    """The ``n`` samples with the largest squared reconstruction error, worst first, as a reconstruction grid."""
+    originals = np.asarray(originals)
+    reconstructions = np.asarray(reconstructions)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(f"shapes differ: originals {originals.shape}, reconstructions {reconstructions.shape}")
+    errors = ((originals.astype(np.float64) - reconstructions) ** 2).reshape(len(originals), -1).mean(axis=1)
+    worst = np.argsort(-errors, kind="stable")[:n]
+    return reconstruction_grid(originals[worst], reconstructions[worst], sample_shape, title=title)
+
+
+def _image_mosaic(images: np.ndarray, sample_shape: Sequence[int], n_rows: int, n_columns: int) -> np.ndarray:
+    tiles = [_as_image(row, sample_shape) for row in images]
+    height, width = tiles[0].shape[:2]
+    mosaic = np.ones((n_rows * height, n_columns * width, *tiles[0].shape[2:]))
+    for k, tile in enumerate(tiles):
+        i, j = divmod(k, n_columns)
+        mosaic[i * height:(i + 1) * height, j * width:(j + 1) * width] = tile
+    return mosaic
+
+
+def latent_grid(
+    decode,
+    codes: np.ndarray,
+    sample_shape: Sequence[int],
+    n_per_side: int = 15,
+    quantiles: tuple[float, float] = (0.02, 0.98),
+    title: str = "decoder output over a grid of the 2-D code",
+) -> Figure:
+    """The decoder's output at a regular ``n_per_side`` x ``n_per_side`` grid of a 2-D latent space.
+
+    The grid spans the given quantiles of ``codes`` (the codes of real data) on each axis; ``decode`` maps an
+    array of codes of shape (m, 2) to m flattened images in [0, 1] (e.g. ``estimator.inverse_transform``).
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"latent_grid needs a 2-D code (shape (n, 2)), got shape {codes.shape}; "
+                         "train with a latent size of 2")
+    low, high = np.quantile(codes, quantiles, axis=0)
+    xs = np.linspace(low[0], high[0], n_per_side)
+    ys = np.linspace(high[1], low[1], n_per_side)  # top row = largest code 2, as on a y axis
+    grid = np.array([[x, y] for y in ys for x in xs])
+    images = np.asarray(decode(grid))
+    mosaic = _image_mosaic(images, sample_shape, n_per_side, n_per_side)
+    fig = Figure(figsize=(6.4, 6.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1,
+              extent=(low[0], high[0], low[1], high[1]), aspect="auto")
+    ax.set_xlabel("code 1")
+    ax.set_ylabel("code 2")
+    ax.set_title(title)
+    return fig
+
+
+def generated_samples(
+    samples: np.ndarray,
+    sample_shape: Sequence[int],
+    n_columns: int = 10,
+    title: str = "generated samples",
+) -> Figure:
+    """A mosaic of samples drawn from a generative model, given as flattened images in [0, 1]."""
+    samples = np.asarray(samples)
+    if samples.ndim != 2 or len(samples) == 0:
+        raise ValueError(f"generated_samples needs a non-empty 2-D array of flattened samples, got shape "
+                         f"{samples.shape}")
+    n_columns = min(n_columns, len(samples))
+    n_rows = -(-len(samples) // n_columns)
+    mosaic = _image_mosaic(samples, sample_shape, n_rows, n_columns)
+    fig = Figure(figsize=(0.8 * n_columns + 0.4, 0.8 * n_rows + 0.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig

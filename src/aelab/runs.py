@@ -15,7 +15,7 @@ import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
 from aelab.estimators import Autoencoder
-from aelab.metrics import clustering_accuracy, kmeans_labels, reconstruction_mse, silhouette
+from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
 from aelab.persistence import atomic_write_json
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -61,6 +61,7 @@ class TrainOutcome:
     estimator: Autoencoder
     metrics: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def scale_split(dataset: Dataset, split: Split) -> tuple[MinMaxScaling, np.ndarray, np.ndarray]:
@@ -69,14 +70,10 @@ def scale_split(dataset: Dataset, split: Split) -> tuple[MinMaxScaling, np.ndarr
     return scaling, scaling.transform(split.X_train), scaling.transform(split.X_test)
 
 
-def code_metrics(code: np.ndarray, labels: np.ndarray | None, random_state: int) -> dict[str, float]:
-    """k-means accuracy (one cluster per class) and silhouette of a code, when labels are known."""
-    if labels is None or len(np.unique(labels)) < 2:
-        return {}
-    n_classes = len(np.unique(labels))
-    clusters = kmeans_labels(code, n_classes, random_state=random_state)
-    return {"kmeans_accuracy": clustering_accuracy(labels, clusters),
-            "silhouette": silhouette(code, labels, random_state=random_state)}
+def code_metrics(X: np.ndarray, code: np.ndarray, labels: np.ndarray | None, random_state: int) -> dict[str, float]:
+    """The metrics every code is judged by (``aelab.metrics.score_code``): clustering ACC/NMI/ARI, silhouette,
+    trustworthiness and k-NN accuracy; the label-based ones only when labels are known."""
+    return score_code(X, code, labels, random_state=random_state)
 
 
 def run_training(job: TrainJob) -> TrainOutcome:
@@ -110,16 +107,19 @@ def run_training(job: TrainJob) -> TrainOutcome:
             "final_train_loss": history["train_loss"][-1],
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
-            **code_metrics(code, split.y_test, job.random_state),
+            **score_reconstruction(X_test, reconstruction),
+            **code_metrics(X_test, code, split.y_test, job.random_state),
         },
         f"pca-{job.latent_dim}": {
             "fit_seconds": pca_seconds,
             "test_reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
-            **code_metrics(pca_code, split.y_test, job.random_state),
+            **score_reconstruction(X_test, pca.inverse_transform(pca_code)),
+            **code_metrics(X_test, pca_code, split.y_test, job.random_state),
         },
         "history": history,
     }
-    outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics)
+    outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
+                           codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code})
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
 
@@ -137,6 +137,12 @@ def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str
         n = min(N_GRID_IMAGES, len(X_test))
         figures["reconstructions.png"] = plots.reconstruction_grid(X_test[:n], reconstruction[:n],
                                                                    dataset.sample_shape)
+        figures["worst_reconstructions.png"] = plots.worst_reconstructions(X_test, reconstruction,
+                                                                           dataset.sample_shape, n=n)
+        if code.shape[1] == 2:
+            estimator = outcome.estimator
+            figures["latent_grid.png"] = plots.latent_grid(
+                lambda Z: estimator.inverse_transform(Z.astype(code.dtype)), code, dataset.sample_shape)
     return figures
 
 
@@ -150,8 +156,9 @@ def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
     return out
 
 
-def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False) -> Path:
-    """Write the run folder in one piece: everything goes to a staging folder that is then renamed."""
+def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
+    """Write a folder in one piece: ``fill(staging)`` writes everything into a staging folder that is then
+    renamed to ``out`` (replacing it when ``force``); on any error nothing is left behind."""
     out = check_output_folder(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
@@ -159,23 +166,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        outcome.estimator.save(staging)
-        dataset = outcome.dataset
-        atomic_write_json(staging / "config.json", {
-            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
-            "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
-                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
-            "split": outcome.split.description,
-            "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature,
-                        "fitted_on": "training part"},
-        })
-        atomic_write_json(staging / PREPROCESSING_FILE, {
-            "sample_shape": list(dataset.sample_shape),
-            "scaling": outcome.scaling.to_dict(),
-        })
-        atomic_write_json(staging / "metrics.json", outcome.metrics)
-        for name, figure in outcome.figures.items():
-            figure.savefig(staging / name, dpi=110)
+        fill(staging)
         if out.exists():
             trash = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, trash)
@@ -187,6 +178,53 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
+    """The run's report.html: its metrics, figures, configuration and the latent explorer of its codes."""
+    from aelab.report import latent_explorer, render_report
+
+    dataset = outcome.dataset
+    explorer = None
+    if outcome.codes:
+        explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
+                                   outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                                   random_state=outcome.job.random_state)
+    methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
+    rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
+            for name, values in methods.items()]
+    return render_report(f"aelab train: {dataset.name}, {outcome.job.latent_dim}-D code", config,
+                         {"metrics on the test split": rows}, figure_pngs, explorer,
+                         ("All metrics on the test split; see 'aelab compare' for what each one measures.",))
+
+
+def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False) -> Path:
+    """Write the run folder in one piece: everything goes to a staging folder that is then renamed."""
+    from aelab.report import figure_pngs
+
+    def fill(staging: Path) -> None:
+        outcome.estimator.save(staging)
+        dataset = outcome.dataset
+        config = {
+            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
+                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
+            "split": outcome.split.description,
+            "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature,
+                        "fitted_on": "training part"},
+        }
+        atomic_write_json(staging / "config.json", config)
+        atomic_write_json(staging / PREPROCESSING_FILE, {
+            "sample_shape": list(dataset.sample_shape),
+            "scaling": outcome.scaling.to_dict(),
+        })
+        atomic_write_json(staging / "metrics.json", outcome.metrics)
+        pngs = figure_pngs(outcome.figures)
+        for name, png in pngs.items():
+            (staging / name).write_bytes(png)
+        (staging / "report.html").write_text(run_report(outcome, pngs, config), encoding="utf-8")
+
+    return write_folder(out, force, fill)
 
 
 def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoencoder, MinMaxScaling, tuple]:

@@ -74,6 +74,32 @@ def split_dataset(dataset: Dataset, test_size: float = 0.2, random_state: int = 
     )
 
 
+
+def subset_dataset(dataset: Dataset, n_samples: int, random_state: int = 0) -> Dataset:
+    """A fixed random subset of ``n_samples`` rows, in their original order.
+
+    Data with an official train/test split keep it: each part contributes in proportion to its size. A
+    subset at least as large as the data returns the data unchanged.
+    """
+    from dataclasses import replace
+
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise ValueError(f"the subset size must be an integer >= 2, got {n_samples!r}")
+    n = dataset.n_samples
+    if n_samples >= n:
+        return dataset
+    rng = np.random.default_rng(random_state)
+    if dataset.n_train is not None:
+        n_train = min(max(1, round(n_samples * dataset.n_train / n)), n_samples - 1)
+        keep = np.concatenate([np.sort(rng.choice(dataset.n_train, n_train, replace=False)),
+                               dataset.n_train + np.sort(rng.choice(n - dataset.n_train, n_samples - n_train,
+                                                                    replace=False))])
+    else:
+        n_train = None
+        keep = np.sort(rng.choice(n, n_samples, replace=False))
+    return replace(dataset, X=np.asarray(dataset.X[keep]), y=None if dataset.y is None else dataset.y[keep],
+                   n_train=n_train, source=f"{dataset.source} (random subset of {n_samples}, seed {random_state})")
+
 @dataclass
 class MinMaxScaling:
     """Affine map of the training data's range onto [0, 1].

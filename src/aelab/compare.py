@@ -1,0 +1,285 @@
+"""The comparison job behind ``aelab compare``: fit several methods on the same training split, embed the same
+test split, measure every code with the same metrics, draw the same figures and write one folder with a report.
+
+The protocol: the data are split (the official split where there is one, else 80/20 stratified with the seed),
+scaled to [0, 1] on the training part, every method is fitted on the training part and ``transform`` gives the
+code of the test part; all metrics are computed on the test part.
+
+Adding a method is one entry in ``METHODS``: a name, a description and a function that makes the estimator
+from the job.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.data.preprocessing import subset_dataset
+from aelab.metrics import score_code, score_reconstruction
+
+N_GRID_IMAGES = 10
+
+
+@dataclass
+class CompareJob:
+    """Everything ``aelab compare`` needs, recorded as the folder's config.json."""
+
+    data: str = "mnist5k"
+    data_dir: str | None = None
+    label_column: str | None = None
+    methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
+    latent_dim: int = 2
+    subset: int | None = None
+    hidden: tuple[int, ...] = (512, 256)
+    epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int | None = 10
+    test_size: float = 0.2
+    random_state: int = 0
+    device: str = "auto"
+    n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
+    verbose: int = 0
+
+
+@dataclass
+class Method:
+    """One entry of the method registry."""
+
+    description: str
+    make: Callable[[CompareJob], Any]
+
+
+def _autoencoder(job: CompareJob):
+    from aelab.estimators import Autoencoder
+
+    return Autoencoder(hidden=tuple(job.hidden), latent_dim=job.latent_dim, epochs=job.epochs,
+                       batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
+                       random_state=job.random_state, device=job.device, verbose=job.verbose)
+
+
+def _baseline(name: str) -> Callable[[CompareJob], Any]:
+    def make(job: CompareJob):
+        from aelab import baselines
+
+        if name == "raw":
+            return baselines.RawInput()
+        if name == "pca":
+            return baselines.PCABaseline(n_components=job.latent_dim, random_state=job.random_state)
+        if name == "tsne":
+            return baselines.TSNEBaseline(n_components=job.latent_dim, n_jobs=job.n_jobs,
+                                          random_state=job.random_state)
+        return baselines.UMAPBaseline(n_components=job.latent_dim, random_state=job.random_state)
+
+    return make
+
+
+METHODS: dict[str, Method] = {
+    "raw": Method("the input itself (no embedding)", _baseline("raw")),
+    "pca": Method("principal component analysis (scikit-learn)", _baseline("pca")),
+    "tsne": Method("t-SNE (openTSNE); test points placed by TSNEEmbedding.transform", _baseline("tsne")),
+    "umap": Method("UMAP (umap-learn)", _baseline("umap")),
+    "ae": Method("dense autoencoder (aelab.Autoencoder)", _autoencoder),
+}
+
+# metric key -> short column header of the printed table
+TABLE_COLUMNS = {
+    "reconstruction_mse": "mse", "reconstruction_bce": "bce", "psnr": "psnr",
+    "kmeans_accuracy": "km_acc", "kmeans_nmi": "km_nmi", "kmeans_ari": "km_ari",
+    "gmm_accuracy": "gmm_acc", "gmm_nmi": "gmm_nmi", "gmm_ari": "gmm_ari",
+    "silhouette": "silh", "trustworthiness": "trust", "knn_accuracy": "knn5_acc",
+    "fit_seconds": "fit_s", "transform_seconds": "embed_s",
+}
+
+NOTES = (
+    "All metrics on the test split; every method was fitted on the training split only.",
+    "mse/bce/psnr: reconstruction of the test data in [0, 1] (mean over samples; PSNR in dB from the mean MSE); "
+    "'–' where a method has no decoder (raw, t-SNE, UMAP).",
+    "km_* / gmm_*: k-means / Gaussian-mixture clusters (one per class) of the code against the labels: ACC "
+    "(Hungarian matching), NMI, ARI. The mixture has full covariances (regularised by 1e-5), 3 restarts.",
+    "silh: silhouette with the true labels; trust: trustworthiness with 5 neighbours (on at most 2,000 points); "
+    "knn5_acc: 5-nearest-neighbour accuracy, 5-fold cross-validated, on the code.",
+    "fit_s: seconds to fit on the training split; embed_s: seconds to embed the test split.",
+)
+
+
+def parse_methods(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The method names of a comma-separated list, checked against ``METHODS``."""
+    names = tuple(part.strip() for part in text.split(",")) if isinstance(text, str) else tuple(text)
+    names = tuple(n for n in names if n)
+    if not names:
+        raise ValueError(f"no methods given; pass a comma-separated list of {', '.join(METHODS)}")
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; known methods: {', '.join(METHODS)}")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"method {duplicates[0]!r} is listed twice; list each method once")
+    return names
+
+
+@dataclass
+class MethodResult:
+    """What one method produced on the test split."""
+
+    name: str
+    estimator: Any
+    code: np.ndarray
+    reconstruction: np.ndarray | None
+    metrics: dict[str, Any]
+
+
+@dataclass
+class CompareOutcome:
+    """What a comparison produced, before anything is written."""
+
+    job: CompareJob
+    dataset: Dataset
+    split: Split
+    scaling: MinMaxScaling
+    X_test: np.ndarray
+    results: dict[str, MethodResult]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarray, y_test,
+                    random_state: int) -> MethodResult:
+    """Fit ``estimator`` on the training part, embed the test part and measure the code (and reconstruction)."""
+    started = time.perf_counter()
+    estimator.fit(X_train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    code = np.asarray(estimator.transform(X_test))
+    transform_seconds = time.perf_counter() - started
+    reconstruction = None
+    metrics: dict[str, Any] = dict.fromkeys(("reconstruction_mse", "reconstruction_bce", "psnr"))
+    if hasattr(estimator, "inverse_transform"):
+        reconstruction = np.asarray(estimator.inverse_transform(code))
+        metrics.update(score_reconstruction(X_test, reconstruction))
+    metrics.update(score_code(X_test, code, y_test, random_state=random_state))
+    metrics.update(fit_seconds=fit_seconds, transform_seconds=transform_seconds)
+    if hasattr(estimator, "history_"):
+        metrics["history"] = estimator.history_
+    return MethodResult(name, estimator, code, reconstruction, metrics)
+
+
+def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = None) -> CompareOutcome:
+    """Load, (subset,) split and scale the data, then fit and measure every method of ``job``."""
+    from aelab.runs import scale_split
+
+    methods = parse_methods(job.methods)
+    if job.latent_dim < 1:
+        raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
+    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
+    if job.subset is not None:
+        dataset = subset_dataset(dataset, job.subset, random_state=job.random_state)
+    dataset.check_finite()
+    if job.latent_dim > dataset.n_features:
+        raise ValueError(f"the latent size {job.latent_dim} exceeds the {dataset.n_features} features of "
+                         f"{dataset.name}; pass a smaller --latent")
+    estimators = {name: METHODS[name].make(job) for name in methods}
+    split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
+    scaling, X_train, X_test = scale_split(dataset, split)
+    results = {}
+    for name, estimator in estimators.items():
+        if progress is not None:
+            progress(f"fitting {name} on {len(X_train)} training samples ...")
+        results[name] = evaluate_method(name, estimator, X_train, X_test, split.y_test, job.random_state)
+    outcome = CompareOutcome(job, dataset, split, scaling, X_test, results)
+    outcome.figures = comparison_figures(outcome)
+    return outcome
+
+
+def method_figures(name: str, result: MethodResult, X_test: np.ndarray, y_test, dataset: Dataset,
+                   suffix: str = "") -> dict[str, Any]:
+    """The figures of one method: latent scatter, reconstructions, worst reconstructions, the decoder over a
+    grid of a 2-D code, loss curves and generated samples, each where it applies."""
+    from aelab import plots
+
+    suffix = suffix if suffix else f"_{name}"
+    figures = {f"latent{suffix}.png": plots.latent_scatter(result.code, y_test, label_names=dataset.label_names,
+                                                           title=f"{name}: code of the test data ({dataset.name})")}
+    estimator = result.estimator
+    if dataset.is_image and result.reconstruction is not None:
+        n = min(N_GRID_IMAGES, len(X_test))
+        figures[f"reconstructions{suffix}.png"] = plots.reconstruction_grid(
+            X_test[:n], result.reconstruction[:n], dataset.sample_shape,
+            title=f"{name}: original (top) vs reconstruction (bottom)")
+        figures[f"worst_reconstructions{suffix}.png"] = plots.worst_reconstructions(
+            X_test, result.reconstruction, dataset.sample_shape, n=n,
+            title=f"{name}: worst reconstructed test images, original (top) vs reconstruction (bottom)")
+        if result.code.shape[1] == 2:
+            figures[f"latent_grid{suffix}.png"] = plots.latent_grid(
+                lambda Z: np.clip(estimator.inverse_transform(Z.astype(result.code.dtype)), 0, 1), result.code,
+                dataset.sample_shape, title=f"{name}: decoder output over a grid of the 2-D code")
+    if getattr(estimator, "history_", None):
+        figures[f"loss{suffix}.png"] = plots.loss_curves(estimator.history_, title=f"{name}: loss per epoch")
+    if dataset.is_image and hasattr(estimator, "sample"):
+        samples = estimator.sample(30, random_state=0)
+        figures[f"generated{suffix}.png"] = plots.generated_samples(samples, dataset.sample_shape,
+                                                                    title=f"{name}: generated samples")
+    return figures
+
+
+def comparison_figures(outcome: CompareOutcome) -> dict[str, Any]:
+    from aelab import plots
+
+    dataset, y_test = outcome.dataset, outcome.split.y_test
+    figures = {"latent_panel.png": plots.latent_panel(
+        {name: r.code for name, r in outcome.results.items()}, y_test, label_names=dataset.label_names,
+        title=f"code of the {len(outcome.X_test)} test samples of {dataset.name}")}
+    for name, result in outcome.results.items():
+        figures.update(method_figures(name, result, outcome.X_test, y_test, dataset))
+    return figures
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per method with the short column names of ``TABLE_COLUMNS``."""
+    return [{"method": name, **{short: metrics.get(key) for key, short in TABLE_COLUMNS.items()}}
+            for name, metrics in results.items()]
+
+
+def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
+    from aelab.report import latent_explorer, render_report
+
+    dataset = outcome.dataset
+    explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
+                               outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                               random_state=outcome.job.random_state)
+    rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
+    methods = [{"method": name, "description": METHODS[name].description} for name in outcome.results]
+    return render_report(f"aelab compare: {dataset.name}, {outcome.job.latent_dim}-D codes", config,
+                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES)
+
+
+def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
+    """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
+    from aelab.persistence import atomic_write_json
+    from aelab.report import figure_pngs
+    from aelab.runs import write_folder
+
+    def fill(folder: Path) -> None:
+        dataset = outcome.dataset
+        config = {
+            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
+                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
+            "split": outcome.split.description,
+            "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature, "fitted_on": "training part"},
+            "methods": {name: METHODS[name].description for name in outcome.results},
+        }
+        atomic_write_json(folder / "config.json", config)
+        atomic_write_json(folder / "metrics.json", {name: r.metrics for name, r in outcome.results.items()})
+        pngs = figure_pngs(outcome.figures)
+        for name, png in pngs.items():
+            (folder / name).write_bytes(png)
+        (folder / "report.html").write_text(comparison_report(outcome, pngs, config), encoding="utf-8")
+
+    return write_folder(out, force, fill)
