@@ -140,8 +140,6 @@ def _compare(args) -> int:
     from aelab.compare import TABLE_COLUMNS, CompareJob, parse_methods, run_comparison, summary_rows, write_comparison
     from aelab.runs import check_output_folder
 
-    if args.latent < 1:
-        raise UsageError(f"--latent must be >= 1, got {args.latent}")
     if args.subset is not None and args.subset < 2:
         raise UsageError(f"--subset must be >= 2, got {args.subset}")
     methods = parse_methods(args.methods)

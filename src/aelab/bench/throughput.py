@@ -9,7 +9,6 @@ divided by that bound is the share of the time spent on arithmetic that cannot b
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -133,7 +132,8 @@ def run(data: str, batch_sizes: list[int], rounds: int, epochs: int) -> dict:
 def format_report(result: dict) -> str:
     lines = [
         f"dense autoencoder {result['model']} on {result['data']} ({result['n_samples']} samples), "
-        f"{result['rounds']} rounds of {result['epochs_per_round']} epoch(s); torch {result['torch']}, {result['threads']} threads",
+        f"{result['rounds']} rounds of {result['epochs_per_round']} epoch(s); torch {result['torch']}, "
+        f"{result['threads']} threads",
         f"GEMM FLOPs per sample per training step: {result['flops_per_sample'] / 1e6:.2f} M",
         "",
         f"{'batch':>6}  {'train samples/s':>15}  {'bound samples/s':>15}  {'GEMM GFLOP/s':>12}  {'ratio':>6}",
