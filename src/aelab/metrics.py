@@ -54,3 +54,15 @@ def silhouette(Z: np.ndarray, labels: np.ndarray, max_samples: int = 10000, rand
     Z = np.asarray(Z)
     sample_size = max_samples if len(Z) > max_samples else None
     return float(silhouette_score(Z, labels, sample_size=sample_size, random_state=random_state))
+
+
+def psnr(clean: np.ndarray, estimate: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(data_range^2 / MSE)``, over all values.
+
+    Examples
+    --------
+    >>> psnr(np.zeros(4), np.full(4, 0.1))
+    20.0
+    """
+    mse = reconstruction_mse(np.asarray(clean).reshape(len(clean), -1), np.asarray(estimate).reshape(len(clean), -1))
+    return float(10 * np.log10(data_range**2 / mse)) if mse > 0 else float("inf")

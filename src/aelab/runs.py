@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
-from aelab.estimators import Autoencoder
+from aelab.estimators import Autoencoder, kind_parameters
 from aelab.metrics import clustering_accuracy, kmeans_labels, reconstruction_mse, silhouette
 from aelab.persistence import atomic_write_json
 
@@ -29,6 +29,7 @@ class TrainJob:
     data: str = "mnist5k"
     data_dir: str | None = None
     label_column: str | None = None
+    kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
     latent_dim: int = 32
     activation: str = "relu"
@@ -42,12 +43,21 @@ class TrainJob:
     device: str = "auto"
     verbose: int = 0
 
-    def estimator(self) -> Autoencoder:
-        return Autoencoder(
+    def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
+        """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
+
+        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` is
+        passed to convolutional kinds.
+        """
+        params = dict(
             hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
         )
+        params.update(kind_parameters(self.kind))
+        if params.get("architecture") == "conv" and sample_shape is not None:
+            params["sample_shape"] = tuple(sample_shape)
+        return Autoencoder(**params)
 
 
 @dataclass
@@ -85,7 +95,7 @@ def run_training(job: TrainJob) -> TrainOutcome:
 
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
     dataset.check_finite()
-    estimator = job.estimator()
+    estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
     estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
     split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
@@ -111,6 +121,8 @@ def run_training(job: TrainJob) -> TrainOutcome:
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
             **code_metrics(code, split.y_test, job.random_state),
+            **({"test_elbo": float(np.mean(estimator.elbo(X_test, random_state=job.random_state)))}
+               if estimator.latent == "gaussian" and estimator.loss == "bce" else {}),
         },
         f"pca-{job.latent_dim}": {
             "fit_seconds": pca_seconds,
