@@ -115,3 +115,5 @@ def test_train_a_kind(tmp_path, capsys, kind):
     model = load(out)
     assert model.get_params()["architecture"] == ("conv" if kind == "conv" else "dense")
     assert json.loads((out / "config.json").read_text())["job"]["kind"] == kind
+    generated = {"samples.png", "latent_grid.png"} & {p.name for p in out.iterdir()}
+    assert generated == (set() if kind == "conv" else {"samples.png", "latent_grid.png"})

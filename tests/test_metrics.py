@@ -26,3 +26,11 @@ def test_accuracy_matches_brute_force(seed):
 def test_reconstruction_mse_by_hand():
     assert reconstruction_mse([[0, 1], [2, 2]], [[0, 0], [0, 2]]) == pytest.approx((1 / 2 + 4 / 2) / 2)
     np.testing.assert_allclose(reconstruction_mse([[0, 1], [2, 2]], [[0, 0], [0, 2]], per_sample=True), [0.5, 2])
+
+
+def test_psnr_by_hand():
+    from aelab.metrics import psnr
+
+    clean = np.zeros((2, 4))
+    assert psnr(clean, np.full((2, 4), 0.1)) == pytest.approx(20.0)
+    assert psnr(clean, clean) == float("inf")

@@ -94,3 +94,24 @@ def loss_curves(history: dict[str, list[float]], title: str = "loss per epoch") 
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
+
+
+def image_grid(images: np.ndarray, sample_shape: Sequence[int], n_columns: int = 8, title: str = "") -> Figure:
+    """Images in [0, 1] (one per row of ``images``) laid out in a grid of ``n_columns`` columns.
+
+    Used for generated samples and for the decoder's images over a regular grid of a 2-D latent space.
+    """
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    n_rows = -(-n // n_columns)
+    fig = Figure(figsize=(0.9 * n_columns, 0.9 * n_rows + 0.4), layout="constrained")
+    axes = fig.subplots(n_rows, n_columns, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < n:
+            image = _as_image(images[k], sample_shape)
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    return fig

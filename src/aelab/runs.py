@@ -149,6 +149,20 @@ def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str
         n = min(N_GRID_IMAGES, len(X_test))
         figures["reconstructions.png"] = plots.reconstruction_grid(X_test[:n], reconstruction[:n],
                                                                    dataset.sample_shape)
+        estimator = outcome.estimator
+        if estimator.latent == "gaussian" or estimator.latent_cycle != "none":
+            samples = estimator.sample(64, random_state=outcome.job.random_state)
+            figures["samples.png"] = plots.image_grid(samples, dataset.sample_shape,
+                                                      title="64 samples decoded from codes drawn from N(0, I)")
+            if estimator.latent_dim == 2:
+                from scipy.stats import norm
+
+                # a regular grid of the latent space, through the prior's quantiles
+                values = norm.ppf(np.linspace(0.05, 0.95, 10))
+                codes = np.array([[a, b] for b in values[::-1] for a in values], dtype=np.float32)
+                figures["latent_grid.png"] = plots.image_grid(
+                    estimator.inverse_transform(codes), dataset.sample_shape, n_columns=10,
+                    title="decoder over a regular grid of the 2-D latent space")
     return figures
 
 
