@@ -40,7 +40,7 @@ KINDS: dict[str, dict] = {
     "vanilla": {},
     "conv": {"architecture": "conv"},
     "denoising": {"corruption": "gaussian", "noise_level": 0.5},
-    "sparse": {"activation": "sigmoid", "l1_code": 1e-3, "sparsity_weight": 0.1, "sparsity_target": 0.05},
+    "sparse": {"activation": "sigmoid", "l1_code": 1e-4, "sparsity_weight": 1e-3, "sparsity_target": 0.05},
     "contractive": {"contractive_weight": 0.1},
     "variational": {"latent": "gaussian", "kl": "analytic", "beta": 1.0},
     "variational-batch": {"latent": "gaussian", "kl": "batch", "beta": 1.0},
