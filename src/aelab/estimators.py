@@ -44,7 +44,7 @@ KINDS: dict[str, dict] = {
     "contractive": {"contractive_weight": 0.1},
     "variational": {"latent": "gaussian", "kl": "analytic", "beta": 1.0},
     "variational-batch": {"latent": "gaussian", "kl": "batch", "beta": 1.0},
-    "double": {"latent_cycle": "alternating", "cycle_weight": 1.0, "n_alternations": 10},
+    "double": {"latent_cycle": "alternating", "cycle_weight": 0.1, "n_alternations": 10},
 }
 
 

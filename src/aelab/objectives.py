@@ -91,8 +91,12 @@ def sparsity_kl(activations: torch.Tensor, target: float, eps: float = 1e-7) -> 
 
 
 def latent_cycle_loss(codes: torch.Tensor, codes_again: torch.Tensor) -> torch.Tensor:
-    """Mean over samples of the squared distance between codes and their decode-then-encode images."""
-    return (codes_again - codes).square().sum(dim=1).mean()
+    """Mean squared difference between codes and their decode-then-encode images, over samples and code units.
+
+    A mean over code units, like the reconstruction's mean over features, so that the two terms are on one
+    scale whatever ``latent_dim``.
+    """
+    return (codes_again - codes).square().mean()
 
 
 def jacobian_frobenius_sigmoid(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
