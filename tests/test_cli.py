@@ -97,3 +97,25 @@ def test_datasets_lists_builtins(capsys):
     for name in ("mnist5k", "fashion-mnist", "mnist", "digits", "blobs"):
         assert name in out
     assert "available: 5000 samples" in out
+
+
+@pytest.mark.parametrize("kind", ["conv", "variational"])
+def test_train_a_kind(tmp_path, capsys, kind):
+    from aelab import load
+
+    out = tmp_path / kind
+    argv = ["train", "--data", "digits", "--kind", kind, "--latent", "2", "--epochs", "1", "--quiet",
+            "--device", "cpu", "--out", str(out)]
+    if kind == "variational":
+        argv += ["--loss", "bce"]
+    assert main(argv) == 0
+    assert f"{kind} autoencoder" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 < metrics["autoencoder"]["test_reconstruction_mse"] < 1
+    assert ("test_elbo" in metrics["autoencoder"]) == (kind == "variational")
+    model = load(out)
+    assert model.get_params()["architecture"] == ("conv" if kind == "conv" else "dense")
+    assert json.loads((out / "config.json").read_text())["job"]["kind"] == kind
+    names = {p.name for p in out.iterdir()}
+    assert "latent_grid.png" in names  # every 2-D code gets the decoder's grid
+    assert ("samples.png" in names) == (kind == "variational")  # only generative kinds sample

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train an autoencoder and write a run folder")
     _add_data_arguments(train, required=False)
+    from aelab.estimators import KINDS
+
+    train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
+                       help="the kind of autoencoder: " + ", ".join(KINDS))
     train.add_argument("--hidden", type=_int_list, default=(512, 256),
                        help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
     train.add_argument("--latent", type=int, default=32, help="size of the code")
@@ -119,7 +123,7 @@ def _train(args) -> int:
 
     check_output_folder(args.out, args.force)
     job = TrainJob(
-        data=args.data, data_dir=args.data_dir, label_column=args.label_column, hidden=args.hidden,
+        data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind, hidden=args.hidden,
         latent_dim=args.latent, activation=args.activation, loss=args.loss, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
         random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
@@ -127,8 +131,10 @@ def _train(args) -> int:
     outcome = run_training(job)
     out = write_run(outcome, args.out, force=args.force)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
+    if outcome.estimator.architecture == "conv":
+        shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
     print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
-          f"{outcome.split.description['n_test']} test samples; autoencoder {shape} "
+          f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
           f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
     print(_format_table(summary_rows(outcome.metrics),
                         ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))

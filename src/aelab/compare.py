@@ -221,7 +221,7 @@ def method_figures(name: str, result: MethodResult, X_test: np.ndarray, y_test, 
                 dataset.sample_shape, title=f"{name}: decoder output over a grid of the 2-D code")
     if getattr(estimator, "history_", None):
         figures[f"loss{suffix}.png"] = plots.loss_curves(estimator.history_, title=f"{name}: loss per epoch")
-    if dataset.is_image and hasattr(estimator, "sample"):
+    if dataset.is_image and getattr(estimator, "can_generate", False):
         samples = estimator.sample(30, random_state=0)
         figures[f"generated{suffix}.png"] = plots.generated_samples(samples, dataset.sample_shape,
                                                                     title=f"{name}: generated samples")

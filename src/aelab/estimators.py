@@ -13,9 +13,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder, DenseEncoder
+from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
+from aelab.corruption import CORRUPTIONS
+from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
+from aelab.nn.conv import ConvBody, ConvDecoder
+from aelab.nn.dense import DenseStack
+from aelab.nn.latent import DeterministicHead, Encoder, GaussianHead, reparameterise
 from aelab.nn.layers import ACTIVATIONS
-from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error, reconstruction_loss
+from aelab.objectives import RECONSTRUCTION_LOSSES, analytic_kl, reconstruction_error, reconstruction_error_sum
 from aelab.training import (
     OPTIMIZERS,
     TrainingSettings,
@@ -25,6 +30,29 @@ from aelab.training import (
 )
 
 _INFERENCE_BATCH = 8192
+ARCHITECTURES = ("dense", "conv")
+LATENTS = ("deterministic", "gaussian")
+KL_ESTIMATES = ("analytic", "batch")
+LATENT_CYCLES = ("none", "alternating", "joint")
+
+#: The named kinds of autoencoder, as the parameters they set (everything else keeps its default).
+KINDS: dict[str, dict] = {
+    "vanilla": {},
+    "conv": {"architecture": "conv"},
+    "denoising": {"corruption": "gaussian", "noise_level": 0.5},
+    "sparse": {"activation": "sigmoid", "l1_code": 1e-4, "sparsity_weight": 1e-3, "sparsity_target": 0.05},
+    "contractive": {"contractive_weight": 0.1},
+    "variational": {"latent": "gaussian", "kl": "analytic", "beta": 1.0},
+    "variational-batch": {"latent": "gaussian", "kl": "batch", "beta": 1.0},
+    "double": {"latent_cycle": "alternating", "cycle_weight": 0.1, "n_alternations": 10},
+}
+
+
+def kind_parameters(kind: str) -> dict:
+    """The Autoencoder parameters of a named kind, e.g. ``Autoencoder(**kind_parameters("variational"))``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    return dict(KINDS[kind])
 
 
 def _as_tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
@@ -55,6 +83,14 @@ def _check_choice(name: str, value, choices: Sequence[str]) -> None:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
 
 
+def _check_number(name: str, value, low: float = 0.0, high: float | None = None, open_low: bool = False) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
+    if not ok:
+        bounds = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
+        raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
+
+
 def _check_layer_sizes(name: str, sizes) -> tuple[int, ...]:
     if sizes is None:
         return ()
@@ -71,12 +107,19 @@ def _check_layer_sizes(name: str, sizes) -> tuple[int, ...]:
 
 
 class Autoencoder(TransformerMixin, BaseEstimator):
-    """Dense (stacked) autoencoder with the scikit-learn transformer interface.
+    """Autoencoder with the scikit-learn transformer interface, composed of an architecture, an input
+    corruption, a latent type and a sum of loss terms.
 
-    The encoder maps each sample through the ``hidden`` layers to a linear code of ``latent_dim`` values;
-    the decoder mirrors it (or uses ``decoder_hidden``) back to the input space. ``transform`` returns the
-    code, ``inverse_transform`` decodes codes, ``score_samples`` is the negative per-sample reconstruction
-    error (higher means more normal).
+    By default a dense (stacked) autoencoder: the encoder maps each sample through the ``hidden`` layers to a
+    linear code of ``latent_dim`` values; the decoder mirrors it (or uses ``decoder_hidden``) back to the
+    input space. ``transform`` returns the code (the posterior mean for a Gaussian latent),
+    ``inverse_transform`` decodes codes, ``score_samples`` is the negative per-sample reconstruction error
+    (higher means more normal).
+
+    The kinds of the literature are combinations of the parameters below (see ``KINDS``): convolutional
+    (``architecture="conv"``), denoising (``corruption``), sparse (``l1_code``, ``sparsity_weight``),
+    contractive (``contractive_weight``), variational (``latent="gaussian"``, ``kl``, ``beta``) and double
+    (``latent_cycle``). Any combination works, e.g. a denoising variational convolutional autoencoder.
 
     Parameters
     ----------
@@ -93,7 +136,56 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     output_activation : {"auto", "sigmoid", "linear", "relu"}, default="auto"
         ``auto`` uses a sigmoid when the training data lie in [0, 1] and a linear output otherwise.
     loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss; ``bce`` needs data in [0, 1].
+        Reconstruction loss; ``bce`` needs data in [0, 1]. The mean over features, except with
+        ``latent="gaussian"``: then the sum over features (the negative log-likelihood in nats for ``bce``),
+        which is what ``beta`` weighs the KL term against.
+    architecture : {"dense", "conv"}, default="dense"
+        ``conv``: Conv2d layers of ``filters`` (kernel ``kernel_size``, stride ``stride``, ``activation``)
+        into a linear bottleneck; the decoder mirrors them with transposed convolutions back to the exact
+        input shape. ``hidden`` and ``decoder_hidden`` are not used by ``conv``.
+    sample_shape : tuple of int or None, default=None
+        Shape of one sample for ``conv``: (H, W) or (C, H, W). None takes it from image arrays (n, H, W) or
+        (n, C, H, W) given to fit, or, for flat rows, a square grayscale image.
+    filters : tuple of int, default=(32, 64)
+        Channels of the convolutions (``conv`` only).
+    kernel_size : int, default=4
+        Convolution kernel size (``conv`` only).
+    stride : int, default=2
+        Convolution stride (``conv`` only).
+    latent : {"deterministic", "gaussian"}, default="deterministic"
+        ``gaussian``: a variational autoencoder; the encoder gives a mean and a log-variance, training
+        samples codes by reparameterisation and adds ``beta`` times a KL term to N(0, I).
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE; ``latent="gaussian"`` only).
+    kl : {"analytic", "batch"}, default="analytic"
+        ``analytic``: the closed-form KL of each sample's posterior to N(0, I), averaged over the batch;
+        ``batch``: the KL between the Gaussian fitted to the batch's sampled codes (sample mean and
+        covariance) and N(0, I).
+    corruption : {None, "gaussian", "masking", "salt_pepper"}, default=None
+        Noise applied to the input during training only (denoising); the loss compares the reconstruction
+        with the clean input. Data in [0, 1] (sigmoid output) are clipped back to [0, 1] after Gaussian noise.
+    noise_level : float, default=0.5
+        Standard deviation of the Gaussian noise, or the fraction of values masked or set to salt/pepper.
+    l1_code : float, default=0.0
+        Weight of the L1 penalty on the code (sum of absolute values per sample, batch mean).
+    sparsity_weight : float, default=0.0
+        Weight of the KL sparsity penalty on the mean activation of the encoder's last hidden layer (the
+        code when there is none); those activations must lie in [0, 1], so it needs
+        ``activation="sigmoid"``.
+    sparsity_target : float, default=0.05
+        The target mean activation rho of the sparsity penalty, in (0, 1).
+    contractive_weight : float, default=0.0
+        Weight of the squared Frobenius norm of the encoder's Jacobian (contractive autoencoder). A one-layer
+        sigmoid encoder (``hidden=()``, ``code_activation="sigmoid"``) uses the closed form, O(n d k) per
+        batch; any other encoder batched autograd, about ``latent_dim`` extra backward passes per step.
+    latent_cycle : {"none", "alternating", "joint"}, default="none"
+        Double autoencoder: also learn to reconstruct codes drawn from N(0, I) through decoder then encoder.
+        ``alternating`` splits the run's steps into ``2 * n_alternations`` phases that alternate between the
+        reconstruction terms and the cycle term; ``joint`` adds the cycle term at every step.
+    cycle_weight : float, default=1.0
+        Weight of the latent cycle term.
+    n_alternations : int, default=10
+        Number of (reconstruction, cycle) phase pairs for ``latent_cycle="alternating"``.
     epochs : int, default=50
         Maximum number of passes over the training data.
     batch_size : int, default=256
@@ -133,6 +225,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         The epoch whose weights were kept (1-based).
     epoch_seconds_ : list of float
         Wall-clock seconds of each training epoch (validation excluded).
+    sample_shape_ : tuple of int or None
+        The (C, H, W) shape of one sample for ``architecture="conv"``; None for ``dense``.
 
     Examples
     --------
@@ -153,6 +247,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         code_activation=None,
         output_activation="auto",
         loss="mse",
+        architecture="dense",
+        sample_shape=None,
+        filters=(32, 64),
+        kernel_size=4,
+        stride=2,
+        latent="deterministic",
+        beta=1.0,
+        kl="analytic",
+        corruption=None,
+        noise_level=0.5,
+        l1_code=0.0,
+        sparsity_weight=0.0,
+        sparsity_target=0.05,
+        contractive_weight=0.0,
+        latent_cycle="none",
+        cycle_weight=1.0,
+        n_alternations=10,
         epochs=50,
         batch_size=256,
         learning_rate=1e-3,
@@ -171,6 +282,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.code_activation = code_activation
         self.output_activation = output_activation
         self.loss = loss
+        self.architecture = architecture
+        self.sample_shape = sample_shape
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.latent = latent
+        self.beta = beta
+        self.kl = kl
+        self.corruption = corruption
+        self.noise_level = noise_level
+        self.l1_code = l1_code
+        self.sparsity_weight = sparsity_weight
+        self.sparsity_target = sparsity_target
+        self.contractive_weight = contractive_weight
+        self.latent_cycle = latent_cycle
+        self.cycle_weight = cycle_weight
+        self.n_alternations = n_alternations
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -208,8 +336,75 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         if not (isinstance(self.validation_fraction, numbers.Real) and 0 <= self.validation_fraction < 1):
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        if self.architecture == "conv":
+            if not _check_layer_sizes("filters", self.filters):
+                raise ValueError("filters must name at least one convolution, e.g. (32, 64), got ()")
+            _check_positive_int("kernel_size", self.kernel_size)
+            _check_positive_int("stride", self.stride)
+            if self.sample_shape is not None:  # else it comes from the data, checked in fit
+                self._resolve_sample_shape(n_features, None)
+        _check_choice("latent", self.latent, LATENTS)
+        _check_number("beta", self.beta)
+        _check_choice("kl", self.kl, KL_ESTIMATES)
+        if self.corruption is not None:
+            _check_choice("corruption", self.corruption, CORRUPTIONS)
+            if self.corruption == "gaussian":
+                _check_number("noise_level", self.noise_level)
+            else:
+                _check_number("noise_level", self.noise_level, 0.0, 1.0)
+        for name in ("l1_code", "sparsity_weight", "contractive_weight", "cycle_weight"):
+            _check_number(name, getattr(self, name))
+        if not (isinstance(self.sparsity_target, numbers.Real) and 0 < self.sparsity_target < 1):
+            raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
+        if self.sparsity_weight > 0 and self.activation != "sigmoid":
+            raise ValueError(
+                f"sparsity_weight > 0 needs hidden activations in [0, 1], but activation={self.activation!r}; "
+                "pass activation='sigmoid'"
+            )
+        _check_choice("latent_cycle", self.latent_cycle, LATENT_CYCLES)
+        _check_positive_int("n_alternations", self.n_alternations)
+
+    def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None) -> tuple[int, int, int]:
+        """The (C, H, W) of one sample for the conv architecture, checked against the feature count."""
+        shape = self.sample_shape if self.sample_shape is not None else image_shape
+        if shape is None:
+            side = int(round(np.sqrt(n_features)))
+            if side * side != n_features:
+                raise ValueError(
+                    f"architecture='conv' needs the image shape, and {n_features} features are not a square "
+                    "image; pass sample_shape=(C, H, W) or fit on an image array (n, H, W) or (n, C, H, W)"
+                )
+            shape = (side, side)
+        try:
+            shape = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"sample_shape must be (H, W) or (C, H, W), got {shape!r}") from None
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"sample_shape must be (H, W) or (C, H, W) of positive sizes, got {shape!r}")
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"sample_shape {shape} holds {int(np.prod(shape))} values but the data have {n_features} "
+                "features; pass the shape of one sample"
+            )
+        return shape
+
+    def _flatten_images(self, X):
+        """Image arrays (n, H, W) or (n, C, H, W) as flat rows for ``conv``, with their sample shape."""
+        if self.architecture == "conv" and getattr(X, "ndim", 2) in (3, 4):
+            X = np.asarray(X)
+            return X.reshape(len(X), -1), X.shape[1:]
+        return X, None
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
+        X, image_shape = self._flatten_images(X)
+        if not reset and image_shape is not None and getattr(self, "sample_shape_", None) is not None:
+            shape = image_shape if len(image_shape) == 3 else (1, *image_shape)
+            if tuple(shape) != tuple(self.sample_shape_):
+                raise ValueError(f"the images have shape {tuple(image_shape)} but the model was fitted on "
+                                 f"{tuple(self.sample_shape_)}; pass images of the fitted shape")
         try:
             X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
         except ValueError as e:
@@ -234,26 +429,41 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise ValueError("loss='bce' needs output_activation='sigmoid' (or 'auto')")
         return self.output_activation
 
-    def _build_network(self, n_features: int, output_activation: str, seed: int) -> AutoencoderNetwork:
+    def _build_network(self, n_features: int, output_activation: str, seed: int,
+                       sample_shape: tuple[int, ...] | None = None) -> AutoencoderNetwork:
         generator = torch.Generator().manual_seed(seed)
-        hidden = _check_layer_sizes("hidden", self.hidden)
-        decoder_hidden = (
-            tuple(reversed(hidden)) if self.decoder_hidden is None
-            else _check_layer_sizes("decoder_hidden", self.decoder_hidden)
+        if self.architecture == "conv":
+            filters = _check_layer_sizes("filters", self.filters)
+            body = ConvBody(sample_shape, filters, self.kernel_size, self.stride, self.activation, generator)
+        else:
+            hidden = _check_layer_sizes("hidden", self.hidden)
+            body = DenseStack([n_features, *hidden], self.activation, generator)
+        if self.latent == "gaussian":
+            head = GaussianHead(body.out_features, self.latent_dim, generator)
+        else:
+            head = DeterministicHead(body.out_features, self.latent_dim, self.activation, generator,
+                                     code_activation=self.code_activation)
+        if self.architecture == "conv":
+            decoder = ConvDecoder(self.latent_dim, body, self.kernel_size, self.stride, self.activation, generator)
+        else:
+            decoder_hidden = (
+                tuple(reversed(hidden)) if self.decoder_hidden is None
+                else _check_layer_sizes("decoder_hidden", self.decoder_hidden)
+            )
+            decoder = DenseDecoder(self.latent_dim, decoder_hidden, n_features, self.activation, generator)
+        return AutoencoderNetwork(Encoder(body, head), decoder, output_activation)
+
+    def _loss_composition(self, X: np.ndarray | None = None, total_steps: int = 1) -> LossComposition:
+        low, high = (0.0, 1.0) if X is None else (float(X.min()), float(X.max()))
+        return LossComposition(
+            loss=self.loss, output_activation=self.output_activation_, gaussian=self.latent == "gaussian",
+            beta=float(self.beta), kl=self.kl, corruption=self.corruption, noise_level=float(self.noise_level),
+            data_low=low, data_high=high, clip=self.output_activation_ == "sigmoid",
+            l1_code=float(self.l1_code), sparsity_weight=float(self.sparsity_weight),
+            sparsity_target=float(self.sparsity_target), contractive_weight=float(self.contractive_weight),
+            latent_cycle=self.latent_cycle, cycle_weight=float(self.cycle_weight),
+            n_alternations=int(self.n_alternations), total_steps=total_steps, latent_dim=int(self.latent_dim),
         )
-        encoder = DenseEncoder(n_features, hidden, self.latent_dim, self.activation, generator,
-                               code_activation=self.code_activation)
-        decoder = DenseDecoder(self.latent_dim, decoder_hidden, n_features, self.activation, generator)
-        return AutoencoderNetwork(encoder, decoder, output_activation)
-
-    def _loss_function(self):
-        loss, output_activation = self.loss, self.output_activation_
-
-        def loss_fn(network, x):
-            _, logits = network(x)
-            return reconstruction_loss(logits, x, loss, output_activation)
-
-        return loss_fn
 
     # -------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -269,13 +479,17 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         -------
         self : Autoencoder
         """
+        _, image_shape = self._flatten_images(X)
         X = self._validate_X(X, reset=True)
         self._validate_params(X.shape[1])
+        self.sample_shape_ = (self._resolve_sample_shape(X.shape[1], image_shape) if self.architecture == "conv"
+                              else None)
         self.output_activation_ = self._resolve_output_activation(X)
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(0, 2**31 - 1))
         device = resolve_device(self.device)
-        self.network_ = self._build_network(X.shape[1], self.output_activation_, seed).to(device)
+        self.network_ = self._build_network(X.shape[1], self.output_activation_, seed,
+                                            sample_shape=self.sample_shape_).to(device)
 
         n_validation = int(len(X) * self.validation_fraction)
         order = random_state.permutation(len(X))
@@ -297,8 +511,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             patience=self.patience,
             verbose=self.verbose,
         )
+        total_steps = self.epochs * -(-len(X_train) // min(self.batch_size, len(X_train)))
+        # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
+        loss_fn = CompositeLoss(self._loss_composition(X, total_steps), make_generator(seed + 1, device))
         try:
-            result = train_network(self.network_, self._loss_function(), X_train, X_validation, settings,
+            result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
                                    make_generator(seed, device))
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
@@ -369,6 +586,84 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             return reconstruction_error(logits, x, loss, output_activation)
 
         return self._batched(X, error)
+
+    def denoise(self, X):
+        """The reconstruction of (noisy) samples ``X``: what a denoising autoencoder gives as the clean data.
+
+        The same computation as ``reconstruct``; named for the denoising use. Shape (n_samples, n_features).
+        """
+        return self.reconstruct(X)
+
+    @property
+    def can_generate(self) -> bool:
+        """True for the kinds whose decoder learns from codes drawn from N(0, I): variational and double."""
+        return self.latent == "gaussian" or self.latent_cycle != "none"
+
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Generate ``n_samples`` new samples: codes drawn from the prior N(0, I), decoded.
+
+        Only for generative kinds: ``latent="gaussian"`` (variational) or ``latent_cycle`` other than
+        ``"none"`` (double). Returns an array of shape (n_samples, n_features), float32.
+        """
+        check_is_fitted(self)
+        if not self.can_generate:
+            raise ValueError(
+                "sample() needs a generative autoencoder, one whose decoder was trained on codes from N(0, I); "
+                f"this one has latent={self.latent!r} and latent_cycle={self.latent_cycle!r}; fit with "
+                "latent='gaussian' (variational) or latent_cycle='alternating' or 'joint' (double)"
+            )
+        _check_positive_int("n_samples", n_samples)
+        codes = check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        return self.inverse_transform(codes)
+
+    def elbo(self, X, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Per-sample evidence lower bound in nats: E_q[log p(x | z)] - KL(q(z | x) || N(0, I)).
+
+        The log-likelihood is the Bernoulli one summed over features (``loss="bce"``, data in [0, 1]),
+        estimated with ``n_samples`` codes drawn from q(z | x) by reparameterisation; the KL is analytic.
+        Needs ``latent="gaussian"``. Higher is better; its mean over test data is the test ELBO.
+        """
+        check_is_fitted(self)
+        if self.latent != "gaussian" or self.loss != "bce":
+            raise ValueError(
+                f"elbo() needs a variational autoencoder with a Bernoulli likelihood, but latent={self.latent!r} "
+                f"and loss={self.loss!r}; fit with latent='gaussian' and loss='bce'"
+            )
+        _check_positive_int("n_samples", n_samples)
+        X = self._validate_X(X, reset=False)
+        if X.min() < 0 or X.max() > 1:
+            raise ValueError(f"elbo() needs data in [0, 1] but X ranges over [{X.min():.4g}, {X.max():.4g}]")
+        generator = torch.Generator(device=self._device()).manual_seed(
+            int(check_random_state(random_state).randint(0, 2**31 - 1)))
+        loss, output_activation = self.loss, self.output_activation_
+
+        def per_sample(network, x):
+            mean, log_variance = network.encoder.head(network.encoder.body(x))
+            likelihood = torch.zeros(len(x), dtype=x.dtype, device=x.device)
+            for _ in range(n_samples):
+                codes = reparameterise(mean, log_variance, generator)
+                likelihood -= reconstruction_error_sum(network.decoder(codes), x, loss, output_activation)
+            return likelihood / n_samples - analytic_kl(mean, log_variance)
+
+        return self._batched(X, per_sample)
+
+    def jacobian_norm(self, X) -> np.ndarray:
+        """Frobenius norm of the encoder's Jacobian d code / d x at each sample: shape (n_samples,).
+
+        Computed like the contractive penalty (closed form for a one-layer sigmoid encoder, else batched
+        autograd: about ``latent_dim`` backward passes per batch); the code is the posterior mean for a
+        Gaussian latent.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        network = copy.deepcopy(self.network_).to(dtype=dtype).eval()
+        device = self._device()
+        norms = []
+        for start in range(0, len(X), 1024):
+            x = _as_tensor(X[start:start + 1024], X.dtype).to(device, dtype)
+            norms.append(contractive_penalty(network.encoder, x).detach().sqrt().cpu().numpy())
+        return np.concatenate(norms).astype(X.dtype, copy=False)
 
     def score_samples(self, X):
         """Negative per-sample reconstruction error: higher means more like the training data."""

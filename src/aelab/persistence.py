@@ -21,8 +21,8 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
-                "epoch_seconds_", "feature_names_in_"}
-_TUPLE_PARAMS = ("hidden", "decoder_hidden")
+                "epoch_seconds_", "feature_names_in_", "sample_shape_"}
+_TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "sample_shape")
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -76,6 +76,8 @@ def estimator_record(estimator) -> dict[str, Any]:
         "best_epoch_": int(estimator.best_epoch_),
         "epoch_seconds_": [float(t) for t in estimator.epoch_seconds_],
     }
+    if getattr(estimator, "sample_shape_", None) is not None:
+        fitted["sample_shape_"] = [int(d) for d in estimator.sample_shape_]
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
     return {
@@ -150,6 +152,11 @@ def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
     _require(names is None or (isinstance(names, list) and len(names) == n
                                and all(isinstance(s, str) for s in names)),
              where, "feature_names_in_ must be one string per feature")
+    shape = fitted.get("sample_shape_")
+    _require(shape is None or (isinstance(shape, list) and len(shape) == 3
+                               and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
+                               and int(np.prod(shape)) == n),
+             where, "sample_shape_ must be three positive sizes (C, H, W) whose product is n_features_in_")
 
 
 def load(path: str | os.PathLike, device: str | None = None):
@@ -196,7 +203,11 @@ def load(path: str | os.PathLike, device: str | None = None):
     _check_fitted(fitted, config)
     try:
         estimator._validate_params(fitted["n_features_in_"])
-        network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0)
+        sample_shape = tuple(fitted["sample_shape_"]) if fitted.get("sample_shape_") is not None else None
+        _require(sample_shape is not None or estimator.architecture != "conv", config,
+                 "a conv model needs sample_shape_ in fitted")
+        network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                           sample_shape=sample_shape)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{config} holds an invalid configuration: {e}") from None
 
@@ -233,6 +244,7 @@ def load(path: str | os.PathLike, device: str | None = None):
     estimator.n_epochs_ = fitted["n_epochs_"]
     estimator.best_epoch_ = fitted["best_epoch_"]
     estimator.epoch_seconds_ = [float(t) for t in fitted.get("epoch_seconds_", [])]
+    estimator.sample_shape_ = sample_shape
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     return estimator

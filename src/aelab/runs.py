@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
-from aelab.estimators import Autoencoder
+from aelab.estimators import Autoencoder, kind_parameters
 from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
 from aelab.persistence import atomic_write_json
 
@@ -29,6 +29,7 @@ class TrainJob:
     data: str = "mnist5k"
     data_dir: str | None = None
     label_column: str | None = None
+    kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
     latent_dim: int = 32
     activation: str = "relu"
@@ -42,12 +43,21 @@ class TrainJob:
     device: str = "auto"
     verbose: int = 0
 
-    def estimator(self) -> Autoencoder:
-        return Autoencoder(
+    def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
+        """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
+
+        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` is
+        passed to convolutional kinds.
+        """
+        params = dict(
             hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
         )
+        params.update(kind_parameters(self.kind))
+        if params.get("architecture") == "conv" and sample_shape is not None:
+            params["sample_shape"] = tuple(sample_shape)
+        return Autoencoder(**params)
 
 
 @dataclass
@@ -82,7 +92,7 @@ def run_training(job: TrainJob) -> TrainOutcome:
 
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
     dataset.check_finite()
-    estimator = job.estimator()
+    estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
     estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
     split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
@@ -109,6 +119,8 @@ def run_training(job: TrainJob) -> TrainOutcome:
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
             **score_reconstruction(X_test, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
+            **({"test_elbo": float(np.mean(estimator.elbo(X_test, random_state=job.random_state)))}
+               if estimator.latent == "gaussian" and estimator.loss == "bce" else {}),
         },
         f"pca-{job.latent_dim}": {
             "fit_seconds": pca_seconds,
@@ -139,10 +151,14 @@ def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str
                                                                    dataset.sample_shape)
         figures["worst_reconstructions.png"] = plots.worst_reconstructions(X_test, reconstruction,
                                                                            dataset.sample_shape, n=n)
+        estimator = outcome.estimator
         if code.shape[1] == 2:
-            estimator = outcome.estimator
             figures["latent_grid.png"] = plots.latent_grid(
                 lambda Z: estimator.inverse_transform(Z.astype(code.dtype)), code, dataset.sample_shape)
+        if estimator.can_generate:
+            samples = estimator.sample(64, random_state=outcome.job.random_state)
+            figures["samples.png"] = plots.generated_samples(
+                samples, dataset.sample_shape, n_columns=8, title="64 samples decoded from codes drawn from N(0, I)")
     return figures
 
 
