@@ -79,3 +79,17 @@ def test_refuses_missing_files(tmp_path):
         load(tmp_path / "none")
     with pytest.raises(ValueError, match="model.json is missing"):
         load(tmp_path)
+
+
+def test_atomic_writes_use_ordinary_permissions(tmp_path):
+    import os
+
+    from aelab.persistence import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
