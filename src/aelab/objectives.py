@@ -37,6 +37,8 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, loss: str, o
     """Mean reconstruction error over samples and features (the plain autoencoder's training loss)."""
     if loss == "mse" and output_activation == "linear":
         return F.mse_loss(logits, target)
+    if loss == "mse" and output_activation == "sigmoid":
+        return F.mse_loss(torch.sigmoid(logits), target)
     if loss == "bce" and output_activation == "sigmoid":
         return F.binary_cross_entropy_with_logits(logits, target)
     return reconstruction_error(logits, target, loss, output_activation).mean()
