@@ -40,6 +40,22 @@ def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     parser.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
 
 
+def _add_job_arguments(parser: argparse.ArgumentParser, epochs: int, what: str) -> None:
+    """The autoencoder's training settings and the output folder, shared by train and compare."""
+    parser.add_argument("--hidden", type=_int_list, default=(512, 256),
+                        help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+    parser.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
+    parser.add_argument("--seed", type=int, default=0, help="random state of split, weights, shuffling and methods")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--out", required=True, help=f"{what} to write")
+    parser.add_argument("--force", action="store_true", help=f"replace an existing {what}")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
     from aelab import __version__
@@ -53,21 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
                        help="the kind of autoencoder: " + ", ".join(KINDS))
-    train.add_argument("--hidden", type=_int_list, default=(512, 256),
-                       help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
     train.add_argument("--latent", type=int, default=32, help="size of the code")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=256)
-    train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    train.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
-    train.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
-    train.add_argument("--seed", type=int, default=0, help="random state of split, weights and shuffling")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    train.add_argument("--out", required=True, help="run folder to write")
-    train.add_argument("--force", action="store_true", help="replace an existing run folder")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_job_arguments(train, epochs=20, what="run folder")
 
     for name, what in (("encode", "the code of each sample"),
                        ("reconstruct", "the reconstruction of each sample, in the data's units")):
@@ -85,17 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--latent", type=int, default=2, help="size of every code")
     compare.add_argument("--subset", type=int, default=None,
                          help="use a fixed random subset of this many samples (the official split is kept)")
-    compare.add_argument("--hidden", type=_int_list, default=(512, 256), help="autoencoder hidden widths")
-    compare.add_argument("--epochs", type=int, default=30, help="autoencoder epochs")
-    compare.add_argument("--batch-size", type=int, default=256)
-    compare.add_argument("--lr", type=float, default=1e-3, help="autoencoder learning rate")
-    compare.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
-    compare.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
-    compare.add_argument("--seed", type=int, default=0, help="random state of subset, split and every method")
-    compare.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    compare.add_argument("--out", required=True, help="comparison folder to write")
-    compare.add_argument("--force", action="store_true", help="replace an existing folder")
-    compare.add_argument("--quiet", action="store_true", help="no progress messages")
+    _add_job_arguments(compare, epochs=30, what="comparison folder")
 
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
