@@ -22,9 +22,8 @@ import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
 from aelab.data.preprocessing import subset_dataset
+from aelab.figures import method_figures
 from aelab.metrics import score_code, score_reconstruction
-
-N_GRID_IMAGES = 10
 
 
 @dataclass
@@ -197,37 +196,6 @@ def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = Non
     return outcome
 
 
-def method_figures(name: str, result: MethodResult, X_test: np.ndarray, y_test, dataset: Dataset,
-                   suffix: str = "") -> dict[str, Any]:
-    """The figures of one method: latent scatter, reconstructions, worst reconstructions, the decoder over a
-    grid of a 2-D code, loss curves and generated samples, each where it applies."""
-    from aelab import plots
-
-    suffix = suffix if suffix else f"_{name}"
-    figures = {f"latent{suffix}.png": plots.latent_scatter(result.code, y_test, label_names=dataset.label_names,
-                                                           title=f"{name}: code of the test data ({dataset.name})")}
-    estimator = result.estimator
-    if dataset.is_image and result.reconstruction is not None:
-        n = min(N_GRID_IMAGES, len(X_test))
-        figures[f"reconstructions{suffix}.png"] = plots.reconstruction_grid(
-            X_test[:n], result.reconstruction[:n], dataset.sample_shape,
-            title=f"{name}: original (top) vs reconstruction (bottom)")
-        figures[f"worst_reconstructions{suffix}.png"] = plots.worst_reconstructions(
-            X_test, result.reconstruction, dataset.sample_shape, n=n,
-            title=f"{name}: worst reconstructed test images, original (top) vs reconstruction (bottom)")
-        if result.code.shape[1] == 2:
-            figures[f"latent_grid{suffix}.png"] = plots.latent_grid(
-                lambda Z: np.clip(estimator.inverse_transform(Z.astype(result.code.dtype)), 0, 1), result.code,
-                dataset.sample_shape, title=f"{name}: decoder output over a grid of the 2-D code")
-    if getattr(estimator, "history_", None):
-        figures[f"loss{suffix}.png"] = plots.loss_curves(estimator.history_, title=f"{name}: loss per epoch")
-    if dataset.is_image and getattr(estimator, "can_generate", False):
-        samples = estimator.sample(30, random_state=0)
-        figures[f"generated{suffix}.png"] = plots.generated_samples(samples, dataset.sample_shape,
-                                                                    title=f"{name}: generated samples")
-    return figures
-
-
 def comparison_figures(outcome: CompareOutcome) -> dict[str, Any]:
     from aelab import plots
 
@@ -236,7 +204,8 @@ def comparison_figures(outcome: CompareOutcome) -> dict[str, Any]:
         {name: r.code for name, r in outcome.results.items()}, y_test, label_names=dataset.label_names,
         title=f"code of the {len(outcome.X_test)} test samples of {dataset.name}")}
     for name, result in outcome.results.items():
-        figures.update(method_figures(name, result, outcome.X_test, y_test, dataset))
+        figures.update(method_figures(name, result.estimator, result.code, result.reconstruction, outcome.X_test,
+                                      y_test, dataset, suffix=f"_{name}", random_state=outcome.job.random_state))
     return figures
 
 

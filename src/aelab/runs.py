@@ -15,11 +15,11 @@ import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
 from aelab.estimators import Autoencoder, kind_parameters
+from aelab.figures import method_figures
 from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
 from aelab.persistence import atomic_write_json
 
 PREPROCESSING_FILE = "preprocessing.json"
-N_GRID_IMAGES = 10
 
 
 @dataclass
@@ -137,29 +137,8 @@ def run_training(job: TrainJob) -> TrainOutcome:
 
 
 def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str, Any]:
-    from aelab import plots
-
-    dataset, split = outcome.dataset, outcome.split
-    figures = {
-        "latent.png": plots.latent_scatter(code, split.y_test, label_names=dataset.label_names,
-                                           title=f"autoencoder code of the test data ({dataset.name})"),
-        "loss.png": plots.loss_curves(outcome.estimator.history_),
-    }
-    if dataset.is_image:
-        n = min(N_GRID_IMAGES, len(X_test))
-        figures["reconstructions.png"] = plots.reconstruction_grid(X_test[:n], reconstruction[:n],
-                                                                   dataset.sample_shape)
-        figures["worst_reconstructions.png"] = plots.worst_reconstructions(X_test, reconstruction,
-                                                                           dataset.sample_shape, n=n)
-        estimator = outcome.estimator
-        if code.shape[1] == 2:
-            figures["latent_grid.png"] = plots.latent_grid(
-                lambda Z: estimator.inverse_transform(Z.astype(code.dtype)), code, dataset.sample_shape)
-        if estimator.can_generate:
-            samples = estimator.sample(64, random_state=outcome.job.random_state)
-            figures["samples.png"] = plots.generated_samples(
-                samples, dataset.sample_shape, n_columns=8, title="64 samples decoded from codes drawn from N(0, I)")
-    return figures
+    return method_figures(f"{outcome.job.kind} autoencoder", outcome.estimator, code, reconstruction, X_test,
+                          outcome.split.y_test, outcome.dataset, random_state=outcome.job.random_state)
 
 
 def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
