@@ -87,7 +87,9 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.feature_shape = body.feature_shape
         self.input = nn.Linear(latent_dim, body.out_features)
-        init_linear(self.input, generator, activation_name)
+        # Glorot, not He: with fan-in = latent_dim (2, say) He's bound sqrt(6 / 2) amplifies the code so much that
+        # the output saturates from the first steps and training stalls at a blank image.
+        init_linear(self.input, generator, None)
         self.input_activation = activation(activation_name)
         padding = conv_padding(kernel_size, stride)
         channels = [body.sample_shape[0]] + [m.out_channels for m in body.layers if isinstance(m, nn.Conv2d)]
