@@ -92,6 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use a fixed random subset of this many samples (the official split is kept)")
     _add_job_arguments(compare, epochs=30, what="comparison folder")
 
+    from aelab.bench import STUDIES
+
+    bench = commands.add_parser("bench", help="run a reference study and write a results folder (results.md, "
+                                "results.json, figures, report.html)")
+    bench.add_argument("study", choices=tuple(STUDIES),
+                       help="; ".join(f"{name}: {what}" for name, (_, _, what) in STUDIES.items()))
+    bench.add_argument("--data", default=None, help="built-in name (see 'aelab datasets') or a data file or "
+                       "image folder; default: the study's own (mnist5k, or blobs for the blobs study)")
+    bench.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
+    bench.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
+    bench.add_argument("--quick", action="store_true", help="a few epochs on a subset: a smoke test of the study")
+    bench.add_argument("--epochs", type=int, default=None, help="override the study's number of epochs")
+    bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    bench.add_argument("--out", required=True, help="results folder to write")
+    bench.add_argument("--force", action="store_true", help="replace an existing results folder")
+    bench.add_argument("--quiet", action="store_true", help="no progress output")
+
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -163,6 +181,30 @@ def _compare(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from aelab.bench import STUDIES, study_module
+    from aelab.bench.study import StudySettings, markdown_table, write_study
+    from aelab.runs import check_output_folder
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    check_output_folder(args.out, args.force)
+    settings = StudySettings(data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
+                             label_column=args.label_column, quick=args.quick, epochs=args.epochs,
+                             random_state=args.seed, device=args.device)
+    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    result = study_module(args.study).run(settings, progress=progress)
+    command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
+    out = write_study(result, args.out, force=args.force, command=command)
+    print(result.title)
+    for caption, rows in result.tables.items():
+        print(f"\n{caption}\n{markdown_table(rows)}")
+    for note in result.notes:
+        print(f"- {note}")
+    print(f"results folder: {out} (results.md, results.json, report.html)")
+    return 0
+
+
 def _write_array(path: Path, array) -> None:
     import numpy as np
 
@@ -219,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets,
-                   "compare": _compare}[args.command]
+                   "compare": _compare, "bench": _bench}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

