@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
     _add_job_arguments(train, epochs=20, what="run folder")
+    train.add_argument("--stream", action="store_true",
+                       help="stream a .npy/.parquet file by blocks instead of loading it (data larger than memory)")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel training over the processes torchrun started (on by itself under torchrun "
+                       "with several processes); --batch-size is the global batch")
+    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                       help="bf16: bfloat16 autocast in the training step (for CUDA)")
+    train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
 
     for name, what in (("encode", "the code of each sample"),
                        ("reconstruct", "the reconstruction of each sample, in the data's units")):
@@ -114,6 +122,9 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _train(args) -> int:
+    from dataclasses import replace
+
+    from aelab.distributed import distributed_session, started_by_torchrun
     from aelab.runs import TrainJob, check_output_folder, run_training, summary_rows, write_run
 
     check_output_folder(args.out, args.force)
@@ -121,9 +132,16 @@ def _train(args) -> int:
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind, hidden=args.hidden,
         latent_dim=args.latent, activation=args.activation, loss=args.loss, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
-        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
+        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1, precision=args.precision,
+        compile=args.compile, stream=args.stream, distributed=args.distributed or started_by_torchrun(),
     )
-    outcome = run_training(job)
+    if job.distributed:
+        with distributed_session(job.device) as context:
+            outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context)
+        if outcome is None:  # ranks other than 0 only help to train
+            return 0
+    else:
+        outcome = run_training(job)
     out = write_run(outcome, args.out, force=args.force)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
     if outcome.estimator.architecture == "conv":
