@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
 
     for name, what in (("encode", "the code of each sample"),
-                       ("reconstruct", "the reconstruction of each sample, in the data's units")):
+                       ("reconstruct", "the reconstruction of each sample, in the data's units"),
+                       ("score", "the reconstruction error of each sample (higher: less like the training data)")):
         command = commands.add_parser(name, help=f"write {what} from a saved run to .npy or .csv")
         command.add_argument("--run", required=True, help="run folder written by 'aelab train'")
         _add_data_arguments(command)
@@ -199,26 +200,47 @@ def _write_array(path: Path, array) -> None:
         raise UsageError(f"--out {path} must end in .npy or .csv")
 
 
+_APPLIED = {"encode": "codes", "reconstruct": "reconstructions", "score": "reconstruction errors"}
+
+
+def _apply_function(estimator, scaling, what: str):
+    """``rows in the data's units -> result`` for encode, reconstruct or score."""
+    if what == "encode":
+        return lambda rows: estimator.transform(scaling.transform(rows))
+    if what == "reconstruct":
+        return lambda rows: scaling.inverse_transform(estimator.reconstruct(scaling.transform(rows))).astype("float32")
+    return lambda rows: estimator.reconstruction_error(scaling.transform(rows))[:, None]
+
+
+def _check_features(name: str, n_features: int, estimator) -> None:
+    if n_features != estimator.n_features_in_:
+        raise ValueError(f"{name} has {n_features} features but the run's model was trained "
+                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
+
+
 def _apply_run(args, what: str) -> int:
     from aelab.data import load_dataset
+    from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
     estimator, scaling, _ = load_run(args.run, device=args.device)
-    dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
-    if dataset.n_features != estimator.n_features_in_:
-        raise ValueError(f"{dataset.name} has {dataset.n_features} features but the run's model was trained "
-                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
-    X = scaling.transform(dataset.X)
-    if what == "encode":
-        result = estimator.transform(X)
+    function = _apply_function(estimator, scaling, what)
+    data = Path(args.data)
+    if data.suffix.lower() in STREAM_SUFFIXES and data.is_file():
+        # files that may be larger than memory are read and written a chunk at a time
+        source = StreamingSource(data, label_column=args.label_column)
+        _check_features(str(data), source.n_features, estimator)
+        shape = write_streamed(source, function, out)
     else:
-        result = scaling.inverse_transform(estimator.reconstruct(X)).astype("float32")
-    _write_array(out, result)
-    print(f"wrote {result.shape[0]} x {result.shape[1]} {'codes' if what == 'encode' else 'reconstructions'} "
-          f"to {out}")
+        dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
+        _check_features(dataset.name, dataset.n_features, estimator)
+        result = function(dataset.X)
+        _write_array(out, result)
+        shape = result.shape
+    print(f"wrote {shape[0]} x {shape[1]} {_APPLIED[what]} to {out}")
     return 0
 
 
@@ -236,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
-                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets,
-                   "compare": _compare}[args.command]
+                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
+                   "datasets": _datasets, "compare": _compare}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

@@ -119,8 +119,9 @@ def _prepare_stream(job: TrainJob):
     estimator._validate_params(source.n_features)
     train_part, test_part = source.split(job.test_size, random_state=job.random_state)
     if test_part is None:
-        raise ValueError(f"{job.data} is a single block of {len(source)} rows, too small to hold out test blocks "
-                         "when streaming; train without --stream")
+        raise ValueError(f"{job.data} is a single block of {len(source)} rows, so no block can be held out for "
+                         "testing; write the Parquet file with several row groups (row_group_size) or train "
+                         "without --stream")
     scaling = train_part.minmax(per_feature=not is_image)
     X_test_raw, y_test = test_part.sample(STREAM_TEST_ROWS, random_state=job.random_state)
     X_test = scaling.transform(X_test_raw)

@@ -30,6 +30,7 @@ from aelab.data.preprocessing import MinMaxScaling
 
 #: Default block size of a .npy file, in bytes of the file's rows.
 BLOCK_BYTES = 16 * 2**20
+MIN_BLOCKS = 32
 STREAM_SUFFIXES = (".npy", ".parquet", ".pq")
 
 
@@ -73,7 +74,8 @@ def _npy_layout(path: Path, block_rows: int | None) -> _Layout:
     row_bytes = int(np.prod(sample_shape)) * dtype.itemsize
     if os.path.getsize(path) < offset + shape[0] * row_bytes:
         raise ValueError(f"{path} is shorter than its header says ({shape[0]} rows); the file is truncated")
-    rows = block_rows or max(1, BLOCK_BYTES // row_bytes)
+    # about 16 MiB per block, but at least MIN_BLOCKS blocks, so that whole blocks can be held out
+    rows = block_rows or max(1, min(BLOCK_BYTES // row_bytes, int(shape[0]) // MIN_BLOCKS))
     starts = tuple(range(0, shape[0], rows)) + (int(shape[0]),)
     return _Layout("npy", int(shape[0]), sample_shape, starts, dtype=dtype, offset=offset)
 
@@ -117,8 +119,9 @@ class StreamingSource:
         A .npy file of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, C, H, W), or a
         Parquet file whose numeric columns are the features.
     block_rows : int or None, default=None
-        Rows per block of a .npy file; None gives blocks of about 16 MiB. A Parquet file's blocks are its row
-        groups (write it with ``row_group_size`` to choose).
+        Rows per block of a .npy file; None gives blocks of about 16 MiB, smaller for files of fewer than
+        32 such blocks so that there are 32. A Parquet file's blocks are its row groups (write it with
+        ``row_group_size`` to choose).
     buffer_blocks : int, default=4
         Blocks held at once while shuffling for training: the memory bound is about ``buffer_blocks + 1``
         blocks.
