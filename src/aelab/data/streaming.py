@@ -245,22 +245,31 @@ class StreamingSource:
     def shuffled_batches(self, batch_size: int, seed: int) -> Iterator[np.ndarray]:
         """One pass in random order: blocks in a random order, rows shuffled within ``buffer_blocks`` blocks.
 
-        The same ``seed`` gives the same batches; every batch has ``batch_size`` rows but the last.
+        The same ``seed`` gives the same batches; every batch has ``batch_size`` rows but the last. One
+        buffer is allocated for the pass and refilled; each batch is a copy of its rows, so that the memory
+        held is the buffer, the rows carried over to the next buffer and the batches in use.
         """
         rng = np.random.default_rng(seed)
         order = rng.permutation(np.asarray(self.blocks, dtype=np.int64))
-        carry = np.empty((0, self.n_features), dtype=np.float32)
-        for first in range(0, len(order), self.buffer_blocks):
-            parts = [carry, *(self.read_block(int(b)) for b in order[first:first + self.buffer_blocks])]
-            buffer = np.concatenate(parts)
-            del parts
-            buffer = buffer[rng.permutation(len(buffer))]
-            usable = len(buffer) - len(buffer) % batch_size
+        groups = [order[i:i + self.buffer_blocks] for i in range(0, len(order), self.buffer_blocks)]
+        largest = max(sum(self.block_length(int(b)) for b in group) for group in groups)
+        buffer = np.empty((largest + batch_size, self.n_features), dtype=np.float32)
+        carried = 0
+        for group in groups:
+            filled = carried
+            for block in group:
+                rows = self.read_block(int(block))
+                buffer[filled:filled + len(rows)] = rows
+                filled += len(rows)
+                del rows
+            shuffled = rng.permutation(filled)
+            usable = filled - filled % batch_size
             for start in range(0, usable, batch_size):
-                yield buffer[start:start + batch_size]
-            carry = buffer[usable:]
-        if len(carry):
-            yield carry
+                yield buffer[shuffled[start:start + batch_size]]
+            carried = filled - usable
+            buffer[:carried] = buffer[shuffled[usable:]]
+        if carried:
+            yield buffer[:carried].copy()
 
     # -------------------------------------------------------------- deriving
     def with_scaling(self, scaling: MinMaxScaling | None) -> StreamingSource:
