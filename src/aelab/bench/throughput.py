@@ -253,7 +253,7 @@ def peak_rss_mb() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def load_training_data(name: str) -> np.ndarray:
+def load_training_data(name: str, n_samples: int | None = None) -> np.ndarray:
     from aelab.data import load_dataset, split_dataset
     from aelab.runs import scale_split
 
@@ -261,7 +261,7 @@ def load_training_data(name: str) -> np.ndarray:
         return np.random.default_rng(0).random((256, 784), dtype=np.float32)
     dataset = load_dataset(name)
     split = split_dataset(dataset)
-    return scale_split(dataset, split)[1]
+    return scale_split(dataset, split)[1][:n_samples]
 
 
 # ------------------------------------------------------------------------------- streaming check
@@ -308,10 +308,11 @@ def stream_check(n_bytes: int, batch_size: int, epochs: int, device: str) -> dic
 
 # ------------------------------------------------------------------------------------- the run
 def run(data: str, batch_sizes: list[int], rounds: int, epochs: int, models=("dense", "conv"), device: str = "cpu",
-        bound_seconds: float = 1.5, stream_bytes: int = STREAM_BYTES, stream_epochs: int = 1) -> dict:
+        bound_seconds: float = 1.5, stream_bytes: int = STREAM_BYTES, stream_epochs: int = 1,
+        n_samples: int | None = None) -> dict:
     from aelab.training import resolve_device
 
-    X = load_training_data(data)
+    X = load_training_data(data, n_samples)
     training_epoch_seconds(X[:1024], 256, 1, "dense", device)  # first-call kernel set-up is not what we measure
     results = []
     for model in models:
@@ -368,6 +369,7 @@ def format_report(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aelab.bench.throughput", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="fashion-mnist")
+    parser.add_argument("--n-samples", type=int, default=None, help="use the first N training rows (default: all)")
     parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)))
     parser.add_argument("--models", default="dense,conv")
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the three measurements")
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                      stream_bytes=8 * 10**6)
     else:
         result = run(args.data, batch_sizes, args.rounds, args.epochs, models, args.device,
-                     stream_bytes=int(args.stream_gb * 1e9))
+                     stream_bytes=int(args.stream_gb * 1e9), n_samples=args.n_samples)
     print(format_report(result))
     if args.json:
         from aelab.persistence import atomic_write_json
