@@ -104,7 +104,8 @@ def step_function(network: nn.Module, loss_fn, context: DistributedContext | Non
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(_LossModule(network, loss_fn), device_ids=device_ids)
+    return DistributedDataParallel(_LossModule(network, loss_fn), device_ids=device_ids,
+                                   find_unused_parameters=getattr(loss_fn, "may_skip_parameters", False))
 
 
 def torchrun_environment() -> dict[str, str] | None:
