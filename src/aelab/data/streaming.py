@@ -152,7 +152,8 @@ class StreamingSource:
             raise ValueError(f"buffer_blocks must be an integer >= 1, got {self.buffer_blocks!r}")
         if self._layout is None:
             if not path.is_file():
-                raise ValueError(f"data path {path} is not a file; streaming reads a .npy or .parquet file")
+                raise ValueError(f"data path {path} is not a file; streaming reads a .npy or .parquet file (built-in "
+                                 "datasets and folders are loaded whole: drop --stream)")
             suffix = path.suffix.lower()
             if suffix == ".npy":
                 layout = _npy_layout(path, self.block_rows)
