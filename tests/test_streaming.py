@@ -207,3 +207,29 @@ def test_cli_stream_of_a_single_row_group_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "single block of 10 rows" in err and "row_group_size" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_prefetched_keeps_the_order_and_raises_the_producers_error():
+    from aelab.data.streaming import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("block 3 is damaged")
+
+    items = prefetched(failing())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="block 3 is damaged"):
+        next(items)
+
+
+def test_closing_a_prefetched_iterator_stops_its_thread():
+    import threading
+
+    from aelab.data.streaming import prefetched
+
+    items = prefetched(iter(range(10**6)), depth=2)
+    assert next(items) == 0
+    items.close()
+    assert not any(t.name == "aelab-prefetch" and t.is_alive() for t in threading.enumerate())

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -337,12 +339,63 @@ class StreamingSource:
         return np.concatenate(X), (np.concatenate(y) if y else None)
 
 
-class DeviceStream:
-    """A source's rows as torch tensors on a device: what the training loop (aelab.training) iterates."""
+_DONE = object()
 
-    def __init__(self, source: StreamingSource, device) -> None:
+
+def prefetched(items: Iterator, depth: int = 4) -> Iterator:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead of the consumer.
+
+    File reads and NumPy copies release the GIL, so reading the next blocks overlaps the training step. The
+    order is unchanged; an exception in the producer is raised in the consumer; closing the iterator early
+    stops the producer.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as e:  # handed to the consumer, which raises it
+            put((_DONE, e))
+            return
+        put((_DONE, None))
+
+    thread = threading.Thread(target=produce, name="aelab-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if isinstance(item, tuple) and len(item) == 2 and item[0] is _DONE:
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class DeviceStream:
+    """A source's rows as torch tensors on a device: what the training loop (aelab.training) iterates.
+
+    Batches are read and shuffled by a background thread a few batches ahead of the training step.
+    """
+
+    def __init__(self, source: StreamingSource, device, prefetch: int = 4) -> None:
         self.source = source
         self.device = device
+        self.prefetch = prefetch
 
     def __len__(self) -> int:
         return len(self.source)
@@ -360,7 +413,8 @@ class DeviceStream:
         import torch
 
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        for rows in self.source.shuffled_batches(batch_size, seed):
+        batches = self.source.shuffled_batches(batch_size, seed)
+        for rows in (prefetched(batches, self.prefetch) if self.prefetch else batches):
             yield self._tensor(rows)
 
     def chunks(self, rows: int) -> Iterator:
