@@ -38,23 +38,29 @@ def autocast(precision: str, device: torch.device):
 
 
 class _CompiledOrEager:
-    """Calls the compiled function; if compiling fails (no compiler, an unsupported operation), warns once
-    and calls the plain function from then on."""
+    """Calls the compiled function; if the first call fails (no compiler, an unsupported operation), warns
+    and calls the plain function from then on. Once a compiled call succeeded, errors are not hidden."""
 
     def __init__(self, function: Callable, compiled: Callable) -> None:
         self.function = function
         self.compiled = compiled
+        self.proven = False
 
     def __call__(self, *args):
         if self.compiled is None:
             return self.function(*args)
-        try:
+        if self.proven:
             return self.compiled(*args)
+        try:
+            result = self.compiled(*args)
         except Exception as e:  # torch.compile raises many exception types; any of them means "not here"
-            warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                          "training continues without compile=True", RuntimeWarning, stacklevel=2)
+            first_line = (str(e).splitlines() or [""])[0][:200]
+            warnings.warn(f"torch.compile failed ({type(e).__name__}: {first_line}); training continues "
+                          "without compile=True", RuntimeWarning, stacklevel=2)
             self.compiled = None
             return self.function(*args)
+        self.proven = True
+        return result
 
 
 def compiled_or_eager(function: Callable, compile: bool) -> Callable:
