@@ -73,9 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
     _add_job_arguments(train, epochs=20, what="run folder")
+    train.add_argument("--stream", action="store_true",
+                       help="stream a .npy/.parquet file by blocks instead of loading it (data larger than memory)")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel training over the processes torchrun started (on by itself under torchrun "
+                       "with several processes); --batch-size is the global batch")
+    train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                       help="bf16: bfloat16 autocast in the training step (for CUDA)")
+    train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
 
     for name, what in (("encode", "the code of each sample"),
-                       ("reconstruct", "the reconstruction of each sample, in the data's units")):
+                       ("reconstruct", "the reconstruction of each sample, in the data's units"),
+                       ("score", "the reconstruction error of each sample (higher: less like the training data)")):
         command = commands.add_parser(name, help=f"write {what} from a saved run to .npy or .csv")
         command.add_argument("--run", required=True, help="run folder written by 'aelab train'")
         _add_data_arguments(command)
@@ -132,6 +141,9 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _train(args) -> int:
+    from dataclasses import replace
+
+    from aelab.distributed import distributed_session, started_by_torchrun
     from aelab.runs import TrainJob, check_output_folder, run_training, summary_rows, write_run
 
     check_output_folder(args.out, args.force)
@@ -139,9 +151,16 @@ def _train(args) -> int:
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind, hidden=args.hidden,
         latent_dim=args.latent, activation=args.activation, loss=args.loss, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
-        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
+        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1, precision=args.precision,
+        compile=args.compile, stream=args.stream, distributed=args.distributed or started_by_torchrun(),
     )
-    outcome = run_training(job)
+    if job.distributed:
+        with distributed_session(job.device) as context:
+            outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context)
+        if outcome is None:  # ranks other than 0 only help to train
+            return 0
+    else:
+        outcome = run_training(job)
     out = write_run(outcome, args.out, force=args.force)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
     if outcome.estimator.architecture == "conv":
@@ -223,26 +242,47 @@ def _write_array(path: Path, array) -> None:
         raise UsageError(f"--out {path} must end in .npy or .csv")
 
 
+_APPLIED = {"encode": "codes", "reconstruct": "reconstructions", "score": "reconstruction errors"}
+
+
+def _apply_function(estimator, scaling, what: str):
+    """``rows in the data's units -> result`` for encode, reconstruct or score."""
+    if what == "encode":
+        return lambda rows: estimator.transform(scaling.transform(rows))
+    if what == "reconstruct":
+        return lambda rows: scaling.inverse_transform(estimator.reconstruct(scaling.transform(rows))).astype("float32")
+    return lambda rows: estimator.reconstruction_error(scaling.transform(rows))[:, None]
+
+
+def _check_features(name: str, n_features: int, estimator) -> None:
+    if n_features != estimator.n_features_in_:
+        raise ValueError(f"{name} has {n_features} features but the run's model was trained "
+                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
+
+
 def _apply_run(args, what: str) -> int:
     from aelab.data import load_dataset
+    from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
     estimator, scaling, _ = load_run(args.run, device=args.device)
-    dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
-    if dataset.n_features != estimator.n_features_in_:
-        raise ValueError(f"{dataset.name} has {dataset.n_features} features but the run's model was trained "
-                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
-    X = scaling.transform(dataset.X)
-    if what == "encode":
-        result = estimator.transform(X)
+    function = _apply_function(estimator, scaling, what)
+    data = Path(args.data)
+    if data.suffix.lower() in STREAM_SUFFIXES and data.is_file():
+        # files that may be larger than memory are read and written a chunk at a time
+        source = StreamingSource(data, label_column=args.label_column)
+        _check_features(str(data), source.n_features, estimator)
+        shape = write_streamed(source, function, out)
     else:
-        result = scaling.inverse_transform(estimator.reconstruct(X)).astype("float32")
-    _write_array(out, result)
-    print(f"wrote {result.shape[0]} x {result.shape[1]} {'codes' if what == 'encode' else 'reconstructions'} "
-          f"to {out}")
+        dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
+        _check_features(dataset.name, dataset.n_features, estimator)
+        result = function(dataset.X)
+        _write_array(out, result)
+        shape = result.shape
+    print(f"wrote {shape[0]} x {shape[1]} {_APPLIED[what]} to {out}")
     return 0
 
 
@@ -260,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
-                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "datasets": _datasets,
-                   "compare": _compare, "bench": _bench}[args.command]
+                   "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
+                   "datasets": _datasets, "compare": _compare,
+                   "bench": _bench}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

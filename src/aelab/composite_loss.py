@@ -90,6 +90,12 @@ class CompositeLoss:
         self.generator = generator
         self.step = 0
 
+    @property
+    def may_skip_parameters(self) -> bool:
+        """True when some steps leave parameters unused: the latent cycle phases of a Gaussian encoder
+        never touch its log-variance layer (DistributedDataParallel must then look for unused ones)."""
+        return self.composition.gaussian and self.composition.latent_cycle == "alternating"
+
     def _in_cycle_phase(self) -> bool:
         c = self.composition
         phase_length = max(c.total_steps // (2 * c.n_alternations), 1)

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aelab.acceleration import check_precision, prefer_channels_last
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
@@ -208,6 +209,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         ``auto`` trains on CUDA when available, else on the CPU; or ``cpu``, ``cuda``, ``cuda:1``...
     verbose : int, default=0
         1 shows a progress bar on a terminal.
+    precision : {"fp32", "bf16"}, default="fp32"
+        ``bf16``: the training step's forward pass under bfloat16 autocast (weights and optimizer state stay
+        float32). Meant for CUDA; on the CPU it runs too, but is only faster on processors with bfloat16
+        instructions.
+    compile : bool, default=False
+        Compile the training step with ``torch.compile`` on the first batch; if that fails (no C compiler,
+        an operation it does not support) a RuntimeWarning says why and training goes on without it.
 
     Attributes
     ----------
@@ -274,6 +282,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         random_state=None,
         device="auto",
         verbose=0,
+        precision="fp32",
+        compile=False,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -309,6 +319,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.precision = precision
+        self.compile = compile
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self, n_features: int) -> None:
@@ -364,6 +376,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
         _check_choice("latent_cycle", self.latent_cycle, LATENT_CYCLES)
         _check_positive_int("n_alternations", self.n_alternations)
+        check_precision(self.precision)
+        if not isinstance(self.compile, (bool, np.bool_)):
+            raise ValueError(f"compile must be True or False, got {self.compile!r}")
 
     def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None) -> tuple[int, int, int]:
         """The (C, H, W) of one sample for the conv architecture, checked against the feature count."""
@@ -416,11 +431,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return X
 
     # ------------------------------------------------------------- building
-    def _resolve_output_activation(self, X: np.ndarray) -> str:
-        in_unit_range = bool(X.min() >= 0.0 and X.max() <= 1.0)
+    def _resolve_output_activation(self, low: float, high: float) -> str:
+        in_unit_range = bool(low >= 0.0 and high <= 1.0)
         if self.loss == "bce" and not in_unit_range:
             raise ValueError(
-                f"loss='bce' needs data in [0, 1] but X ranges over [{X.min():.4g}, {X.max():.4g}]; "
+                f"loss='bce' needs data in [0, 1] but X ranges over [{low:.4g}, {high:.4g}]; "
                 "scale it to [0, 1] first (e.g. MinMaxScaler) or use loss='mse'"
             )
         if self.output_activation == "auto":
@@ -453,8 +468,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             decoder = DenseDecoder(self.latent_dim, decoder_hidden, n_features, self.activation, generator)
         return AutoencoderNetwork(Encoder(body, head), decoder, output_activation)
 
-    def _loss_composition(self, X: np.ndarray | None = None, total_steps: int = 1) -> LossComposition:
-        low, high = (0.0, 1.0) if X is None else (float(X.min()), float(X.max()))
+    def _loss_composition(self, X: np.ndarray | None = None, total_steps: int = 1,
+                          value_range: tuple[float, float] | None = None) -> LossComposition:
+        if value_range is None:
+            value_range = (0.0, 1.0) if X is None else (float(X.min()), float(X.max()))
+        low, high = value_range
         return LossComposition(
             loss=self.loss, output_activation=self.output_activation_, gaussian=self.latent == "gaussian",
             beta=float(self.beta), kl=self.kl, corruption=self.corruption, noise_level=float(self.noise_level),
@@ -466,41 +484,56 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         )
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, distributed=None):
         """Train the autoencoder on ``X`` (``y`` is ignored).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; for image data, pixels scaled to [0, 1].
+        X : array-like of shape (n_samples, n_features), or StreamingSource
+            Training data; for image data, pixels scaled to [0, 1]. A ``aelab.data.streaming.StreamingSource``
+            is streamed from its file block by block, never loaded whole; its validation part is
+            ``validation_fraction`` of its blocks.
         y : ignored
+        distributed : DistributedContext or None, default=None
+            Under torchrun, the context of ``aelab.distributed.distributed_session()``: this process trains
+            on its share of every batch of ``batch_size`` rows on the context's device and the gradients are
+            all-reduced across processes (see docs/scaling.md).
 
         Returns
         -------
         self : Autoencoder
         """
-        _, image_shape = self._flatten_images(X)
-        X = self._validate_X(X, reset=True)
-        self._validate_params(X.shape[1])
-        self.sample_shape_ = (self._resolve_sample_shape(X.shape[1], image_shape) if self.architecture == "conv"
+        from aelab.data.streaming import DeviceStream, StreamingSource
+
+        streaming = isinstance(X, StreamingSource)
+        if streaming:
+            n_features = X.n_features
+            image_shape = X.sample_shape if len(X.sample_shape) in (2, 3) else None
+            self._validate_params(n_features)
+            self.__dict__.pop("feature_names_in_", None)
+            self.n_features_in_ = n_features
+            value_range = X.value_range()  # one pass over the file, also checking for NaN
+        else:
+            _, image_shape = self._flatten_images(X)
+            X = self._validate_X(X, reset=True)
+            n_features = X.shape[1]
+            self._validate_params(n_features)
+            value_range = (float(X.min()), float(X.max()))
+        self.sample_shape_ = (self._resolve_sample_shape(n_features, image_shape) if self.architecture == "conv"
                               else None)
-        self.output_activation_ = self._resolve_output_activation(X)
+        self.output_activation_ = self._resolve_output_activation(*value_range)
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(0, 2**31 - 1))
-        device = resolve_device(self.device)
-        self.network_ = self._build_network(X.shape[1], self.output_activation_, seed,
-                                            sample_shape=self.sample_shape_).to(device)
+        device = distributed.device if distributed is not None else resolve_device(self.device)
+        network = self._build_network(n_features, self.output_activation_, seed, sample_shape=self.sample_shape_)
+        self.network_ = prefer_channels_last(network.to(device), device)
 
-        n_validation = int(len(X) * self.validation_fraction)
-        order = random_state.permutation(len(X))
-        if n_validation < 1 or len(X) - n_validation < 1:
-            train_index, validation_index = order, None
+        if streaming:
+            train_part, validation_part = X.split(self.validation_fraction, int(random_state.randint(0, 2**31 - 1)))
+            X_train = DeviceStream(train_part, device)
+            X_validation = None if validation_part is None else DeviceStream(validation_part, device)
         else:
-            train_index, validation_index = order[n_validation:], order[:n_validation]
-        X_all = _as_tensor(X, np.float32).to(device)
-        X_train = X_all[torch.as_tensor(train_index, device=device)]
-        X_validation = None if validation_index is None else X_all[torch.as_tensor(validation_index, device=device)]
-        del X_all
+            X_train, X_validation = self._split_tensors(X, random_state, device)
 
         settings = TrainingSettings(
             epochs=self.epochs,
@@ -510,13 +543,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             optimizer=self.optimizer,
             patience=self.patience,
             verbose=self.verbose,
+            precision=self.precision,
+            compile=bool(self.compile),
         )
         total_steps = self.epochs * -(-len(X_train) // min(self.batch_size, len(X_train)))
         # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
-        loss_fn = CompositeLoss(self._loss_composition(X, total_steps), make_generator(seed + 1, device))
+        composition = self._loss_composition(None, total_steps, value_range)
+        loss_fn = CompositeLoss(composition, make_generator(seed + 1, device))
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
-                                   make_generator(seed, device))
+                                   make_generator(seed, device), distributed=distributed)
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self.history_ = result.history
@@ -524,6 +560,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
         return self
+
+    def _split_tensors(self, X: np.ndarray, random_state, device: torch.device):
+        """The training and validation rows (``validation_fraction`` of them, or None) as device tensors."""
+        n_validation = int(len(X) * self.validation_fraction)
+        order = random_state.permutation(len(X))
+        if n_validation < 1 or len(X) - n_validation < 1:
+            train_index, validation_index = order, None
+        else:
+            train_index, validation_index = order[n_validation:], order[:n_validation]
+        X_all = _as_tensor(X, np.float32).to(device)
+        X_train = X_all[torch.as_tensor(train_index, device=device)]
+        X_validation = None if validation_index is None else X_all[torch.as_tensor(validation_index, device=device)]
+        return X_train, X_validation
 
     # ------------------------------------------------------------ inference
     def _device(self) -> torch.device:

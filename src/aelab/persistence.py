@@ -23,6 +23,7 @@ _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "pa
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "sample_shape")
+_LATER_PARAMS = ("precision", "compile")
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -195,7 +196,10 @@ def load(path: str | os.PathLike, device: str | None = None):
     cls = estimators.get(record["estimator"])
     _require(cls is not None, config, f"unknown estimator {record['estimator']!r}")
     params = dict(record["params"])
-    expected = set(cls().get_params(deep=False))
+    defaults = cls().get_params(deep=False)
+    for name in _LATER_PARAMS:  # models saved before these parameters existed used their defaults
+        params.setdefault(name, defaults[name])
+    expected = set(defaults)
     _require(set(params) == expected, config,
              f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
              f"missing {sorted(expected - set(params))}")

@@ -42,6 +42,10 @@ class TrainJob:
     random_state: int = 0
     device: str = "auto"
     verbose: int = 0
+    precision: str = "fp32"
+    compile: bool = False
+    stream: bool = False
+    distributed: bool = False
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
         """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
@@ -53,6 +57,7 @@ class TrainJob:
             hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
+            precision=self.precision, compile=self.compile,
         )
         params.update(kind_parameters(self.kind))
         if params.get("architecture") == "conv" and sample_shape is not None:
@@ -86,25 +91,83 @@ def code_metrics(X: np.ndarray, code: np.ndarray, labels: np.ndarray | None, ran
     return score_code(X, code, labels, random_state=random_state)
 
 
-def run_training(job: TrainJob) -> TrainOutcome:
-    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both."""
-    from sklearn.decomposition import PCA
+#: With ``stream``: the most test rows held in memory to measure the model, and training rows to fit PCA on.
+STREAM_TEST_ROWS = 10_000
+STREAM_PCA_ROWS = 20_000
 
+
+def _prepare_in_memory(job: TrainJob):
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
     dataset.check_finite()
     estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
     estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
     split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
+    return dataset, split, scaling, estimator, X_train, X_train, X_test
+
+
+def _prepare_stream(job: TrainJob):
+    """The file as blocks: whole blocks held out for testing (at most STREAM_TEST_ROWS of them measured),
+    scaling fitted in one pass over the training blocks, PCA fitted on a sample of them."""
+    from aelab.data.streaming import StreamingSource
+
+    if not 0.0 < job.test_size < 1.0:
+        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {job.test_size}")
+    source = StreamingSource(job.data, label_column=job.label_column)
+    is_image = len(source.sample_shape) >= 2
+    estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
+    estimator._validate_params(source.n_features)
+    train_part, test_part = source.split(job.test_size, random_state=job.random_state)
+    if test_part is None:
+        raise ValueError(f"{job.data} is a single block of {len(source)} rows, so no block can be held out for "
+                         "testing; write the Parquet file with several row groups (row_group_size) or train "
+                         "without --stream")
+    scaling = train_part.minmax(per_feature=not is_image)
+    X_test_raw, y_test = test_part.sample(STREAM_TEST_ROWS, random_state=job.random_state)
+    X_test = scaling.transform(X_test_raw)
+    train_part = train_part.with_scaling(scaling)
+    X_pca, _ = train_part.sample(STREAM_PCA_ROWS, random_state=job.random_state)
+    y_test = None if y_test is None else _labels(y_test)
+    # the rows stay in the file: the record holds a zero-stride stand-in of the right shape
+    dataset = Dataset(np.broadcast_to(np.zeros((1, 1), np.float32), (len(source), source.n_features)), None,
+                      source.sample_shape, name=str(job.data), source=f"{Path(job.data).suffix[1:]} file {job.data} "
+                      "(streamed)")
+    split = Split(X_train=np.empty((0, source.n_features), np.float32), X_test=X_test_raw, y_train=None,
+                  y_test=y_test, train_index=np.empty(0, np.int64), test_index=np.empty(0, np.int64),
+                  description={"kind": "blocks", "test_size": job.test_size, "random_state": job.random_state,
+                               "n_train": len(train_part), "n_test": len(test_part), "n_test_measured": len(X_test),
+                               "test_blocks": list(test_part.blocks)})
+    return dataset, split, scaling, estimator, train_part, X_pca, X_test
+
+
+def _labels(values: np.ndarray) -> np.ndarray:
+    from aelab.data.files import _as_labels
+
+    return _as_labels(values, "the label column")[0]
+
+
+def run_training(job: TrainJob, distributed=None) -> TrainOutcome | None:
+    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both.
+
+    With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
+    of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
+    measure, and the others return None.
+    """
+    from sklearn.decomposition import PCA
+
+    prepare = _prepare_stream if job.stream else _prepare_in_memory
+    dataset, split, scaling, estimator, X_train, X_pca, X_test = prepare(job)
 
     started = time.perf_counter()
-    estimator.fit(X_train)
+    estimator.fit(X_train, distributed=distributed)
     ae_seconds = time.perf_counter() - started
+    if distributed is not None and not distributed.is_main:
+        return None
     code = estimator.transform(X_test)
     reconstruction = estimator.reconstruct(X_test)
 
     started = time.perf_counter()
-    pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_train)
+    pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_pca)
     pca_seconds = time.perf_counter() - started
     pca_code = pca.transform(X_test)
 

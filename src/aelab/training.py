@@ -28,6 +28,8 @@ class TrainingSettings:
     patience: int | None = 10
     tol: float = 0.0
     verbose: int = 0
+    precision: str = "fp32"
+    compile: bool = False
 
 
 @dataclass
@@ -131,14 +133,33 @@ def make_optimizer(parameters, settings: TrainingSettings, device: torch.device)
 
 
 @torch.inference_mode()
-def mean_loss(network: nn.Module, loss_fn: LossFunction, X: torch.Tensor, batch_size: int = 8192) -> float:
-    """The sample-weighted mean of ``loss_fn`` over ``X``, evaluated in large batches."""
+def mean_loss(network: nn.Module, loss_fn: LossFunction, X, batch_size: int = 8192) -> float:
+    """The sample-weighted mean of ``loss_fn`` over ``X`` (a tensor or a stream), evaluated in large batches."""
     network.eval()
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
-    for start in range(0, len(X), batch_size):
-        batch = X[start:start + batch_size]
-        total += loss_fn(network, batch).double() * len(batch)
+    total = torch.zeros((), dtype=torch.float64)
+    chunks = X.split(batch_size) if isinstance(X, torch.Tensor) else X.chunks(batch_size)
+    for batch in chunks:
+        total = total.to(batch.device) + loss_fn(network, batch).double() * len(batch)
     return float(total / len(X))
+
+
+def epoch_batches(X_train, batch_size: int, generator: torch.Generator, shard=None):
+    """One epoch of ``(batch, rows in the global batch, loss weight)``.
+
+    A tensor is visited in one random permutation drawn on its device; any other source (a stream from
+    aelab.data.streaming) gives its own shuffled batches. ``shard`` (see aelab.distributed) keeps this
+    process's rows of each global batch.
+    """
+    if isinstance(X_train, torch.Tensor):
+        order = torch.randperm(len(X_train), generator=generator, device=X_train.device)
+        for start in range(0, len(X_train), batch_size):
+            index = order[start:start + batch_size]
+            mine, weight = shard(index) if shard is not None else (index, 1.0)
+            yield X_train.index_select(0, mine), len(index), weight
+    else:
+        for batch in X_train.batches(batch_size, generator):
+            mine, weight = shard(batch) if shard is not None else (batch, 1.0)
+            yield mine, len(batch), weight
 
 
 def _progress(settings: TrainingSettings):
@@ -157,34 +178,44 @@ def train_network(
     X_validation: torch.Tensor | None,
     settings: TrainingSettings,
     generator: torch.Generator,
+    distributed=None,
 ) -> TrainingResult:
     """Train ``network`` in place to minimise ``loss_fn`` and return its history.
 
     Each epoch draws one permutation on the device and slices it into batches, so no Python runs per
     sample and the loss is read from the device once per epoch. With validation data, the weights of the
     best validation epoch are kept, and training stops after ``settings.patience`` epochs without an
-    improvement larger than ``settings.tol``.
+    improvement larger than ``settings.tol``. ``X_train`` and ``X_validation`` are tensors on the device or
+    streams (aelab.data.streaming). With ``distributed`` (an aelab.distributed.DistributedContext) each
+    process trains on its share of every global batch of ``settings.batch_size`` rows and the gradients
+    are all-reduced; the losses reported are those of all processes together.
     """
-    device = X_train.device
+    from aelab.acceleration import autocast, compiled_or_eager
+    from aelab.distributed import step_function
+
+    device = next(network.parameters()).device
     optimizer = make_optimizer(network.parameters(), settings, device)
     result = TrainingResult()
     n = len(X_train)
     batch_size = min(settings.batch_size, n)
+    step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
+    shard = distributed.shard if distributed is not None else None
     best_loss, best_state, since_best = math.inf, None, 0
     bar = _progress(settings)
     try:
         for epoch in range(settings.epochs):
             started = time.perf_counter()
             network.train()
-            order = torch.randperm(n, generator=generator, device=device)
             total = torch.zeros((), device=device)
-            for start in range(0, n, batch_size):
-                index = order[start:start + batch_size]
-                loss = loss_fn(network, X_train.index_select(0, index))
+            for batch, rows, weight in epoch_batches(X_train, batch_size, generator, shard):
+                with autocast(settings.precision, device):
+                    loss = step_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * weight if weight != 1.0 else loss).backward()
                 optimizer.step()
-                total += loss.detach() * len(index)
+                total += loss.detach().float() * (rows * weight / (distributed.world_size if distributed else 1))
+            if distributed is not None:
+                total = distributed.sum(total)
             train_loss = float(total) / n  # the epoch's one synchronisation with the device
             result.epoch_seconds.append(time.perf_counter() - started)
             result.history["train_loss"].append(train_loss)
@@ -192,6 +223,8 @@ def train_network(
             monitored = train_loss
             if X_validation is not None:
                 monitored = mean_loss(network, loss_fn, X_validation)
+                if distributed is not None:  # every rank takes the same early-stopping decision
+                    monitored = distributed.mean(monitored)
                 result.history["validation_loss"].append(monitored)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(

@@ -4,8 +4,9 @@ study's clustering accuracies.
     aelab bench variants --data mnist5k --out runs/variants
 
 Convolutional autoencoders (kernel 4, stride 2, filters 32 and 64, ReLU, linear bottleneck, MSE, batch 128,
-40 epochs on the whole training part, no early stopping, as in the reference study) of four kinds: vanilla, double (also reconstructs codes drawn from the prior), variational
-(analytic KL) and variational with the batch-estimated KL. For each kind and bottleneck: k-means and
+40 epochs on the whole training part, no early stopping, as in the reference study) of four kinds: vanilla,
+double (also reconstructs codes drawn from the prior), variational (analytic KL) and variational with the
+batch-estimated KL. For each kind and bottleneck: k-means and
 Gaussian-mixture ACC of the code (10 clusters; the posterior mean for the variational kinds), NMI and the
 test reconstruction MSE, next to the reference study's ACC on MNIST.
 """
