@@ -23,7 +23,7 @@ _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "pa
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "sample_shape")
-_LATER_PARAMS = ("precision", "compile")
+_LATER_PARAMS = ("precision", "compile", "on_divergence")
 
 
 # ------------------------------------------------------------------ atomic writes
