@@ -97,16 +97,28 @@ def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) ->
         frame = frame.drop(columns=[label_column])
     if frame.shape[1] == 0:
         raise ValueError(f"{path} has no feature columns besides the labels")
+    if len(set(frame.columns)) != frame.shape[1]:
+        repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+        raise ValueError(f"{path} has repeated column names {repeated[:10]}; give every column its own name")
+    numeric = {}
     for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
-            example = frame[column].iloc[bad[0]] if len(bad) else frame[column].iloc[0]
-            raise ValueError(
-                f"column '{column}' of {path} is not numeric (row {int(bad[0]) + 1 if len(bad) else 1} holds "
-                f"{example!r}); convert it to numbers or drop it"
-            )
-    X = frame.to_numpy(dtype=np.float64)
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or not (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_object_dtype(values)
+                or pd.api.types.is_string_dtype(values)):
+            raise ValueError(f"column '{column}' of {path} holds {values.dtype} values, not numbers; convert it "
+                             "to numbers or drop it")
+        if not pd.api.types.is_numeric_dtype(values):
+            # a few non-numeric cells make bad rows (NaN here); a column without any number is not a feature
+            coerced = pd.to_numeric(values, errors="coerce")
+            present = values.notna().to_numpy()
+            if present.any() and coerced.notna().sum() == 0:
+                first = int(np.flatnonzero(present)[0])
+                raise ValueError(f"column '{column}' of {path} is not numeric (row {first + 1} holds "
+                                 f"{values.iloc[first]!r}); convert it to numbers or drop it")
+            values = coerced
+        numeric[column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    X = np.column_stack([numeric[c] for c in frame.columns]) if numeric else np.empty((len(frame), 0))
     return Dataset(X, y, (X.shape[1],), name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
@@ -133,7 +145,10 @@ def read_csv(path: Path, label_column: str | None = None) -> Dataset:
 
     try:
         header = _has_header(path)
-        frame = pd.read_csv(path, header=0 if header else None)
+        try:
+            frame = pd.read_csv(path, header=0 if header else None)
+        except pd.errors.ParserError:
+            frame = _read_csv_with_bad_widths(path, header)
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not a text CSV file; pass a comma-separated file of numbers") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -141,6 +156,29 @@ def read_csv(path: Path, label_column: str | None = None) -> Dataset:
     if len(frame) == 0:
         raise ValueError(f"{path} holds no rows of data")
     return _table_to_dataset(frame, path, label_column, "csv")
+
+
+def _read_csv_with_bad_widths(path: Path, header: bool):
+    """A CSV whose rows do not all have the header's number of fields: those rows become rows of NaN
+    (bad rows, see Dataset.bad_rows) at their place."""
+    import csv
+
+    import pandas as pd
+
+    with open(path, newline="", encoding="utf-8") as f:
+        records = [row for row in csv.reader(f) if row]
+    if not records:
+        raise pd.errors.EmptyDataError("the file is empty")
+    width = len(records[0])
+    columns = records[0] if header else list(range(width))
+    rows = records[1:] if header else records
+    cells = [row if len(row) == width else [""] * width for row in rows]
+    frame = pd.DataFrame(cells, columns=columns).replace("", np.nan)
+    for column in frame.columns:  # whole numeric columns as numbers, as pandas' own reader would give them
+        coerced = pd.to_numeric(frame[column], errors="coerce")
+        if coerced.notna().sum() == frame[column].notna().sum():
+            frame[column] = coerced
+    return frame
 
 
 def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
