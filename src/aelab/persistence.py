@@ -135,7 +135,37 @@ def _read_record(path: Path) -> dict[str, Any]:
              f"{MODEL_FORMAT_VERSION})")
     _require(isinstance(record["params"], dict) and isinstance(record["fitted"], dict), config,
              "params and fitted must be objects")
+    _require(isinstance(record["estimator"], str) and isinstance(record["aelab_version"], str), config,
+             "estimator and aelab_version must be strings")
     return record
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The names and shapes in a safetensors file's header, read without loading any tensor."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        raise ValueError(f"{path} is not a valid safetensors file ({e}); the model folder is damaged") from None
+
+
+def _check_sizes(params: dict[str, Any], fitted: dict[str, Any], shapes: dict[str, tuple[int, ...]],
+                 where: Path) -> None:
+    """Every layer size of the configuration is a dimension of some tensor in the weights file, so a
+    configuration cannot make load allocate a network far larger than the file."""
+    largest = max((d for shape in shapes.values() for d in shape), default=0)
+    sizes = [fitted.get("n_features_in_"), params.get("latent_dim")]
+    for key in ("hidden", "decoder_hidden", "filters") if params.get("architecture") == "conv" else (
+            "hidden", "decoder_hidden"):
+        value = params.get(key)
+        if isinstance(value, (list, tuple)):
+            sizes.extend(value)
+    for size in sizes:
+        _require(not isinstance(size, int) or isinstance(size, bool) or size <= max(largest, 1) or
+                 (size == fitted.get("n_features_in_") and params.get("architecture") == "conv"), where,
+                 f"the configuration has a layer of size {size}, larger than any tensor in {WEIGHTS_FILE}")
 
 
 def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
@@ -209,6 +239,7 @@ def load(path: str | os.PathLike, device: str | None = None):
     estimator = cls(**params)
     fitted = record["fitted"]
     _check_fitted(fitted, config)
+    _check_sizes(params, fitted, _tensor_shapes(path / WEIGHTS_FILE), config)
     try:
         estimator._validate_params(fitted["n_features_in_"])
         sample_shape = tuple(fitted["sample_shape_"]) if fitted.get("sample_shape_") is not None else None
@@ -216,8 +247,9 @@ def load(path: str | os.PathLike, device: str | None = None):
                  "a conv model needs sample_shape_ in fitted")
         network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
                                            sample_shape=sample_shape)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{config} holds an invalid configuration: {e}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
+            RuntimeError) as e:
+        raise ValueError(f"{config} holds an invalid configuration ({type(e).__name__}: {e})") from None
 
     try:
         tensors = safetensors_load((path / WEIGHTS_FILE).read_bytes())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,22 +52,58 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> D
     return Dataset(flat, y, sample_shape, name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
+#: What numpy's .npy/.npz readers raise on a damaged file: its header is parsed as a Python literal
+#: (SyntaxError, tokenize's TokenError), and compressed members are inflated by zlib.
+_NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zlib.error, zipfile.BadZipFile,
+               KeyError, struct.error, UnicodeDecodeError, OverflowError, MemoryError)
+
+
+def _npy_header(f, size: int, where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """Read and check the header of a .npy stream of ``size`` bytes, stopping before its data."""
+    version = np.lib.format.read_magic(f)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f"{where} is .npy format version {version}, which aelab does not read; save it with "
+                         "numpy.save")
+    shape, fortran_order, dtype = readers[version](f, max_header_size=10_000)
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects ({dtype}); only numeric arrays are read (no pickle)")
+    n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+    if n_bytes < 0 or n_bytes > size - f.tell():
+        raise ValueError(f"{where} declares shape {shape} of {dtype}, {n_bytes} bytes, but holds "
+                         f"{size - f.tell()}; the file is truncated or damaged")
+    return shape, dtype, fortran_order
+
+
 def read_npy(path: Path) -> Dataset:
     """A .npy file, memory-mapped read-only so that large files are never copied whole."""
     try:
+        with open(path, "rb") as f:
+            _npy_header(f, path.stat().st_size, str(path))
         X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise ValueError(f"{path} is not a numeric .npy array ({e}); save it with numpy.save") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path} could not be read as .npy ({e}); the file is probably truncated") from None
+    except _NPY_ERRORS as e:
+        raise ValueError(f"{path} is not a readable numeric .npy array ({type(e).__name__}: {e}); save it with "
+                         "numpy.save, or the file is damaged") from None
     return _from_array(X, None, path, "npy")
 
 
+def _npz_array(archive: zipfile.ZipFile, name: str, where: str) -> np.ndarray:
+    info = archive.getinfo(name)
+    with archive.open(info) as f:
+        _npy_header(f, info.file_size, f"{where} ({name})")
+    with archive.open(info) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
 def read_npz(path: Path) -> Dataset:
-    """A .npz archive: samples under X/x/data/images (or its only array), labels under y/labels/targets."""
+    """A .npz archive: samples under X/x/data/images (or its only array), labels under y/labels/targets.
+
+    Each array's header is checked against the member's size before anything is allocated.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+            keys = list(members)
             x_key = next((k for k in _X_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
             if x_key is None:
                 raise ValueError(
@@ -72,12 +111,16 @@ def read_npz(path: Path) -> Dataset:
                     "name the samples array X (and the labels y)"
                 )
             y_key = next((k for k in _Y_KEYS if k in keys and k != x_key), None)
-            X = archive[x_key]
-            y = archive[y_key] if y_key else None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
-        raise ValueError(f"{path} could not be read as .npz ({e}); the file is probably damaged") from None
-    if y is not None and len(y) != len(X):
-        raise ValueError(f"{path}: '{y_key}' has {len(y)} labels for {len(X)} samples in '{x_key}'")
+            X = _npz_array(archive, members[x_key], str(path))
+            y = _npz_array(archive, members[y_key], str(path)) if y_key else None
+    except _NPY_ERRORS as e:
+        if isinstance(e, ValueError) and str(path) in str(e):
+            raise
+        raise ValueError(f"{path} could not be read as .npz ({type(e).__name__}: {e}); the file is probably "
+                         "damaged") from None
+    if y is not None and (y.ndim != 1 or len(y) != len(X)):
+        raise ValueError(f"{path}: '{y_key}' has shape {y.shape}, not one label for each of the {len(X)} samples "
+                         f"in '{x_key}'")
     return _from_array(X, y, path, "npz")
 
 
@@ -187,8 +230,9 @@ def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
     import pyarrow.parquet as pq
 
     try:
-        frame = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError) as e:
+        # the pandas metadata stored in the file is ignored: a damaged one must not decide how it is read
+        frame = pq.read_table(path).to_pandas(ignore_metadata=True)
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError) as e:
         raise ValueError(f"{path} could not be read as Parquet ({e}); the file is probably damaged") from None
     if len(frame) == 0:
         raise ValueError(f"{path} holds no rows of data")
