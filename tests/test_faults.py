@@ -74,7 +74,7 @@ def test_estimator_divergence_is_a_value_error():
                        r"good epoch are kept"):
         Autoencoder(hidden=(4,), latent_dim=2, epochs=2, learning_rate=1e12, optimizer="sgd",
                     random_state=0, device="cpu").fit(X)
-    with pytest.raises(ValueError, match="on_divergence must be one of"):
+    with pytest.raises(ValueError, match="on_divergence='retry' is not one of 'stop', 'restore_halve_lr'"):
         Autoencoder(on_divergence="retry").fit(X)
 
 
