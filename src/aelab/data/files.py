@@ -134,9 +134,16 @@ def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) ->
         label_column = next((c for c in columns if c.lower() in LABEL_COLUMN_NAMES), None)
     elif label_column not in columns:
         raise ValueError(f"label column '{label_column}' is not in {path}; its columns are {columns[:20]}")
-    y = label_names = None
+    y = label_names = missing_label = None
     if label_column is not None:
-        y, label_names = _as_labels(frame[label_column].to_numpy(), f"column '{label_column}' of {path}")
+        labels = frame[label_column]
+        missing_label = labels.isna().to_numpy()
+        if missing_label.all():
+            raise ValueError(f"label column '{label_column}' of {path} is empty; pass --label-column with the "
+                             "column that holds the labels")
+        if missing_label.any():  # those rows become bad rows (below); their stand-in label is never used
+            labels = labels.fillna(labels[~missing_label].iloc[0])
+        y, label_names = _as_labels(labels.to_numpy(), f"column '{label_column}' of {path}")
         frame = frame.drop(columns=[label_column])
     if frame.shape[1] == 0:
         raise ValueError(f"{path} has no feature columns besides the labels")
@@ -162,6 +169,8 @@ def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) ->
             values = coerced
         numeric[column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
     X = np.column_stack([numeric[c] for c in frame.columns]) if numeric else np.empty((len(frame), 0))
+    if missing_label is not None and missing_label.any():
+        X[missing_label] = np.nan
     return Dataset(X, y, (X.shape[1],), name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
