@@ -225,3 +225,47 @@ def test_fuzz_counts_are_recorded():
     # runs last in this module: every reader above was tried on its whole budget
     assert all(count >= 200 for count in FUZZ_COUNTS.values()), FUZZ_COUNTS
     print("\nfuzz examples per reader:", dict(FUZZ_COUNTS))
+
+
+# ---------------------------------------------------------------- the failures fuzzing found, kept as cases
+def test_idx_gzip_with_a_damaged_stream(files, tmp_path):
+    data = bytearray(files["idx.gz"])
+    data[12] ^= 0xFF  # inside the deflate stream: zlib.error before
+    with pytest.raises(ValueError, match="is not a readable gzip file"):
+        read_idx(write(tmp_path, "f.idx.gz", bytes(data)))
+
+
+@pytest.mark.parametrize("header", [b"{'descr': '<f4', 'fortran_order': False, 'shape': (6, 5),",  # TokenError
+                                    b"{'descr': '<f4', 'fortran_order': False, 'shape': (6, 5)) ",  # SyntaxError
+                                    b"{'descr': '<f4', 'fortran_order': False, 'shape': (10**9, 5), }"])
+def test_npy_with_a_damaged_header(files, tmp_path, header):
+    data = files["npy"]
+    start, end = 10, data.index(b"\n")
+    damaged = data[:start] + header.ljust(end - start) + data[end:]
+    with pytest.raises(ValueError, match="is not a readable numeric .npy array"):
+        read_npy(write(tmp_path, "f.npy", damaged))
+
+
+def test_compressed_npz_with_a_damaged_stream(files, tmp_path):
+    data = bytearray(files["npz.compressed"])
+    data[100] ^= 0xFF  # inside X's deflate stream: zlib.error before
+    with pytest.raises(ValueError, match="could not be read as .npz"):
+        read_npz(write(tmp_path, "f.npz", bytes(data)))
+
+
+def test_csv_with_repeated_column_names(tmp_path):
+    # a row of the wrong width makes the reader parse the header itself, without pandas' renaming
+    with pytest.raises(ValueError, match=r"repeated column names \['a'\]"):
+        read_csv(write(tmp_path, "f.csv", b"a,a,label\n1,2,0\n3,4,1,5\n"))
+
+
+def test_model_json_with_a_list_where_an_object_belongs(saved_model, tmp_path):
+    from aelab import load
+
+    folder = tmp_path / "copy"
+    shutil.copytree(saved_model, folder)
+    record = json.loads((folder / "model.json").read_text())
+    for key, value in (("estimator", ["Autoencoder"]), ("params", [1, 2])):
+        (folder / "model.json").write_text(json.dumps({**record, key: value}))
+        with pytest.raises(ValueError, match="is not a valid aelab model"):
+            load(folder)

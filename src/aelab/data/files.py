@@ -223,6 +223,9 @@ def _read_csv_with_bad_widths(path: Path, header: bool):
         raise pd.errors.EmptyDataError("the file is empty")
     width = len(records[0])
     columns = records[0] if header else list(range(width))
+    if len(set(columns)) != width:
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise ValueError(f"{path} has repeated column names {repeated[:10]}; give every column its own name")
     rows = records[1:] if header else records
     cells = [row if len(row) == width else [""] * width for row in rows]
     frame = pd.DataFrame(cells, columns=columns).replace("", np.nan)
