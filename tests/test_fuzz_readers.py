@@ -129,6 +129,16 @@ def test_csv_reader_on_random_text(tmp_path, text):
     read_or_value_error("csv (random text)", lambda: read_csv(path))
 
 
+cells = st.sampled_from(["1", "2.5", "-3e2", "", "nan", "inf", "1e999", "a", "label", "y", "x", '"1,2"', " 4 "])
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(cells, min_size=1, max_size=4), min_size=1, max_size=6))
+def test_csv_reader_on_random_tables(tmp_path, rows):
+    path = write(tmp_path, "t.csv", "\n".join(",".join(row) for row in rows).encode())
+    read_or_value_error("csv (random tables)", lambda: read_csv(path))
+
+
 @FUZZ
 @given(change=mutations)
 def test_parquet_reader(files, tmp_path, change):
@@ -249,6 +259,14 @@ def test_npy_with_a_damaged_header(files, tmp_path, header):
 def test_compressed_npz_with_a_damaged_stream(files, tmp_path):
     data = bytearray(files["npz.compressed"])
     data[100] ^= 0xFF  # inside X's deflate stream: zlib.error before
+    with pytest.raises(ValueError, match="could not be read as .npz"):
+        read_npz(write(tmp_path, "f.npz", bytes(data)))
+
+
+def test_npz_with_an_unknown_compression_method(files, tmp_path):
+    data = bytearray(files["npz"])
+    central = data.index(b"PK\x01\x02")
+    data[central + 10] = 99  # the first member's compression method: NotImplementedError before
     with pytest.raises(ValueError, match="could not be read as .npz"):
         read_npz(write(tmp_path, "f.npz", bytes(data)))
 

@@ -53,9 +53,10 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> D
 
 
 #: What numpy's .npy/.npz readers raise on a damaged file: its header is parsed as a Python literal
-#: (SyntaxError, tokenize's TokenError), and compressed members are inflated by zlib.
+#: (SyntaxError, tokenize's TokenError), compressed members are inflated by zlib, and zipfile raises
+#: NotImplementedError for a compression method it does not know.
 _NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zlib.error, zipfile.BadZipFile,
-               KeyError, struct.error, UnicodeDecodeError, OverflowError, MemoryError)
+               KeyError, struct.error, UnicodeDecodeError, OverflowError, MemoryError, NotImplementedError)
 
 
 def _npy_header(f, size: int, where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
