@@ -114,7 +114,7 @@ import sys
 import numpy as np
 from aelab import Autoencoder
 X = np.load(sys.argv[1])
-Autoencoder(hidden=(16,), latent_dim=4, epochs=40, batch_size=8, random_state=0, device="cpu").fit(
+Autoencoder(hidden=(16,), latent_dim=4, epochs=25, batch_size=8, random_state=0, device="cpu").fit(
     X, checkpoint=sys.argv[2])
 """
 
@@ -142,8 +142,8 @@ def test_sigkill_then_resume_gives_identical_weights_and_no_damaged_file(X, tmp_
             json.loads(path.read_text())
         elif path.suffix == ".safetensors":
             load_file(path)
-    settings = {**SETTINGS, "epochs": 40, "batch_size": 8}
-    assert load_checkpoint(folder).epoch < 40
+    settings = {**SETTINGS, "epochs": 25, "batch_size": 8}
+    assert load_checkpoint(folder).epoch < 25
     with one_thread():
         resumed = Autoencoder(**settings).fit(X, resume=folder)
         reference = Autoencoder(**settings).fit(X)

@@ -121,7 +121,7 @@ def test_cli_out_of_memory_is_one_line_with_exit_2(monkeypatch, tmp_path, capsys
     assert not (tmp_path / "run").exists()
 
 
-TRAIN = ["train", "--hidden", "16", "--latent", "4", "--epochs", "40", "--batch-size", "8", "--device", "cpu",
+TRAIN = ["train", "--hidden", "16", "--latent", "4", "--epochs", "25", "--batch-size", "8", "--device", "cpu",
          "--quiet", "--seed", "0"]
 
 
@@ -141,7 +141,7 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_to_identical_weights(tmp_
     assert "training stopped by Ctrl-C in epoch" in err
     assert err.strip().endswith(f"continue the run with: aelab train --resume {run}")
     record = json.loads((run / "checkpoint" / "checkpoint.json").read_text())
-    assert not record["finished"] and record["epoch"] < 40
+    assert not record["finished"] and record["epoch"] < 25
     assert not (run / "model.json").exists()
 
     assert main([*TRAIN, "--data", str(data), "--out", str(run)]) == 2  # an interrupted run is not overwritten

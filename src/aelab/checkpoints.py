@@ -222,3 +222,50 @@ def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = N
         best_epoch=record["best_epoch"], best_loss=best_loss, since_best=record["since_best"],
         loss_step=record["loss_step"], optimizer_groups=record["optimizer"], tensors=tensors,
     )
+
+
+def training_tensors(network: torch.nn.Module, optimizer: torch.optim.Optimizer, shuffle_state: torch.Tensor,
+                     loss_fn, best_state: dict[str, torch.Tensor] | None,
+                     partial_total: torch.Tensor | None) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """The tensors of a checkpoint and the optimizer's parameter groups.
+
+    ``shuffle_state`` is the shuffling generator's state at the start of the epoch in progress (its
+    permutation is drawn again on resume); ``partial_total`` the loss summed over that epoch's batches so far.
+    """
+    tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
+    if best_state is not None:
+        tensors.update({f"best.{k}": v for k, v in best_state.items()})
+    moments, groups = optimizer_tensors(optimizer)
+    tensors.update(moments)
+    tensors["rng.shuffle"] = shuffle_state
+    loss_generator = getattr(loss_fn, "generator", None)
+    if loss_generator is not None:
+        tensors["rng.loss"] = loss_generator.get_state()
+    if partial_total is not None:
+        tensors["epoch.partial_total"] = partial_total
+    return tensors, groups
+
+
+def restore_training(checkpointing: Checkpointing, network: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     generator: torch.Generator, loss_fn) -> tuple[TrainingState, dict | None, torch.Tensor | None]:
+    """Load the checkpoint of ``checkpointing`` into the network, the optimizer, the shuffling generator and
+    the loss (its generator and step count); return its state, the best weights and the partial epoch total."""
+    folder = checkpointing.folder
+    saved = load_checkpoint(folder, checkpointing.config)
+    tensors = saved.tensors
+    device = next(network.parameters()).device
+    try:
+        network.load_state_dict({k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")})
+        optimizer.load_state_dict(optimizer_state(tensors, saved.optimizer_groups))
+        generator.set_state(tensors["rng.shuffle"])
+        loss_generator = getattr(loss_fn, "generator", None)
+        if loss_generator is not None:
+            loss_generator.set_state(tensors["rng.loss"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise ValueError(f"the checkpoint in {folder} does not fit this model ({e}); resume with the same "
+                         "settings, or start a new run") from None
+    if hasattr(loss_fn, "step"):
+        loss_fn.step = saved.loss_step
+    best = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
+    partial_total = tensors["epoch.partial_total"].to(device) if "epoch.partial_total" in tensors else None
+    return saved, best, partial_total

@@ -204,7 +204,8 @@ def _train(args) -> int:
         else:
             check_output_folder(out, args.force)  # again, now that this process holds the folder
             checkpoint = start_checkpoint(out, job) if writer else out / "checkpoint"
-        resume = has_checkpoint(checkpoint)
+        # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
+        resume = args.resume is not None and has_checkpoint(checkpoint)
         try:
             if job.distributed:
                 with distributed_session(job.device) as context:

@@ -208,7 +208,7 @@ def train_network(
     import warnings
 
     from aelab.acceleration import autocast, compiled_or_eager
-    from aelab.checkpoints import TrainingState, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
+    from aelab.checkpoints import TrainingState, restore_training, save_checkpoint, training_tensors
     from aelab.distributed import step_function
     from aelab.faults import (
         MAX_DIVERGENCE_RETRIES,
@@ -227,45 +227,18 @@ def train_network(
     batch_size = min(settings.batch_size, n)
     step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
     shard = distributed.shard if distributed is not None else None
-    loss_generator = getattr(loss_fn, "generator", None)
     best_loss, best_state, since_best = math.inf, None, 0
     start_epoch, skip_batches, partial_total, finished = 0, 0, None, False
     if checkpointing is not None and checkpointing.resume:
-        saved = load_checkpoint(checkpointing.folder, checkpointing.config)
-        tensors = saved.tensors
-        try:
-            network.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("network.")})
-            optimizer.load_state_dict(optimizer_state(tensors, saved.optimizer_groups))
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise ValueError(f"the checkpoint in {checkpointing.folder} does not fit this model ({e}); resume "
-                             "with the same settings, or start a new run") from None
-        if any(k.startswith("best.") for k in tensors):
-            best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-        generator.set_state(tensors["rng.shuffle"])
-        if loss_generator is not None and "rng.loss" in tensors:
-            loss_generator.set_state(tensors["rng.loss"])
-        if hasattr(loss_fn, "step"):
-            loss_fn.step = saved.loss_step
-        result.history = saved.history
-        result.epoch_seconds = saved.epoch_seconds
+        saved, best_state, partial_total = restore_training(checkpointing, network, optimizer, generator, loss_fn)
+        result.history, result.epoch_seconds = saved.history, saved.epoch_seconds
         result.best_epoch, result.n_epochs, result.stopped_early = saved.best_epoch, saved.epoch, saved.stopped_early
         best_loss, since_best = saved.best_loss, saved.since_best
         start_epoch, skip_batches, finished = saved.epoch, saved.batches_done, saved.finished
-        if "epoch.partial_total" in tensors:
-            partial_total = tensors["epoch.partial_total"].to(device)
     writes = checkpointing is not None and checkpointing.write
 
     def save(epoch: int, batches_done: int, shuffle_state: torch.Tensor, total=None, done: bool = False) -> None:
-        tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
-        if best_state is not None:
-            tensors.update({f"best.{k}": v for k, v in best_state.items()})
-        moments, groups = optimizer_tensors(optimizer)
-        tensors.update(moments)
-        tensors["rng.shuffle"] = shuffle_state
-        if loss_generator is not None:
-            tensors["rng.loss"] = loss_generator.get_state()
-        if total is not None:
-            tensors["epoch.partial_total"] = total
+        tensors, groups = training_tensors(network, optimizer, shuffle_state, loss_fn, best_state, total)
         state = TrainingState(epoch=epoch, batches_done=batches_done, finished=done,
                               stopped_early=result.stopped_early, history=result.history,
                               epoch_seconds=result.epoch_seconds, best_epoch=result.best_epoch, best_loss=best_loss,
