@@ -271,6 +271,16 @@ def test_npz_with_an_unknown_compression_method(files, tmp_path):
         read_npz(write(tmp_path, "f.npz", bytes(data)))
 
 
+def test_png_with_a_broken_chunk(files, tmp_path):
+    data = bytearray(files["png"])
+    data[36] = 0  # the IDAT chunk's length goes wrong: Pillow raised SyntaxError("broken PNG file") before
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"image .*a.png could not be read \(SyntaxError: broken PNG file"):
+        read_image_folder(folder)
+
+
 def test_csv_with_repeated_column_names(tmp_path):
     # a row of the wrong width makes the reader parse the header itself, without pandas' renaming
     with pytest.raises(ValueError, match=r"repeated column names \['a'\]"):

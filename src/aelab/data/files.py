@@ -272,8 +272,12 @@ def read_image_folder(path: Path) -> Dataset:
                 with Image.open(f) as im:
                     im.load()
                     images.append((f, im.copy()))
-            except (UnidentifiedImageError, OSError) as e:
-                raise ValueError(f"image {f} could not be read ({e}); remove or replace it") from None
+            # Pillow reports a damaged PNG chunk as a SyntaxError, and an image too large to decode as
+            # DecompressionBombError
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+                    Image.DecompressionBombError) as e:
+                raise ValueError(f"image {f} could not be read ({type(e).__name__}: {e}); remove or replace it"
+                                 ) from None
             labels.append(label)
     grayscale = all(im.mode in ("1", "L", "I;16", "I", "F", "LA") for _, im in images)
     mode = "L" if grayscale else "RGB"
