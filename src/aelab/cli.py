@@ -186,6 +186,9 @@ def _train(args) -> int:
             raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
         if args.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+        if args.stream and args.skip_bad_rows:
+            raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
+                             "bad rows from the file, or train without --stream")
         out = check_output_folder(args.out, args.force)
         job = TrainJob(
             data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind,

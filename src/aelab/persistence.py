@@ -26,6 +26,32 @@ _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "sample_shape")
 _LATER_PARAMS = ("precision", "compile", "on_divergence")
 
 
+#: The JSON types a parameter may have besides its default's (None: the parameter may be None).
+_NONE_DEFAULT_TYPES = {"decoder_hidden": (list,), "sample_shape": (list,), "code_activation": (str,),
+                       "corruption": (str,), "random_state": (int,), "patience": (type(None),)}
+
+
+def _param_type_ok(value: Any, default: Any, also: tuple[type, ...]) -> bool:
+    """Whether a parameter read from JSON has the type of its default (or one of ``also``): numbers for
+    numbers, lists of integers for tuples, None where the parameter allows it."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if value is None:
+        return default is None or type(None) in also
+    if isinstance(value, list):
+        return (isinstance(default, tuple) or list in also) and all(is_int(v) for v in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return is_int(value) or isinstance(value, float)
+    if is_int(default):
+        return is_int(value)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return any(t is int and is_int(value) or t is not int and isinstance(value, t) for t in also)
+
+
 # ------------------------------------------------------------------ atomic writes
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
@@ -233,6 +259,9 @@ def load(path: str | os.PathLike, device: str | None = None):
     _require(set(params) == expected, config,
              f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
              f"missing {sorted(expected - set(params))}")
+    for key, value in params.items():
+        _require(_param_type_ok(value, defaults[key], _NONE_DEFAULT_TYPES.get(key, ())), config,
+                 f"params.{key} is {value!r}, of the wrong type for this parameter")
     for key in _TUPLE_PARAMS:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
