@@ -150,10 +150,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _as_float(value: Any) -> float:
-    return float(value)
-
-
 def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = None) -> TrainingState:
     """Read the checkpoint in ``folder``, checking its JSON, its tensor file's hash and (if given) ``config``.
 
@@ -194,8 +190,8 @@ def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = N
     if wrong:
         raise _invalid(path, f"wrong types for {wrong}")
     try:
-        history = {k: [_as_float(x) for x in v] for k, v in record["history"].items()}
-        best_loss = _as_float(record["best_loss"])
+        history = {k: [float(x) for x in v] for k, v in record["history"].items()}  # "nan"/"inf" as text
+        best_loss = float(record["best_loss"])
     except ValueError:
         raise _invalid(path, "history and best_loss must hold numbers") from None
     if config is not None:
@@ -261,7 +257,7 @@ def restore_training(checkpointing: Checkpointing, network: torch.nn.Module, opt
         loss_generator = getattr(loss_fn, "generator", None)
         if loss_generator is not None:
             loss_generator.set_state(tensors["rng.loss"])
-    except (RuntimeError, ValueError, KeyError) as e:
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
         raise ValueError(f"the checkpoint in {folder} does not fit this model ({e}); resume with the same "
                          "settings, or start a new run") from None
     if hasattr(loss_fn, "step"):
