@@ -231,12 +231,6 @@ def test_model_safetensors_bytes(saved_model, tmp_path, change):
     load_copy(saved_model, tmp_path, "model.safetensors", mutate(data, change), "model.safetensors (bytes)")
 
 
-def test_fuzz_counts_are_recorded():
-    # runs last in this module: every reader above was tried on its whole budget
-    assert all(count >= 200 for count in FUZZ_COUNTS.values()), FUZZ_COUNTS
-    print("\nfuzz examples per reader:", dict(FUZZ_COUNTS))
-
-
 # ---------------------------------------------------------------- the failures fuzzing found, kept as cases
 def test_idx_gzip_with_a_damaged_stream(files, tmp_path):
     data = bytearray(files["idx.gz"])
@@ -297,3 +291,44 @@ def test_model_json_with_a_list_where_an_object_belongs(saved_model, tmp_path):
         (folder / "model.json").write_text(json.dumps({**record, key: value}))
         with pytest.raises(ValueError, match="is not a valid aelab model"):
             load(folder)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from aelab import Autoencoder
+
+    X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
+    folder = tmp_path_factory.mktemp("checkpoint") / "c"
+    Autoencoder(hidden=(4,), latent_dim=2, epochs=2, random_state=0, device="cpu").fit(X, checkpoint=folder)
+    return folder, X
+
+
+@FUZZ
+@given(change=mutations, structural=st.data())
+def test_checkpoint_json(checkpoint, tmp_path, change, structural):
+    from aelab import Autoencoder
+
+    folder, X = checkpoint
+    copy = tmp_path / "copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(folder, copy)
+    data = (folder / "checkpoint.json").read_bytes()
+    if structural.draw(st.booleans()):
+        record = json.loads(data)
+        key = structural.draw(st.sampled_from(sorted(record)))
+        record[key] = structural.draw(json_values)
+        data = json.dumps(record).encode()
+    else:
+        data = mutate(data, change)
+    (copy / "checkpoint.json").write_bytes(data)
+    FUZZ_COUNTS["checkpoint.json"] += 1
+    try:
+        Autoencoder(hidden=(4,), latent_dim=2, epochs=2, random_state=0, device="cpu").fit(X, resume=copy)
+    except ValueError as e:
+        assert str(e)
+
+
+def test_fuzz_counts_are_recorded():
+    # the last test of this module: every reader above was tried on its whole budget
+    assert all(count >= 200 for count in FUZZ_COUNTS.values()), FUZZ_COUNTS
+    print("\nfuzz examples per reader:", dict(FUZZ_COUNTS))
