@@ -205,8 +205,11 @@ def _train(args) -> int:
         if job is None:
             job, checkpoint = resume_job(out)
         else:
-            check_output_folder(out, args.force)  # again, now that this process holds the folder
-            checkpoint = start_checkpoint(out, job) if writer else out / "checkpoint"
+            if writer:
+                check_output_folder(out, args.force)  # again, now that this process holds the folder
+                checkpoint = start_checkpoint(out, job)
+            else:
+                checkpoint = out / "checkpoint"
         # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
         resume = args.resume is not None and has_checkpoint(checkpoint)
         try:

@@ -177,23 +177,6 @@ def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise ValueError(f"{path} is not a valid safetensors file ({e}); the model folder is damaged") from None
 
 
-def _check_sizes(params: dict[str, Any], fitted: dict[str, Any], shapes: dict[str, tuple[int, ...]],
-                 where: Path) -> None:
-    """Every layer size of the configuration is a dimension of some tensor in the weights file, so a
-    configuration cannot make load allocate a network far larger than the file."""
-    largest = max((d for shape in shapes.values() for d in shape), default=0)
-    sizes = [fitted.get("n_features_in_"), params.get("latent_dim")]
-    for key in ("hidden", "decoder_hidden", "filters") if params.get("architecture") == "conv" else (
-            "hidden", "decoder_hidden"):
-        value = params.get(key)
-        if isinstance(value, (list, tuple)):
-            sizes.extend(value)
-    for size in sizes:
-        _require(not isinstance(size, int) or isinstance(size, bool) or size <= max(largest, 1) or
-                 (size == fitted.get("n_features_in_") and params.get("architecture") == "conv"), where,
-                 f"the configuration has a layer of size {size}, larger than any tensor in {WEIGHTS_FILE}")
-
-
 def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
     unknown = set(fitted) - _FITTED_KEYS
     _require(not unknown, where, f"unknown fitted attributes {sorted(unknown)}")
@@ -268,18 +251,29 @@ def load(path: str | os.PathLike, device: str | None = None):
     estimator = cls(**params)
     fitted = record["fitted"]
     _check_fitted(fitted, config)
-    _check_sizes(params, fitted, _tensor_shapes(path / WEIGHTS_FILE), config)
     try:
         estimator._validate_params(fitted["n_features_in_"])
         sample_shape = tuple(fitted["sample_shape_"]) if fitted.get("sample_shape_") is not None else None
         _require(sample_shape is not None or estimator.architecture != "conv", config,
                  "a conv model needs sample_shape_ in fitted")
-        network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
-                                           sample_shape=sample_shape)
+        with torch.device("meta"):  # the shapes the configuration needs, without allocating any memory
+            expected = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                                sample_shape=sample_shape).state_dict()
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
             RuntimeError) as e:
         raise ValueError(f"{config} holds an invalid configuration ({type(e).__name__}: {e})") from None
 
+    # names and shapes are checked against the file's header first, so a configuration can never make
+    # loading allocate a network far larger than its weights file
+    shapes = _tensor_shapes(path / WEIGHTS_FILE)
+    unknown, missing = sorted(set(shapes) - set(expected)), sorted(set(expected) - set(shapes))
+    _require(not unknown and not missing, path / WEIGHTS_FILE,
+             f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
+    for name, shape in shapes.items():
+        _require(shape == tuple(expected[name].shape), path / WEIGHTS_FILE,
+                 f"tensor {name} has shape {shape} but the configuration needs {tuple(expected[name].shape)}")
+    network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                       sample_shape=sample_shape)
     try:
         tensors = safetensors_load((path / WEIGHTS_FILE).read_bytes())
     except (SafetensorError, ValueError, OSError) as e:
@@ -287,14 +281,9 @@ def load(path: str | os.PathLike, device: str | None = None):
             f"{path / WEIGHTS_FILE} is not a valid safetensors file ({e}); the model folder is damaged"
         ) from None
     state = network.state_dict()
-    unknown, missing = sorted(set(tensors) - set(state)), sorted(set(state) - set(tensors))
-    _require(not unknown and not missing, path / WEIGHTS_FILE,
-             f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
     for name, tensor in tensors.items():
-        _require(tuple(tensor.shape) == tuple(state[name].shape) and tensor.dtype == state[name].dtype,
-                 path / WEIGHTS_FILE,
-                 f"tensor {name} has shape {tuple(tensor.shape)} ({tensor.dtype}) but the configuration needs "
-                 f"{tuple(state[name].shape)} ({state[name].dtype})")
+        _require(tensor.dtype == state[name].dtype, path / WEIGHTS_FILE,
+                 f"tensor {name} is {tensor.dtype} but the configuration needs {state[name].dtype}")
         _require(bool(torch.isfinite(tensor).all()), path / WEIGHTS_FILE, f"tensor {name} holds NaN or inf")
     network.load_state_dict(tensors)
 
