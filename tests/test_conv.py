@@ -24,3 +24,22 @@ def test_decoder_gives_back_the_exact_input_shape(shape, kernel, stride):
 def test_too_small_images_are_refused():
     with pytest.raises(ValueError, match=r"images of 2 x 2 are too small for 3 convolution\(s\) of kernel 4"):
         ConvBody((1, 2, 2), (4, 4, 4), 4, 2, "relu", torch.Generator())
+
+
+def test_conv_hidden_puts_dense_layers_between_the_convolutions_and_the_code(tmp_path):
+    import numpy as np
+
+    from aelab import load
+    from aelab.estimators import Autoencoder
+
+    X = np.random.default_rng(0).random((40, 64), dtype=np.float32)
+    ae = Autoencoder(architecture="conv", filters=(4, 8), conv_hidden=(16, 8), latent_dim=3, epochs=1,
+                     validation_fraction=0.0, random_state=0, device="cpu").fit(X)
+    widths = [(m.in_features, m.out_features) for m in ae.network_.modules() if isinstance(m, torch.nn.Linear)]
+    # encoder: 8 channels x 2 x 2 -> 16 -> 8 -> code 3; decoder: 3 -> 8 -> 16 -> the last feature map
+    assert widths == [(32, 16), (16, 8), (8, 3), (3, 8), (8, 16), (16, 32)]
+    assert ae.reconstruct(X).shape == X.shape
+    ae.save(tmp_path / "model")
+    np.testing.assert_allclose(load(tmp_path / "model").transform(X), ae.transform(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="conv_hidden"):
+        Autoencoder(architecture="conv", conv_hidden=(0,), epochs=1).fit(X)

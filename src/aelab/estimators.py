@@ -18,7 +18,7 @@ from aelab.composite_loss import CompositeLoss, LossComposition, contractive_pen
 from aelab.corruption import CORRUPTIONS
 from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
-from aelab.nn.conv import ConvBody, ConvDecoder
+from aelab.nn.conv import ConvBody, ConvDecoder, ConvDenseBody
 from aelab.nn.dense import DenseStack
 from aelab.nn.latent import DeterministicHead, Encoder, GaussianHead, reparameterise
 from aelab.nn.layers import ACTIVATIONS
@@ -144,12 +144,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     architecture : {"dense", "conv"}, default="dense"
         ``conv``: Conv2d layers of ``filters`` (kernel ``kernel_size``, stride ``stride``, ``activation``)
         into a linear bottleneck; the decoder mirrors them with transposed convolutions back to the exact
-        input shape. ``hidden`` and ``decoder_hidden`` are not used by ``conv``.
+        input shape. ``hidden`` and ``decoder_hidden`` are not used by ``conv``; ``conv_hidden`` adds dense
+        layers between the convolutions and the code.
     sample_shape : tuple of int or None, default=None
         Shape of one sample for ``conv``: (H, W) or (C, H, W). None takes it from image arrays (n, H, W) or
         (n, C, H, W) given to fit, or, for flat rows, a square grayscale image.
     filters : tuple of int, default=(32, 64)
         Channels of the convolutions (``conv`` only).
+    conv_hidden : tuple of int, default=()
+        Widths of dense ``activation`` layers between the last convolution and the code, mirrored in the
+        decoder before the transposed convolutions (``conv`` only), e.g. (256,).
     kernel_size : int, default=4
         Convolution kernel size (``conv`` only).
     stride : int, default=2
@@ -264,6 +268,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         architecture="dense",
         sample_shape=None,
         filters=(32, 64),
+        conv_hidden=(),
         kernel_size=4,
         stride=2,
         latent="deterministic",
@@ -302,6 +307,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.architecture = architecture
         self.sample_shape = sample_shape
         self.filters = filters
+        self.conv_hidden = conv_hidden
         self.kernel_size = kernel_size
         self.stride = stride
         self.latent = latent
@@ -360,6 +366,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.architecture == "conv":
             if not _check_layer_sizes("filters", self.filters):
                 raise ValueError("filters must name at least one convolution, e.g. (32, 64), got ()")
+            _check_layer_sizes("conv_hidden", self.conv_hidden)
             _check_positive_int("kernel_size", self.kernel_size)
             _check_positive_int("stride", self.stride)
             if self.sample_shape is not None:  # else it comes from the data, checked in fit
@@ -458,7 +465,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         if self.architecture == "conv":
             filters = _check_layer_sizes("filters", self.filters)
+            conv_hidden = _check_layer_sizes("conv_hidden", self.conv_hidden)
             body = ConvBody(sample_shape, filters, self.kernel_size, self.stride, self.activation, generator)
+            if conv_hidden:
+                body = ConvDenseBody(body, DenseStack([body.out_features, *conv_hidden], self.activation, generator))
         else:
             hidden = _check_layer_sizes("hidden", self.hidden)
             body = DenseStack([n_features, *hidden], self.activation, generator)
@@ -468,7 +478,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             head = DeterministicHead(body.out_features, self.latent_dim, self.activation, generator,
                                      code_activation=self.code_activation)
         if self.architecture == "conv":
-            decoder = ConvDecoder(self.latent_dim, body, self.kernel_size, self.stride, self.activation, generator)
+            convolutions = body.convolutions if conv_hidden else body
+            decoder = ConvDecoder(conv_hidden[0] if conv_hidden else self.latent_dim, convolutions,
+                                  self.kernel_size, self.stride, self.activation, generator)
+            if conv_hidden:
+                decoder = torch.nn.Sequential(DenseStack([self.latent_dim, *reversed(conv_hidden)], self.activation,
+                                                 generator), decoder)
         else:
             decoder_hidden = (
                 tuple(reversed(hidden)) if self.decoder_hidden is None

@@ -22,8 +22,8 @@ CONFIG_FILE = "model.json"
 _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
-_TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "sample_shape")
-_LATER_PARAMS = ("precision", "compile", "on_divergence")
+_TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "conv_hidden", "sample_shape")
+_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence")
 
 
 #: The JSON types a parameter may have besides its default's (None: the parameter may be None).

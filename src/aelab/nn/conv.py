@@ -110,3 +110,15 @@ class ConvDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         features = self.input_activation(self.input(z)).reshape(len(z), *self.feature_shape)
         return self.layers(features).flatten(1)
+
+
+class ConvDenseBody(nn.Sequential):
+    """Convolutions then dense layers: a ``ConvBody`` followed by a ``DenseStack`` on its flat features."""
+
+    def __init__(self, convolutions: ConvBody, dense: nn.Module) -> None:
+        super().__init__(convolutions, dense)
+        self.out_features = dense.out_features
+
+    @property
+    def convolutions(self) -> ConvBody:
+        return self[0]
