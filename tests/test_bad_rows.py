@@ -64,3 +64,16 @@ def test_cli_train_and_encode_skip_bad_rows(tmp_path, capsys):
     assert main([*encode, "--skip-bad-rows"]) == 0
     assert "skipped 3 bad row(s)" in capsys.readouterr().err
     assert np.load(tmp_path / "z.npy").shape == (57, 2)
+
+
+def test_cli_compare_skips_bad_rows(tmp_path, capsys):
+    lines = [",".join(f"{v:.4f}" for v in row) for row in np.random.default_rng(1).random((40, 4))]
+    lines[0] = "0.1,,0.3,0.4"
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    argv = ["compare", "--data", str(tmp_path / "d.csv"), "--methods", "raw,pca", "--quiet", "--out",
+            str(tmp_path / "c")]
+    assert main(argv) == 2
+    assert "(rows 1)" in capsys.readouterr().err
+    assert main([*argv, "--skip-bad-rows"]) == 0
+    assert "skipped 1 bad row(s) (rows 1)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["data"]["skipped_rows"] == [1]

@@ -72,6 +72,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if tmp.exists():
             tmp.unlink()
         raise
+    try:  # the rename itself survives a power cut only once the folder is synced
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a platform whose folders cannot be opened (Windows)
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
