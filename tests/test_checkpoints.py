@@ -67,7 +67,8 @@ def interrupt_after(monkeypatch, n_batches):
 def test_checkpoint_at_the_end_and_every_n_epochs(X, uninterrupted, tmp_path):
     fitted = Autoencoder(**SETTINGS).fit(X, checkpoint=tmp_path, checkpoint_every=2)
     assert_same_weights(fitted, uninterrupted)  # checkpointing changes nothing
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-6-0.safetensors", "checkpoint.json"]
+    names = sorted(p.name for p in tmp_path.iterdir())  # the last checkpoint only
+    assert len(names) == 2 and names[0].startswith("checkpoint-6-0-") and names[1] == "checkpoint.json"
     state = load_checkpoint(tmp_path)
     assert state.epoch == 6 and state.finished and state.history == fitted.history_
     record = json.loads((tmp_path / "checkpoint.json").read_text())

@@ -1,10 +1,11 @@
 """Training checkpoints: everything a run needs to continue exactly where it stopped, written atomically.
 
 A checkpoint folder holds ``checkpoint.json`` (epoch, history, early-stopping state, optimizer settings,
-the estimator's parameters) and the ``checkpoint-<n>.safetensors`` file it names (weights, best weights,
-optimizer moments and the random generators' states). The tensors are written first and the JSON last,
-each through a temporary file, an fsync and a rename, so the JSON always names a complete tensor file:
-a run killed at any moment leaves the previous checkpoint whole. No pickle is read or written.
+the estimator's parameters) and the ``checkpoint-<epoch>-<batch>-<id>.safetensors`` file it names
+(weights, best weights, optimizer moments and the random generators' states). The tensors are written
+first and the JSON last, each through a temporary file, an fsync and a rename, so the JSON always names a
+complete tensor file: a run killed at any moment leaves the previous checkpoint whole. No pickle is read or
+written.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,8 +115,8 @@ def save_checkpoint(folder: str | os.PathLike, state: TrainingState, config: dic
     folder = Path(folder)
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in state.tensors.items()}
     data = safetensors_bytes(tensors, metadata={"format": CHECKPOINT_FORMAT})
-    step = f"{state.epoch}-{state.batches_done}"
-    tensors_file = f"checkpoint-{step}.safetensors"
+    # a new name every time: the file the current JSON names is never overwritten
+    tensors_file = f"checkpoint-{state.epoch}-{state.batches_done}-{secrets.token_hex(4)}.safetensors"
     atomic_write_bytes(folder / tensors_file, data)
     record = {
         "format": CHECKPOINT_FORMAT,
