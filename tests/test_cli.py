@@ -20,8 +20,8 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(run_dir, capsys):
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["config.json", "latent.png", "latent_grid.png", "loss.png", "metrics.json", "model.json",
-                     "model.safetensors", "preprocessing.json", "reconstructions.png", "report.html",
+    assert names == ["checkpoint", "config.json", "latent.png", "latent_grid.png", "loss.png", "metrics.json",
+                     "model.json", "model.safetensors", "preprocessing.json", "reconstructions.png", "report.html",
                      "worst_reconstructions.png"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) == {"autoencoder", "pca-2", "history"}
@@ -63,15 +63,15 @@ def test_encode_and_reconstruct(run_dir, tmp_path, capsys):
     (["train", "--data", "digits", "--latent", "100", "--out", "{tmp}/o"],
      r"latent_dim=100 is larger than the input, which has 64 feature\(s\)"),
     (["train", "--data", "digits", "--hidden", "a,b", "--out", "{tmp}/o"], "expected comma-separated layer widths"),
-    (["train", "--data", "{tmp}/bad.csv", "--out", "{tmp}/o"], "column '1' of .* is not numeric"),
+    (["train", "--data", "{tmp}/bad.csv", "--out", "{tmp}/o"], "column 'b' of .* is not numeric"),
     (["train", "--data", "{tmp}/nan.csv", "--latent", "1", "--out", "{tmp}/o"],
-     r"1 row\(s\) hold NaN or infinite values \(rows 2\)"),
+     r"1 bad row\(s\) with NaN.* \(rows 2\); .* pass --skip-bad-rows"),
     (["train", "--data", "mnist", "--data-dir", "{tmp}", "--out", "{tmp}/o"], "dataset 'mnist' not found"),
     (["encode", "--run", "{tmp}", "--data", "digits", "--out", "{tmp}/z.npy"], "is not an aelab run folder"),
     (["train", "--out", "{tmp}/o", "--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_user_errors_are_one_line_with_exit_2_and_no_output(tmp_path, capsys, argv, message):
-    (tmp_path / "bad.csv").write_text("1,2\n3,x\n")
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n3,y\n")
     (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(argv) == 2

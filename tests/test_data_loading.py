@@ -90,8 +90,8 @@ def test_csv_without_header(tmp_path):
 
 
 def test_csv_non_numeric_column_is_named(tmp_path):
-    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,oops\n")
-    with pytest.raises(ValueError, match=r"column 'b' of .* is not numeric \(row 2 holds 'oops'\)"):
+    (tmp_path / "d.csv").write_text("a,b\n1,oops\n3,what\n")
+    with pytest.raises(ValueError, match=r"column 'b' of .* is not numeric \(row 1 holds 'oops'\)"):
         load_dataset(tmp_path / "d.csv")
 
 

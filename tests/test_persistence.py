@@ -93,3 +93,22 @@ def test_atomic_writes_use_ordinary_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+@pytest.mark.parametrize("key, value", [("epochs", "50"), ("hidden", [5.5]), ("verbose", True), ("device", 0),
+                                        ("random_state", 1.5), ("patience", [])])
+def test_refuses_a_parameter_of_the_wrong_type(saved, tmp_path, key, value):
+    path = copy_of(saved, tmp_path)
+    record = json.loads((path / "model.json").read_text())
+    record["params"][key] = value
+    (path / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"params.{key} is .*, of the wrong type for this parameter"):
+        load(path)
+
+
+def test_a_model_with_none_where_allowed_loads(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    record = json.loads((path / "model.json").read_text())
+    record["params"].update(patience=None, random_state=None, corruption=None)
+    (path / "model.json").write_text(json.dumps(record))
+    assert load(path).patience is None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class UsageError(ValueError):
@@ -40,7 +42,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     parser.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
 
 
-def _add_job_arguments(parser: argparse.ArgumentParser, epochs: int, what: str) -> None:
+def _add_job_arguments(parser: argparse.ArgumentParser, epochs: int, what: str, out_required: bool = True) -> None:
     """The autoencoder's training settings and the output folder, shared by train and compare."""
     parser.add_argument("--hidden", type=_int_list, default=(512, 256),
                         help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
@@ -51,9 +53,16 @@ def _add_job_arguments(parser: argparse.ArgumentParser, epochs: int, what: str) 
     parser.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
     parser.add_argument("--seed", type=int, default=0, help="random state of split, weights, shuffling and methods")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    parser.add_argument("--out", required=True, help=f"{what} to write")
+    parser.add_argument("--out", required=out_required, help=f"{what} to write")
     parser.add_argument("--force", action="store_true", help=f"replace an existing {what}")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_skip_bad_rows(parser)
+
+
+def _add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--skip-bad-rows", action="store_true",
+                        help="drop rows with NaN, infinite, missing or non-numeric values or the wrong number of "
+                        "fields, and say how many (default: stop and name them)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent", type=int, default=32, help="size of the code")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
-    _add_job_arguments(train, epochs=20, what="run folder")
+    _add_job_arguments(train, epochs=20, what="run folder", out_required=False)
+    train.add_argument("--resume", default=None, metavar="RUN",
+                       help="continue the interrupted run in the folder RUN from its last checkpoint")
+    train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
+                       help="save the training state to RUN/checkpoint every N epochs (0: only at the end and on "
+                       "Ctrl-C)")
+    train.add_argument("--on-divergence", default="stop", choices=("stop", "restore_halve_lr"),
+                       help="on a NaN/inf loss: stop, keeping the last good weights, or restore them and halve the "
+                       "learning rate (at most 4 times)")
     train.add_argument("--stream", action="store_true",
                        help="stream a .npy/.parquet file by blocks instead of loading it (data larger than memory)")
     train.add_argument("--distributed", action="store_true",
@@ -90,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_arguments(command)
         command.add_argument("--out", required=True, help="output file, .npy or .csv")
         command.add_argument("--device", default=None)
+        _add_skip_bad_rows(command)
 
     compare = commands.add_parser("compare", help="fit several methods on one split, measure them the same way "
                                   "and write a folder with figures and report.html")
@@ -141,27 +159,81 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _train(args) -> int:
+    import contextlib
     from dataclasses import replace
 
+    from aelab.checkpoints import has_checkpoint
     from aelab.distributed import distributed_session, started_by_torchrun
-    from aelab.runs import TrainJob, check_output_folder, run_training, summary_rows, write_run
-
-    check_output_folder(args.out, args.force)
-    job = TrainJob(
-        data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind, hidden=args.hidden,
-        latent_dim=args.latent, activation=args.activation, loss=args.loss, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
-        random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1, precision=args.precision,
-        compile=args.compile, stream=args.stream, distributed=args.distributed or started_by_torchrun(),
+    from aelab.faults import TrainingInterrupted
+    from aelab.locks import folder_lock
+    from aelab.runs import (
+        TrainJob,
+        check_output_folder,
+        discard_checkpoint,
+        resume_job,
+        run_training,
+        start_checkpoint,
+        summary_rows,
+        write_run,
     )
-    if job.distributed:
-        with distributed_session(job.device) as context:
-            outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context)
-        if outcome is None:  # ranks other than 0 only help to train
-            return 0
+
+    if args.resume is not None:
+        if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
+            raise UsageError("--resume continues a run in its own folder; leave out --out")
+        out, job = Path(args.resume), None
     else:
-        outcome = run_training(job)
-    out = write_run(outcome, args.out, force=args.force)
+        if args.out is None:
+            raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
+        if args.checkpoint_every < 0:
+            raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+        if args.stream and args.skip_bad_rows:
+            raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
+                             "bad rows from the file, or train without --stream")
+        out = check_output_folder(args.out, args.force)
+        job = TrainJob(
+            data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind,
+            hidden=args.hidden, latent_dim=args.latent, activation=args.activation, loss=args.loss,
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
+            test_size=args.test_size, random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
+            precision=args.precision, compile=args.compile, stream=args.stream,
+            distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
+            on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows,
+        )
+    writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
+    with folder_lock(out) if writer else contextlib.nullcontext():
+        created = not out.exists()
+        if job is None:
+            job, checkpoint = resume_job(out)
+        else:
+            if writer:
+                check_output_folder(out, args.force)  # again, now that this process holds the folder
+                checkpoint = start_checkpoint(out, job)
+            else:
+                checkpoint = out / "checkpoint"
+        # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
+        resume = args.resume is not None and has_checkpoint(checkpoint)
+        try:
+            if job.distributed:
+                with distributed_session(job.device) as context:
+                    outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context,
+                                           checkpoint=checkpoint, resume=resume)
+                if outcome is None:  # ranks other than 0 only help to train
+                    return 0
+            else:
+                outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+        except TrainingInterrupted as e:
+            print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BaseException:
+            if writer:
+                discard_checkpoint(out, checkpoint, created)
+            raise
+        if outcome.skipped_rows:
+            from aelab.data.dataset import skipped_message
+
+            print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
+                  file=sys.stderr)
+        out = write_run(outcome, out, force=True, checkpoint=checkpoint)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
     if outcome.estimator.architecture == "conv":
         shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
@@ -180,17 +252,26 @@ def _compare(args) -> int:
 
     if args.subset is not None and args.subset < 2:
         raise UsageError(f"--subset must be >= 2, got {args.subset}")
+    from aelab.locks import folder_lock
+
     methods = parse_methods(args.methods)
     check_output_folder(args.out, args.force)
     job = CompareJob(
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
         latent_dim=args.latent, subset=args.subset, hidden=args.hidden, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
-        random_state=args.seed, device=args.device,
+        random_state=args.seed, device=args.device, skip_bad_rows=args.skip_bad_rows,
     )
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    outcome = run_comparison(job, progress=progress)
-    out = write_comparison(outcome, args.out, force=args.force)
+    with folder_lock(args.out):
+        check_output_folder(args.out, args.force)
+        outcome = run_comparison(job, progress=progress)
+        if outcome.skipped_rows:
+            from aelab.data.dataset import skipped_message
+
+            print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
+                  file=sys.stderr)
+        out = write_comparison(outcome, args.out, force=args.force)
     split = outcome.split.description
     print(f"{outcome.dataset.name}: {split['n_train']} train / {split['n_test']} test samples; "
           f"{args.latent}-D codes; metrics on the test split")
@@ -203,6 +284,7 @@ def _compare(args) -> int:
 def _bench(args) -> int:
     from aelab.bench import STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
+    from aelab.locks import folder_lock
     from aelab.runs import check_output_folder
 
     if args.epochs is not None and args.epochs < 1:
@@ -212,9 +294,11 @@ def _bench(args) -> int:
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
                              random_state=args.seed, device=args.device)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    result = study_module(args.study).run(settings, progress=progress)
-    command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
-    out = write_study(result, args.out, force=args.force, command=command)
+    with folder_lock(args.out):
+        check_output_folder(args.out, args.force)
+        result = study_module(args.study).run(settings, progress=progress)
+        command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
+        out = write_study(result, args.out, force=args.force, command=command)
     print(result.title)
     for caption, rows in result.tables.items():
         print(f"\n{caption}\n{markdown_table(rows)}")
@@ -262,6 +346,7 @@ def _check_features(name: str, n_features: int, estimator) -> None:
 
 def _apply_run(args, what: str) -> int:
     from aelab.data import load_dataset
+    from aelab.data.dataset import checked_rows, skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
 
@@ -271,13 +356,17 @@ def _apply_run(args, what: str) -> int:
     estimator, scaling, _ = load_run(args.run, device=args.device)
     function = _apply_function(estimator, scaling, what)
     data = Path(args.data)
-    if data.suffix.lower() in STREAM_SUFFIXES and data.is_file():
+    if data.suffix.lower() in STREAM_SUFFIXES and data.is_file() and not args.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
         source = StreamingSource(data, label_column=args.label_column)
         _check_features(str(data), source.n_features, estimator)
         shape = write_streamed(source, function, out)
     else:
         dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
+        dataset, skipped = checked_rows(dataset, args.skip_bad_rows)
+        if len(skipped):
+            print(f"aelab: {skipped_message(dataset.name, skipped)}; the output has one row per kept row",
+                  file=sys.stderr)
         _check_features(dataset.name, dataset.n_features, estimator)
         result = function(dataset.X)
         _write_array(out, result)
@@ -304,12 +393,12 @@ def main(argv: list[str] | None = None) -> int:
                    "datasets": _datasets, "compare": _compare,
                    "bench": _bench}[args.command]
         return handler(args)
-    except (ValueError, FileExistsError, FloatingPointError) as e:
+    except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

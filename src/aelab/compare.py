@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.data.dataset import checked_rows
 from aelab.data.preprocessing import subset_dataset
 from aelab.figures import method_figures
 from aelab.metrics import score_code, score_reconstruction
@@ -46,6 +47,7 @@ class CompareJob:
     device: str = "auto"
     n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
     verbose: int = 0
+    skip_bad_rows: bool = False
 
 
 @dataclass
@@ -146,6 +148,7 @@ class CompareOutcome:
     X_test: np.ndarray
     results: dict[str, MethodResult]
     figures: dict[str, Any] = field(default_factory=dict)
+    skipped_rows: list[int] = field(default_factory=list)
 
 
 def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarray, y_test,
@@ -177,9 +180,9 @@ def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = Non
     if job.latent_dim < 1:
         raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
+    dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
     if job.subset is not None:
         dataset = subset_dataset(dataset, job.subset, random_state=job.random_state)
-    dataset.check_finite()
     if job.latent_dim > dataset.n_features:
         raise ValueError(f"the latent size {job.latent_dim} exceeds the {dataset.n_features} features of "
                          f"{dataset.name}; pass a smaller --latent")
@@ -191,7 +194,7 @@ def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = Non
         if progress is not None:
             progress(f"fitting {name} on {len(X_train)} training samples ...")
         results[name] = evaluate_method(name, estimator, X_train, X_test, split.y_test, job.random_state)
-    outcome = CompareOutcome(job, dataset, split, scaling, X_test, results)
+    outcome = CompareOutcome(job, dataset, split, scaling, X_test, results, skipped_rows=skipped.tolist())
     outcome.figures = comparison_figures(outcome)
     return outcome
 
@@ -239,7 +242,8 @@ def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: boo
         config = {
             "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
             "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
-                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
+                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names,
+                     "skipped_rows": outcome.skipped_rows},
             "split": outcome.split.description,
             "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature, "fitted_on": "training part"},
             "methods": {name: METHODS[name].description for name in outcome.results},

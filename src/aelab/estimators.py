@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aelab.acceleration import check_precision, prefer_channels_last
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
+from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
 from aelab.nn.conv import ConvBody, ConvDecoder, ConvDenseBody
 from aelab.nn.dense import DenseStack
@@ -220,6 +221,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     compile : bool, default=False
         Compile the training step with ``torch.compile`` on the first batch; if that fails (no C compiler,
         an operation it does not support) a RuntimeWarning says why and training goes on without it.
+    on_divergence : {"stop", "restore_halve_lr"}, default="stop"
+        What a NaN or infinite training loss does. ``stop``: fit raises a ValueError naming the epoch (the
+        network keeps the weights of the last good epoch). ``restore_halve_lr``: the weights and optimizer
+        state of the last good epoch are restored, the learning rate halved and the epoch trained again, at
+        most 4 times in a run.
 
     Attributes
     ----------
@@ -289,6 +295,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         verbose=0,
         precision="fp32",
         compile=False,
+        on_divergence="stop",
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -327,6 +334,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.precision = precision
         self.compile = compile
+        self.on_divergence = on_divergence
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self, n_features: int) -> None:
@@ -386,6 +394,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         check_precision(self.precision)
         if not isinstance(self.compile, (bool, np.bool_)):
             raise ValueError(f"compile must be True or False, got {self.compile!r}")
+        _check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
 
     def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None) -> tuple[int, int, int]:
         """The (C, H, W) of one sample for the conv architecture, checked against the feature count."""
@@ -499,7 +508,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         )
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y=None, *, distributed=None):
+    def fit(self, X, y=None, *, distributed=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Train the autoencoder on ``X`` (``y`` is ignored).
 
         Parameters
@@ -513,6 +522,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Under torchrun, the context of ``aelab.distributed.distributed_session()``: this process trains
             on its share of every batch of ``batch_size`` rows on the context's device and the gradients are
             all-reduced across processes (see docs/scaling.md).
+        checkpoint : path-like or None, default=None
+            A folder to write the training checkpoint to (see aelab.checkpoints): every ``checkpoint_every``
+            epochs, at the end, and on Ctrl-C, which stops training after the current batch and raises
+            aelab.faults.TrainingInterrupted (a KeyboardInterrupt).
+        checkpoint_every : int, default=1
+            Epochs between two checkpoints; 0 writes only the last one (and the one on Ctrl-C).
+        resume : path-like or None, default=None
+            A checkpoint folder written by an earlier ``fit`` with the same parameters and data: training
+            continues from it (and goes on writing checkpoints there, unless ``checkpoint`` names another
+            folder). On the CPU the result is identical to an uninterrupted fit.
 
         Returns
         -------
@@ -560,14 +579,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             verbose=self.verbose,
             precision=self.precision,
             compile=bool(self.compile),
+            on_divergence=self.on_divergence,
         )
         total_steps = self.epochs * -(-len(X_train) // min(self.batch_size, len(X_train)))
         # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
         composition = self._loss_composition(None, total_steps, value_range)
         loss_fn = CompositeLoss(composition, make_generator(seed + 1, device))
+        checkpointing = self._checkpointing(checkpoint, checkpoint_every, resume, n_features, distributed)
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
-                                   make_generator(seed, device), distributed=distributed)
+                                   make_generator(seed, device), distributed=distributed, checkpointing=checkpointing)
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self.history_ = result.history
@@ -575,6 +596,24 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
         return self
+
+    def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
+        """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
+        from aelab.checkpoints import Checkpointing
+        from aelab.persistence import _json_safe
+
+        if checkpoint is None and resume is None:
+            return None
+        _check_positive_int("checkpoint_every", every, minimum=0)
+        if isinstance(self.random_state, np.random.RandomState) or self.random_state is None:
+            raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
+                             f"{self.random_state!r})")
+        config = {k: _json_safe(v) for k, v in self.get_params(deep=False).items()
+                  if k not in ("verbose", "device", "compile")}
+        config["n_features_in_"] = int(n_features)
+        return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
+                             resume=resume is not None, config=config,
+                             write=distributed is None or distributed.is_main)
 
     def _split_tensors(self, X: np.ndarray, random_state, device: torch.device):
         """The training and validation rows (``validation_fraction`` of them, or None) as device tensors."""

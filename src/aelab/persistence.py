@@ -23,7 +23,33 @@ _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "pa
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "conv_hidden", "sample_shape")
-_LATER_PARAMS = ("precision", "compile", "conv_hidden")
+_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence")
+
+
+#: The JSON types a parameter may have besides its default's (None: the parameter may be None).
+_NONE_DEFAULT_TYPES = {"decoder_hidden": (list,), "sample_shape": (list,), "code_activation": (str,),
+                       "corruption": (str,), "random_state": (int,), "patience": (type(None),)}
+
+
+def _param_type_ok(value: Any, default: Any, also: tuple[type, ...]) -> bool:
+    """Whether a parameter read from JSON has the type of its default (or one of ``also``): numbers for
+    numbers, lists of integers for tuples, None where the parameter allows it."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if value is None:
+        return default is None or type(None) in also
+    if isinstance(value, list):
+        return (isinstance(default, tuple) or list in also) and all(is_int(v) for v in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return is_int(value) or isinstance(value, float)
+    if is_int(default):
+        return is_int(value)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return any(t is int and is_int(value) or t is not int and isinstance(value, t) for t in also)
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -46,6 +72,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if tmp.exists():
             tmp.unlink()
         raise
+    try:  # the rename itself survives a power cut only once the folder is synced
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a platform whose folders cannot be opened (Windows)
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -135,7 +171,20 @@ def _read_record(path: Path) -> dict[str, Any]:
              f"{MODEL_FORMAT_VERSION})")
     _require(isinstance(record["params"], dict) and isinstance(record["fitted"], dict), config,
              "params and fitted must be objects")
+    _require(isinstance(record["estimator"], str) and isinstance(record["aelab_version"], str), config,
+             "estimator and aelab_version must be strings")
     return record
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The names and shapes in a safetensors file's header, read without loading any tensor."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        raise ValueError(f"{path} is not a valid safetensors file ({e}); the model folder is damaged") from None
 
 
 def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
@@ -203,6 +252,9 @@ def load(path: str | os.PathLike, device: str | None = None):
     _require(set(params) == expected, config,
              f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
              f"missing {sorted(expected - set(params))}")
+    for key, value in params.items():
+        _require(_param_type_ok(value, defaults[key], _NONE_DEFAULT_TYPES.get(key, ())), config,
+                 f"params.{key} is {value!r}, of the wrong type for this parameter")
     for key in _TUPLE_PARAMS:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
@@ -214,11 +266,24 @@ def load(path: str | os.PathLike, device: str | None = None):
         sample_shape = tuple(fitted["sample_shape_"]) if fitted.get("sample_shape_") is not None else None
         _require(sample_shape is not None or estimator.architecture != "conv", config,
                  "a conv model needs sample_shape_ in fitted")
-        network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
-                                           sample_shape=sample_shape)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{config} holds an invalid configuration: {e}") from None
+        with torch.device("meta"):  # the shapes the configuration needs, without allocating any memory
+            expected = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                                sample_shape=sample_shape).state_dict()
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
+            RuntimeError) as e:
+        raise ValueError(f"{config} holds an invalid configuration ({type(e).__name__}: {e})") from None
 
+    # names and shapes are checked against the file's header first, so a configuration can never make
+    # loading allocate a network far larger than its weights file
+    shapes = _tensor_shapes(path / WEIGHTS_FILE)
+    unknown, missing = sorted(set(shapes) - set(expected)), sorted(set(expected) - set(shapes))
+    _require(not unknown and not missing, path / WEIGHTS_FILE,
+             f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
+    for name, shape in shapes.items():
+        _require(shape == tuple(expected[name].shape), path / WEIGHTS_FILE,
+                 f"tensor {name} has shape {shape} but the configuration needs {tuple(expected[name].shape)}")
+    network = estimator._build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                       sample_shape=sample_shape)
     try:
         tensors = safetensors_load((path / WEIGHTS_FILE).read_bytes())
     except (SafetensorError, ValueError, OSError) as e:
@@ -226,14 +291,9 @@ def load(path: str | os.PathLike, device: str | None = None):
             f"{path / WEIGHTS_FILE} is not a valid safetensors file ({e}); the model folder is damaged"
         ) from None
     state = network.state_dict()
-    unknown, missing = sorted(set(tensors) - set(state)), sorted(set(state) - set(tensors))
-    _require(not unknown and not missing, path / WEIGHTS_FILE,
-             f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
     for name, tensor in tensors.items():
-        _require(tuple(tensor.shape) == tuple(state[name].shape) and tensor.dtype == state[name].dtype,
-                 path / WEIGHTS_FILE,
-                 f"tensor {name} has shape {tuple(tensor.shape)} ({tensor.dtype}) but the configuration needs "
-                 f"{tuple(state[name].shape)} ({state[name].dtype})")
+        _require(tensor.dtype == state[name].dtype, path / WEIGHTS_FILE,
+                 f"tensor {name} is {tensor.dtype} but the configuration needs {state[name].dtype}")
         _require(bool(torch.isfinite(tensor).all()), path / WEIGHTS_FILE, f"tensor {name} holds NaN or inf")
     network.load_state_dict(tensors)
 

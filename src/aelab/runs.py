@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
 from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
 from aelab.persistence import atomic_write_json
 
 PREPROCESSING_FILE = "preprocessing.json"
+#: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
+CHECKPOINT_FOLDER = "checkpoint"
+JOB_FILE = "job.json"
 
 
 @dataclass
@@ -46,6 +50,9 @@ class TrainJob:
     compile: bool = False
     stream: bool = False
     distributed: bool = False
+    checkpoint_every: int = 1
+    on_divergence: str = "stop"
+    skip_bad_rows: bool = False
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
         """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
@@ -57,7 +64,7 @@ class TrainJob:
             hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
-            precision=self.precision, compile=self.compile,
+            precision=self.precision, compile=self.compile, on_divergence=self.on_divergence,
         )
         params.update(kind_parameters(self.kind))
         if params.get("architecture") == "conv" and sample_shape is not None:
@@ -77,6 +84,7 @@ class TrainOutcome:
     metrics: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)
     codes: dict[str, np.ndarray] = field(default_factory=dict)
+    skipped_rows: list[int] = field(default_factory=list)
 
 
 def scale_split(dataset: Dataset, split: Split) -> tuple[MinMaxScaling, np.ndarray, np.ndarray]:
@@ -98,12 +106,12 @@ STREAM_PCA_ROWS = 20_000
 
 def _prepare_in_memory(job: TrainJob):
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset.check_finite()
+    dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
     estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
     estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
     split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
-    return dataset, split, scaling, estimator, X_train, X_train, X_test
+    return dataset, split, scaling, estimator, X_train, X_train, X_test, skipped.tolist()
 
 
 def _prepare_stream(job: TrainJob):
@@ -137,7 +145,7 @@ def _prepare_stream(job: TrainJob):
                   description={"kind": "blocks", "test_size": job.test_size, "random_state": job.random_state,
                                "n_train": len(train_part), "n_test": len(test_part), "n_test_measured": len(X_test),
                                "test_blocks": list(test_part.blocks)})
-    return dataset, split, scaling, estimator, train_part, X_pca, X_test
+    return dataset, split, scaling, estimator, train_part, X_pca, X_test, []
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
@@ -146,20 +154,23 @@ def _labels(values: np.ndarray) -> np.ndarray:
     return _as_labels(values, "the label column")[0]
 
 
-def run_training(job: TrainJob, distributed=None) -> TrainOutcome | None:
+def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
+                 resume: bool = False) -> TrainOutcome | None:
     """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both.
 
     With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
     of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
-    measure, and the others return None.
+    measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
+    there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there.
     """
     from sklearn.decomposition import PCA
 
     prepare = _prepare_stream if job.stream else _prepare_in_memory
-    dataset, split, scaling, estimator, X_train, X_pca, X_test = prepare(job)
+    dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
 
     started = time.perf_counter()
-    estimator.fit(X_train, distributed=distributed)
+    estimator.fit(X_train, distributed=distributed, checkpoint=checkpoint, checkpoint_every=job.checkpoint_every,
+                  resume=checkpoint if resume else None)
     ae_seconds = time.perf_counter() - started
     if distributed is not None and not distributed.is_main:
         return None
@@ -194,7 +205,7 @@ def run_training(job: TrainJob, distributed=None) -> TrainOutcome | None:
         "history": history,
     }
     outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
-                           codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code})
+                           codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
 
@@ -209,6 +220,9 @@ def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; pass a folder path")
+    if (out / CHECKPOINT_FOLDER / JOB_FILE).is_file() and not (out / "model.json").is_file() and not force:
+        raise ValueError(f"output folder {out} holds an interrupted run; continue it with 'aelab train --resume "
+                         f"{out}', or pass --force to start again")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise ValueError(f"output folder {out} already exists and is not empty; pass --force or another --out")
     return out
@@ -256,17 +270,25 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
                          ("All metrics on the test split; see 'aelab compare' for what each one measures.",))
 
 
-def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False) -> Path:
-    """Write the run folder in one piece: everything goes to a staging folder that is then renamed."""
+def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
+              checkpoint: str | os.PathLike | None = None) -> Path:
+    """Write the run folder in one piece: everything goes to a staging folder that is then renamed.
+
+    The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``.
+    """
     from aelab.report import figure_pngs
 
     def fill(staging: Path) -> None:
+        if checkpoint is not None:
+            shutil.copytree(checkpoint, staging / CHECKPOINT_FOLDER,
+                            ignore=shutil.ignore_patterns(".*.tmp"))
         outcome.estimator.save(staging)
         dataset = outcome.dataset
         config = {
             "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
             "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
-                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names},
+                     "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names,
+                     "skipped_rows": outcome.skipped_rows},
             "split": outcome.split.description,
             "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature,
                         "fitted_on": "training part"},
@@ -300,6 +322,66 @@ def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoenc
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
     return estimator, scaling, sample_shape
+
+
+def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:
+    """Make the run folder's checkpoint folder (replacing an earlier one) holding the job; return its path."""
+    folder = Path(out) / CHECKPOINT_FOLDER
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    atomic_write_json(folder / JOB_FILE, {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(job).items()})
+    return folder
+
+
+def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, created: bool) -> None:
+    """After a run failed before its first checkpoint: remove the checkpoint folder, and ``out`` too when the
+    run created it and nothing else is in it. A checkpoint to resume from is kept."""
+    from aelab.checkpoints import has_checkpoint
+
+    if has_checkpoint(checkpoint):
+        return
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    out = Path(out)
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
+_OPTIONAL_JOB_FIELDS = ("data_dir", "label_column", "patience")
+
+
+def resume_job(run: str | os.PathLike) -> tuple[TrainJob, Path]:
+    """The job and the checkpoint folder of an interrupted run folder, checked; stray temporary files of
+    the interrupted write are removed."""
+    folder = Path(run) / CHECKPOINT_FOLDER
+    path = folder / JOB_FILE
+    if not path.is_file():
+        raise ValueError(f"{run} holds no checkpoint to resume ({path} is missing); train with --out {run} "
+                         "(and --force) to start again")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is damaged ({e}); train the run again with --force") from None
+    defaults = asdict(TrainJob())
+    if not isinstance(record, dict) or set(record) != set(defaults):
+        raise ValueError(f"{path} is not the job of a run of this aelab; train the run again with --force")
+    values = {}
+    for key, default in defaults.items():
+        value = record[key]
+        if isinstance(default, tuple) and isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            value = tuple(value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = (value is None and key in _OPTIONAL_JOB_FIELDS) or (
+            type(value) is type(default) or (default is None and isinstance(value, str)))
+        if not ok:
+            raise ValueError(f"{path}: {key} is {value!r}, which is not a valid value; train the run again "
+                             "with --force")
+        values[key] = value
+    for stray in folder.glob(".*.tmp"):
+        stray.unlink(missing_ok=True)
+    return TrainJob(**values), folder
 
 
 def summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:

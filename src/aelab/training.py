@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -30,6 +31,7 @@ class TrainingSettings:
     verbose: int = 0
     precision: str = "fp32"
     compile: bool = False
+    on_divergence: str = "stop"
 
 
 @dataclass
@@ -171,6 +173,10 @@ def _progress(settings: TrainingSettings):
     return tqdm(total=settings.epochs, unit="epoch", leave=False, file=sys.stderr)
 
 
+def _network_state(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t.detach().clone() for name, t in network.state_dict().items()}
+
+
 def train_network(
     network: nn.Module,
     loss_fn: LossFunction,
@@ -179,6 +185,7 @@ def train_network(
     settings: TrainingSettings,
     generator: torch.Generator,
     distributed=None,
+    checkpointing=None,
 ) -> TrainingResult:
     """Train ``network`` in place to minimise ``loss_fn`` and return its history.
 
@@ -189,9 +196,29 @@ def train_network(
     streams (aelab.data.streaming). With ``distributed`` (an aelab.distributed.DistributedContext) each
     process trains on its share of every global batch of ``settings.batch_size`` rows and the gradients
     are all-reduced; the losses reported are those of all processes together.
+
+    With ``checkpointing`` (an aelab.checkpoints.Checkpointing) the run's whole state is saved every
+    ``checkpointing.every`` epochs, at the end, and after the current batch on Ctrl-C (which then raises
+    aelab.faults.TrainingInterrupted); with ``checkpointing.resume`` the run continues from the saved state
+    and ends with the same weights as an uninterrupted one. A NaN/inf epoch loss restores the weights of
+    the last good epoch, then raises FloatingPointError or, with ``settings.on_divergence ==
+    "restore_halve_lr"``, halves the learning rate and trains the epoch again. A device out of memory
+    raises aelab.faults.TrainingOutOfMemory naming a smaller batch size.
     """
+    import warnings
+
     from aelab.acceleration import autocast, compiled_or_eager
+    from aelab.checkpoints import TrainingState, restore_training, save_checkpoint, training_tensors
     from aelab.distributed import step_function
+    from aelab.faults import (
+        MAX_DIVERGENCE_RETRIES,
+        TrainingInterrupted,
+        TrainingOutOfMemory,
+        divergence_message,
+        is_out_of_memory,
+        out_of_memory_message,
+        stop_on_interrupt,
+    )
 
     device = next(network.parameters()).device
     optimizer = make_optimizer(network.parameters(), settings, device)
@@ -201,48 +228,101 @@ def train_network(
     step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
     shard = distributed.shard if distributed is not None else None
     best_loss, best_state, since_best = math.inf, None, 0
+    start_epoch, skip_batches, partial_total, finished = 0, 0, None, False
+    if checkpointing is not None and checkpointing.resume:
+        saved, best_state, partial_total = restore_training(checkpointing, network, optimizer, generator, loss_fn)
+        result.history, result.epoch_seconds = saved.history, saved.epoch_seconds
+        result.best_epoch, result.n_epochs, result.stopped_early = saved.best_epoch, saved.epoch, saved.stopped_early
+        best_loss, since_best = saved.best_loss, saved.since_best
+        start_epoch, skip_batches, finished = saved.epoch, saved.batches_done, saved.finished
+    writes = checkpointing is not None and checkpointing.write
+
+    def save(epoch: int, batches_done: int, shuffle_state: torch.Tensor, total=None, done: bool = False) -> None:
+        tensors, groups = training_tensors(network, optimizer, shuffle_state, loss_fn, best_state, total)
+        state = TrainingState(epoch=epoch, batches_done=batches_done, finished=done,
+                              stopped_early=result.stopped_early, history=result.history,
+                              epoch_seconds=result.epoch_seconds, best_epoch=result.best_epoch, best_loss=best_loss,
+                              since_best=since_best, loss_step=int(getattr(loss_fn, "step", 0)),
+                              optimizer_groups=groups, tensors=tensors)
+        save_checkpoint(checkpointing.folder, state, checkpointing.config)
+
+    graceful = checkpointing is not None and distributed is None
+    interrupts = stop_on_interrupt() if graceful else contextlib.nullcontext(None)
+    learning_rate, retries = settings.learning_rate, 0
     bar = _progress(settings)
     try:
-        for epoch in range(settings.epochs):
-            started = time.perf_counter()
-            network.train()
-            total = torch.zeros((), device=device)
-            for batch, rows, weight in epoch_batches(X_train, batch_size, generator, shard):
-                with autocast(settings.precision, device):
-                    loss = step_loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                (loss * weight if weight != 1.0 else loss).backward()
-                optimizer.step()
-                total += loss.detach().float() * (rows * weight / (distributed.world_size if distributed else 1))
-            if distributed is not None:
-                total = distributed.sum(total)
-            train_loss = float(total) / n  # the epoch's one synchronisation with the device
-            result.epoch_seconds.append(time.perf_counter() - started)
-            result.history["train_loss"].append(train_loss)
-            result.n_epochs = epoch + 1
-            monitored = train_loss
-            if X_validation is not None:
-                monitored = mean_loss(network, loss_fn, X_validation)
-                if distributed is not None:  # every rank takes the same early-stopping decision
-                    monitored = distributed.mean(monitored)
-                result.history["validation_loss"].append(monitored)
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"the training loss became {train_loss} at epoch {epoch + 1}; lower the learning rate "
-                    "or check that the input is scaled (e.g. to [0, 1])"
-                )
-            if monitored < best_loss - settings.tol:
-                best_loss, since_best, result.best_epoch = monitored, 0, epoch + 1
+        with interrupts as interrupt:
+            epoch = start_epoch
+            while epoch < settings.epochs and not finished:
+                started = time.perf_counter()
+                shuffle_state = generator.get_state()
+                last_good = _network_state(network), copy.deepcopy(optimizer.state_dict())
+                network.train()
+                total = partial_total if partial_total is not None else torch.zeros((), device=device)
+                batches = epoch_batches(X_train, batch_size, generator, shard)
+                for index, (batch, rows, weight) in enumerate(batches):
+                    if index < skip_batches:  # trained on before the run was interrupted
+                        continue
+                    try:
+                        with autocast(settings.precision, device):
+                            loss = step_loss(batch)
+                        optimizer.zero_grad(set_to_none=True)
+                        (loss * weight if weight != 1.0 else loss).backward()
+                        optimizer.step()
+                    except RuntimeError as e:
+                        if is_out_of_memory(e):
+                            raise TrainingOutOfMemory(out_of_memory_message(settings.batch_size, device)) from None
+                        raise
+                    total += loss.detach().float() * (rows * weight / (distributed.world_size if distributed else 1))
+                    if interrupt is not None and interrupt.raised:
+                        if writes:
+                            save(epoch, index + 1, shuffle_state, total)
+                        raise TrainingInterrupted(
+                            f"training stopped by Ctrl-C in epoch {epoch + 1} after batch {index + 1}; the "
+                            f"checkpoint in {checkpointing.folder} holds its state", checkpointing.folder)
+                skip_batches, partial_total = 0, None
+                if distributed is not None:
+                    total = distributed.sum(total)
+                train_loss = float(total) / n  # the epoch's one synchronisation with the device
+                if not math.isfinite(train_loss):
+                    network.load_state_dict(last_good[0])
+                    optimizer.load_state_dict(last_good[1])
+                    if settings.on_divergence == "restore_halve_lr" and retries < MAX_DIVERGENCE_RETRIES:
+                        retries += 1
+                        learning_rate /= 2
+                        for group in optimizer.param_groups:
+                            group["lr"] = learning_rate
+                        warnings.warn(f"the training loss became {train_loss} at epoch {epoch + 1}; the weights "
+                                      f"of epoch {epoch} are restored and the learning rate halved to "
+                                      f"{learning_rate:g}", RuntimeWarning, stacklevel=2)
+                        continue
+                    raise FloatingPointError(divergence_message(train_loss, epoch + 1, learning_rate, retries))
+                result.epoch_seconds.append(time.perf_counter() - started)
+                result.history["train_loss"].append(train_loss)
+                result.n_epochs = epoch + 1
+                monitored = train_loss
                 if X_validation is not None:
-                    best_state = copy.deepcopy(network.state_dict())
-            else:
-                since_best += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{monitored:.4g}")
-            if X_validation is not None and settings.patience is not None and since_best >= settings.patience:
-                result.stopped_early = True
-                break
+                    monitored = mean_loss(network, loss_fn, X_validation)
+                    if distributed is not None:  # every rank takes the same early-stopping decision
+                        monitored = distributed.mean(monitored)
+                    result.history["validation_loss"].append(monitored)
+                if monitored < best_loss - settings.tol:
+                    best_loss, since_best, result.best_epoch = monitored, 0, epoch + 1
+                    if X_validation is not None:
+                        best_state = _network_state(network)
+                else:
+                    since_best += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{monitored:.4g}")
+                epoch += 1
+                if X_validation is not None and settings.patience is not None and since_best >= settings.patience:
+                    result.stopped_early = True
+                    break
+                if writes and checkpointing.every and epoch % checkpointing.every == 0 and epoch < settings.epochs:
+                    save(epoch, 0, generator.get_state())
+            if writes and not finished:
+                save(result.n_epochs, 0, generator.get_state(), done=True)
     finally:
         if bar is not None:
             bar.close()

@@ -50,19 +50,39 @@ class Dataset:
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(f"{len(self.y)} labels for {len(self.X)} samples; they must match one to one")
 
-    def check_finite(self) -> None:
-        """Raise ValueError naming the first rows (1-based, as in the file) that hold NaN or infinity."""
+    def bad_rows(self) -> np.ndarray:
+        """Indices (0-based) of the rows holding NaN or infinity (readers turn missing, non-numeric and
+        wrongly sized rows of a table into such rows)."""
         bad = []
         for start in range(0, self.n_samples, 65536):  # in blocks, so memory maps are never loaded whole
             block = np.asarray(self.X[start:start + 65536])
             if block.dtype.kind == "f":
-                bad.extend((np.flatnonzero(~np.isfinite(block).all(axis=1)) + start + 1).tolist())
-        if bad:
-            shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+                bad.append(np.flatnonzero(~np.isfinite(block).all(axis=1)) + start)
+        return np.concatenate(bad) if bad else np.empty(0, np.int64)
+
+    def check_finite(self) -> None:
+        """Raise ValueError naming the first bad rows (1-based, as in the file; see ``bad_rows``)."""
+        bad = self.bad_rows()
+        if len(bad):
             raise ValueError(
-                f"{self.name}: {len(bad)} row(s) hold NaN or infinite values (rows {shown}); "
-                "remove or impute them first"
+                f"{self.name}: {len(bad)} bad row(s) with NaN, infinite, missing or non-numeric values or the wrong "
+                f"number of fields (rows {_first_rows(bad)}); fix or remove them, or pass --skip-bad-rows "
+                "(skip_bad_rows=True) to drop them"
             )
+
+    def without_bad_rows(self) -> tuple[Dataset, np.ndarray]:
+        """This dataset less its bad rows, and the 1-based numbers of the rows dropped."""
+        bad = self.bad_rows()
+        if not len(bad):
+            return self, bad
+        if len(bad) == self.n_samples:
+            raise ValueError(f"{self.name}: all {self.n_samples} rows are bad (NaN, infinite, missing or "
+                             "non-numeric values); check the file's format")
+        keep = np.setdiff1d(np.arange(self.n_samples), bad)
+        n_train = None if self.n_train is None else int(np.sum(keep < self.n_train))
+        dataset = Dataset(np.asarray(self.X[keep]), None if self.y is None else self.y[keep], self.sample_shape,
+                          self.name, self.source, n_train, self.label_names)
+        return dataset, bad + 1
 
     @property
     def n_samples(self) -> int:
@@ -76,3 +96,23 @@ class Dataset:
     def is_image(self) -> bool:
         """True when one sample is a 2-D (H, W) or 3-D (C, H, W) image."""
         return len(self.sample_shape) >= 2
+
+
+def _first_rows(rows: np.ndarray, shown: int = 10) -> str:
+    numbers = [str(int(r) + 1) for r in rows[:shown]]
+    return ", ".join(numbers) + (" ..." if len(rows) > shown else "")
+
+
+def checked_rows(dataset: Dataset, skip_bad_rows: bool = False) -> tuple[Dataset, np.ndarray]:
+    """``dataset`` if all its rows are finite; else, with ``skip_bad_rows``, the dataset less its bad rows and
+    their 1-based numbers; without it, a ValueError naming the first of them."""
+    if skip_bad_rows:
+        return dataset.without_bad_rows()
+    dataset.check_finite()
+    return dataset, np.empty(0, np.int64)
+
+
+def skipped_message(name: str, rows) -> str:
+    """One line saying how many bad rows were dropped (``rows``: their 1-based numbers), and the first of them."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return f"{name}: skipped {len(rows)} bad row(s) (rows {_first_rows(rows - 1)})"

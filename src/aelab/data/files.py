@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,22 +52,59 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> D
     return Dataset(flat, y, sample_shape, name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
+#: What numpy's .npy/.npz readers raise on a damaged file: its header is parsed as a Python literal
+#: (SyntaxError, tokenize's TokenError), compressed members are inflated by zlib, and zipfile raises
+#: NotImplementedError for a compression method it does not know.
+_NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zlib.error, zipfile.BadZipFile,
+               KeyError, struct.error, UnicodeDecodeError, OverflowError, MemoryError, NotImplementedError)
+
+
+def _npy_header(f, size: int, where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """Read and check the header of a .npy stream of ``size`` bytes, stopping before its data."""
+    version = np.lib.format.read_magic(f)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f"{where} is .npy format version {version}, which aelab does not read; save it with "
+                         "numpy.save")
+    shape, fortran_order, dtype = readers[version](f, max_header_size=10_000)
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects ({dtype}); only numeric arrays are read (no pickle)")
+    n_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+    if n_bytes < 0 or n_bytes > size - f.tell():
+        raise ValueError(f"{where} declares shape {shape} of {dtype}, {n_bytes} bytes, but holds "
+                         f"{size - f.tell()}; the file is truncated or damaged")
+    return shape, dtype, fortran_order
+
+
 def read_npy(path: Path) -> Dataset:
     """A .npy file, memory-mapped read-only so that large files are never copied whole."""
     try:
+        with open(path, "rb") as f:
+            _npy_header(f, path.stat().st_size, str(path))
         X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise ValueError(f"{path} is not a numeric .npy array ({e}); save it with numpy.save") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{path} could not be read as .npy ({e}); the file is probably truncated") from None
+    except _NPY_ERRORS as e:
+        raise ValueError(f"{path} is not a readable numeric .npy array ({type(e).__name__}: {e}); save it with "
+                         "numpy.save, or the file is damaged") from None
     return _from_array(X, None, path, "npy")
 
 
+def _npz_array(archive: zipfile.ZipFile, name: str, where: str) -> np.ndarray:
+    info = archive.getinfo(name)
+    with archive.open(info) as f:
+        _npy_header(f, info.file_size, f"{where} ({name})")
+    with archive.open(info) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
 def read_npz(path: Path) -> Dataset:
-    """A .npz archive: samples under X/x/data/images (or its only array), labels under y/labels/targets."""
+    """A .npz archive: samples under X/x/data/images (or its only array), labels under y/labels/targets.
+
+    Each array's header is checked against the member's size before anything is allocated.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+            keys = list(members)
             x_key = next((k for k in _X_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
             if x_key is None:
                 raise ValueError(
@@ -72,12 +112,16 @@ def read_npz(path: Path) -> Dataset:
                     "name the samples array X (and the labels y)"
                 )
             y_key = next((k for k in _Y_KEYS if k in keys and k != x_key), None)
-            X = archive[x_key]
-            y = archive[y_key] if y_key else None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
-        raise ValueError(f"{path} could not be read as .npz ({e}); the file is probably damaged") from None
-    if y is not None and len(y) != len(X):
-        raise ValueError(f"{path}: '{y_key}' has {len(y)} labels for {len(X)} samples in '{x_key}'")
+            X = _npz_array(archive, members[x_key], str(path))
+            y = _npz_array(archive, members[y_key], str(path)) if y_key else None
+    except _NPY_ERRORS as e:
+        if isinstance(e, ValueError) and str(path) in str(e):
+            raise
+        raise ValueError(f"{path} could not be read as .npz ({type(e).__name__}: {e}); the file is probably "
+                         "damaged") from None
+    if y is not None and (y.ndim != 1 or len(y) != len(X)):
+        raise ValueError(f"{path}: '{y_key}' has shape {y.shape}, not one label for each of the {len(X)} samples "
+                         f"in '{x_key}'")
     return _from_array(X, y, path, "npz")
 
 
@@ -91,22 +135,43 @@ def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) ->
         label_column = next((c for c in columns if c.lower() in LABEL_COLUMN_NAMES), None)
     elif label_column not in columns:
         raise ValueError(f"label column '{label_column}' is not in {path}; its columns are {columns[:20]}")
-    y = label_names = None
+    y = label_names = missing_label = None
     if label_column is not None:
-        y, label_names = _as_labels(frame[label_column].to_numpy(), f"column '{label_column}' of {path}")
+        labels = frame[label_column]
+        missing_label = labels.isna().to_numpy()
+        if missing_label.all():
+            raise ValueError(f"label column '{label_column}' of {path} is empty; pass --label-column with the "
+                             "column that holds the labels")
+        if missing_label.any():  # those rows become bad rows (below); their stand-in label is never used
+            labels = labels.fillna(labels[~missing_label].iloc[0])
+        y, label_names = _as_labels(labels.to_numpy(), f"column '{label_column}' of {path}")
         frame = frame.drop(columns=[label_column])
     if frame.shape[1] == 0:
         raise ValueError(f"{path} has no feature columns besides the labels")
+    if len(set(frame.columns)) != frame.shape[1]:
+        repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+        raise ValueError(f"{path} has repeated column names {repeated[:10]}; give every column its own name")
+    numeric = {}
     for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            bad = np.flatnonzero(values.isna().to_numpy() & frame[column].notna().to_numpy())
-            example = frame[column].iloc[bad[0]] if len(bad) else frame[column].iloc[0]
-            raise ValueError(
-                f"column '{column}' of {path} is not numeric (row {int(bad[0]) + 1 if len(bad) else 1} holds "
-                f"{example!r}); convert it to numbers or drop it"
-            )
-    X = frame.to_numpy(dtype=np.float64)
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or not (
+            pd.api.types.is_numeric_dtype(values) or pd.api.types.is_object_dtype(values)
+                or pd.api.types.is_string_dtype(values)):
+            raise ValueError(f"column '{column}' of {path} holds {values.dtype} values, not numbers; convert it "
+                             "to numbers or drop it")
+        if not pd.api.types.is_numeric_dtype(values):
+            # a few non-numeric cells make bad rows (NaN here); a column without any number is not a feature
+            coerced = pd.to_numeric(values, errors="coerce")
+            present = values.notna().to_numpy()
+            if present.any() and coerced.notna().sum() == 0:
+                first = int(np.flatnonzero(present)[0])
+                raise ValueError(f"column '{column}' of {path} is not numeric (row {first + 1} holds "
+                                 f"{values.iloc[first]!r}); convert it to numbers or drop it")
+            values = coerced
+        numeric[column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    X = np.column_stack([numeric[c] for c in frame.columns]) if numeric else np.empty((len(frame), 0))
+    if missing_label is not None and missing_label.any():
+        X[missing_label] = np.nan
     return Dataset(X, y, (X.shape[1],), name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
@@ -133,7 +198,10 @@ def read_csv(path: Path, label_column: str | None = None) -> Dataset:
 
     try:
         header = _has_header(path)
-        frame = pd.read_csv(path, header=0 if header else None)
+        try:
+            frame = pd.read_csv(path, header=0 if header else None)
+        except pd.errors.ParserError:
+            frame = _read_csv_with_bad_widths(path, header)
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not a text CSV file; pass a comma-separated file of numbers") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -143,14 +211,41 @@ def read_csv(path: Path, label_column: str | None = None) -> Dataset:
     return _table_to_dataset(frame, path, label_column, "csv")
 
 
+def _read_csv_with_bad_widths(path: Path, header: bool):
+    """A CSV whose rows do not all have the header's number of fields: those rows become rows of NaN
+    (bad rows, see Dataset.bad_rows) at their place."""
+    import csv
+
+    import pandas as pd
+
+    with open(path, newline="", encoding="utf-8") as f:
+        records = [row for row in csv.reader(f) if row]
+    if not records:
+        raise pd.errors.EmptyDataError("the file is empty")
+    width = len(records[0])
+    columns = records[0] if header else list(range(width))
+    if len(set(columns)) != width:
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        raise ValueError(f"{path} has repeated column names {repeated[:10]}; give every column its own name")
+    rows = records[1:] if header else records
+    cells = [row if len(row) == width else [""] * width for row in rows]
+    frame = pd.DataFrame(cells, columns=columns).replace("", np.nan)
+    for column in frame.columns:  # whole numeric columns as numbers, as pandas' own reader would give them
+        coerced = pd.to_numeric(frame[column], errors="coerce")
+        if coerced.notna().sum() == frame[column].notna().sum():
+            frame[column] = coerced
+    return frame
+
+
 def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
     """A Parquet table; numeric columns are features, a label column as for CSV."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        frame = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError) as e:
+        # the pandas metadata stored in the file is ignored: a damaged one must not decide how it is read
+        frame = pq.read_table(path).to_pandas(ignore_metadata=True)
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError) as e:
         raise ValueError(f"{path} could not be read as Parquet ({e}); the file is probably damaged") from None
     if len(frame) == 0:
         raise ValueError(f"{path} holds no rows of data")
@@ -177,8 +272,12 @@ def read_image_folder(path: Path) -> Dataset:
                 with Image.open(f) as im:
                     im.load()
                     images.append((f, im.copy()))
-            except (UnidentifiedImageError, OSError) as e:
-                raise ValueError(f"image {f} could not be read ({e}); remove or replace it") from None
+            # Pillow reports a damaged PNG chunk as a SyntaxError, and an image too large to decode as
+            # DecompressionBombError
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+                    Image.DecompressionBombError) as e:
+                raise ValueError(f"image {f} could not be read ({type(e).__name__}: {e}); remove or replace it"
+                                 ) from None
             labels.append(label)
     grayscale = all(im.mode in ("1", "L", "I;16", "I", "F", "LA") for _, im in images)
     mode = "L" if grayscale else "RGB"

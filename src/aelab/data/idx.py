@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def _read_bytes(path: Path) -> bytes:
         if head == b"\x1f\x8b":
             try:
                 return gzip.decompress(f.read())
-            except (OSError, EOFError, gzip.BadGzipFile) as e:
+            except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
                 raise ValueError(
                     f"{path} is not a readable gzip file ({e}); it is probably truncated: download it again"
                 ) from None
