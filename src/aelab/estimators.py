@@ -14,6 +14,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.acceleration import check_precision, prefer_channels_last
+from aelab.anomaly import check_contamination, score_quantiles, threshold_from_scores
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
@@ -31,6 +32,8 @@ from aelab.training import (
 )
 
 _INFERENCE_BATCH = 8192
+#: Rows of a streamed training file scored to set the anomaly threshold.
+_THRESHOLD_ROWS = 20_000
 ARCHITECTURES = ("dense", "conv")
 LATENTS = ("deterministic", "gaussian")
 KL_ESTIMATES = ("analytic", "batch")
@@ -216,6 +219,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     compile : bool, default=False
         Compile the training step with ``torch.compile`` on the first batch; if that fails (no C compiler,
         an operation it does not support) a RuntimeWarning says why and training goes on without it.
+    contamination : float, default=0.1
+        The expected fraction of anomalies, in (0, 0.5]: ``fit`` sets the threshold ``offset_`` at this
+        quantile of the training data's ``score_samples``, so ``predict`` flags about this fraction of data
+        like the training data as anomalies (-1). ``set_threshold`` moves it afterwards.
 
     Attributes
     ----------
@@ -235,6 +242,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Wall-clock seconds of each training epoch (validation excluded).
     sample_shape_ : tuple of int or None
         The (C, H, W) shape of one sample for ``architecture="conv"``; None for ``dense``.
+    offset_ : float
+        The anomaly threshold: ``decision_function = score_samples - offset_``.
+    score_quantiles_ : ndarray of shape (101,)
+        The quantiles 0, 0.01, ..., 1 of the training data's scores, read by ``set_threshold``.
 
     Examples
     --------
@@ -284,6 +295,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         verbose=0,
         precision="fp32",
         compile=False,
+        contamination=0.1,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -321,6 +333,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.precision = precision
         self.compile = compile
+        self.contamination = contamination
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self, n_features: int) -> None:
@@ -379,6 +392,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         check_precision(self.precision)
         if not isinstance(self.compile, (bool, np.bool_)):
             raise ValueError(f"compile must be True or False, got {self.compile!r}")
+        check_contamination(self.contamination)
 
     def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None) -> tuple[int, int, int]:
         """The (C, H, W) of one sample for the conv architecture, checked against the feature count."""
@@ -559,7 +573,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.n_epochs_ = result.n_epochs
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
+        if distributed is None or distributed.is_main:
+            if streaming:
+                X_scores, _ = X.sample(_THRESHOLD_ROWS, random_state=seed)
+                X_scores = np.asarray(X_scores, dtype=np.float32)
+            else:
+                X_scores = X
+            self._fit_threshold(X_scores)
         return self
+
+    def _fit_threshold(self, X: np.ndarray) -> None:
+        scores = self.score_samples(X)
+        self.offset_ = threshold_from_scores(scores, self.contamination)
+        self.score_quantiles_ = score_quantiles(scores)
 
     def _split_tensors(self, X: np.ndarray, random_state, device: torch.device):
         """The training and validation rows (``validation_fraction`` of them, or None) as device tensors."""
@@ -721,6 +747,31 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def score(self, X, y=None):
         """Mean of ``score_samples``: the negative mean reconstruction error (higher is better)."""
         return float(np.mean(self.score_samples(X)))
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for anomalies, positive for samples like the training data."""
+        check_is_fitted(self)
+        if getattr(self, "offset_", None) is None:
+            raise ValueError("this model has no anomaly threshold (it was saved by an aelab without one); "
+                             "call set_threshold(quantile, X) with normal data first")
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for samples like the training data, -1 for anomalies (a score below ``offset_``)."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def set_threshold(self, quantile: float, X=None):
+        """Put the threshold ``offset_`` at the ``quantile`` of the training scores, or of ``score_samples(X)``.
+
+        ``set_threshold(0.01)`` flags about 1% of data like the training data as anomalies; with ``X`` (normal
+        data, e.g. a validation set) the quantile is taken over its scores instead. Returns self.
+        """
+        from aelab.anomaly import _quantile_threshold
+
+        check_is_fitted(self)
+        self.offset_ = _quantile_threshold(quantile, getattr(self, "score_quantiles_", None),
+                                           None if X is None else self.score_samples(X))
+        return self
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
