@@ -11,7 +11,7 @@ from aelab.anomaly import (
     DEFAULT_SCORER,
     AutoencoderDetector,
     BaselineDetector,
-    RankCombination,
+    ScoreCombination,
     default_autoencoder,
     default_epochs,
     reconstruction_scores,
@@ -55,12 +55,11 @@ def test_reconstruction_scores_by_hand():
         reconstruction_scores(X * 2, R, "bce")
 
 
-def test_rank_combination_averages_training_ranks_and_extends_beyond_them():
-    combination = RankCombination().fit([np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 40.0])])
-    # rank = fraction of training scores at or below: 2 -> 0.5, 30 -> 0.75
-    np.testing.assert_allclose(combination.score([np.array([2.0]), np.array([30.0])]), [0.625])
-    # below the training range: (0 - 1) / IQR(1.5) = -2/3 and (10 - 10) -> rank 0.25 at the minimum itself
-    np.testing.assert_allclose(combination.score([np.array([0.0]), np.array([10.0])]), [(-2 / 3 + 0.25) / 2])
+def test_score_combination_averages_scores_standardized_by_their_training_scores():
+    # medians 2.5 and 25, interquartile ranges 1.5 and 15
+    combination = ScoreCombination().fit([np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 30.0, 40.0])])
+    np.testing.assert_allclose(combination.score([np.array([4.0, 1.0]), np.array([25.0, 10.0])]),
+                               [(1.5 / 1.5 + 0) / 2, (-1.5 / 1.5 - 15 / 15) / 2])
 
 
 def test_threshold_is_the_contamination_quantile():
@@ -179,7 +178,8 @@ def test_threshold_is_saved_with_the_model_and_old_models_still_load(digits_spli
     assert np.mean(old.predict(X_train) == -1) == pytest.approx(0.1, abs=1 / len(X_train))
 
 
-def test_default_autoencoder_is_convolutional_for_images_and_trains_about_2000_steps():
-    assert default_autoencoder(784).architecture == "conv"
-    assert default_autoencoder(64, sample_shape=(64,)).architecture == "dense"
+def test_default_autoencoder_trains_about_2000_steps():
+    ae = default_autoencoder(784, n_samples=6000)
+    assert (ae.hidden, ae.latent_dim, ae.epochs, ae.batch_size) == ((512, 256), 16, 11, 32)
+    assert default_autoencoder(8).latent_dim == 8
     assert default_epochs(400) == 154 and default_epochs(6000) == 11 and default_epochs(10) == 200

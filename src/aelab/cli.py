@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")
     bench.add_argument("--quiet", action="store_true", help="no progress output")
 
-    from aelab.anomaly import SCORERS
+    from aelab.anomaly import DEFAULT_SCORER, SCORERS
 
     detect = commands.add_parser("detect", help="train an anomaly detector on normal data, score new data and "
                                  "write a CSV of index, score, flag, rank and an HTML report")
@@ -127,14 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--score", required=True, help="the data to score, with the training data's columns")
     detect.add_argument("--out", required=True, help="the CSV to write (index, score, flag, rank)")
     detect.add_argument("--report", default=None, help="the HTML report to write (default: --out with .html)")
-    detect.add_argument("--scorer", default="combined", choices=tuple(s for s in SCORERS if s != "ocsvm"),
+    detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=tuple(s for s in SCORERS if s != "ocsvm"),
                         help="how to score: reconstruction error (mse, bce), the code's isolation-forest, lof or "
-                        "gmm, the variational ELBO (elbo) or combined (mse and gmm ranks averaged)")
+                        "gmm, the variational ELBO (elbo) or combined (mse and gmm, standardized, averaged)")
     detect.add_argument("--contamination", type=float, default=0.1,
                         help="expected fraction of anomalies: the training score quantile below which rows are flagged")
     detect.add_argument("--architecture", default=None, choices=("dense", "conv"),
-                        help="default: conv for square images, dense otherwise")
-    detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths, e.g. 256,128")
+                        help="default: dense (512, 256)")
+    detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths (default 512,256)")
     detect.add_argument("--latent", type=int, default=None, help="size of the code (default 16)")
     detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
     detect.add_argument("--batch-size", type=int, default=None)

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from aelab.anomaly import SCORERS, AutoencoderDetector, check_contamination, check_scorer, default_autoencoder
+from aelab.anomaly import (
+    DEFAULT_SCORER,
+    SCORERS,
+    AutoencoderDetector,
+    check_contamination,
+    check_scorer,
+    default_autoencoder,
+)
 from aelab.data import Dataset, MinMaxScaling, load_dataset
 
 #: The most anomalous samples shown in the report.
@@ -29,7 +36,7 @@ class DetectJob:
     score: str
     out: str
     report: str | None = None
-    scorer: str = "combined"
+    scorer: str = DEFAULT_SCORER
     contamination: float = 0.1
     architecture: str | None = None
     hidden: tuple[int, ...] | None = None
@@ -113,14 +120,13 @@ def _check_rows_finite(dataset: Dataset, what: str) -> None:
 
 
 def _autoencoder(job: DetectJob, train: Dataset):
-    image_shape = tuple(train.sample_shape) if train.is_image else None
-    ae = default_autoencoder(train.n_features, image_shape, n_samples=train.n_samples,
-                             random_state=job.random_state, device=job.device)
-    if job.architecture is not None:
-        ae.set_params(architecture=job.architecture)
-        if job.architecture == "conv" and image_shape is None:
+    ae = default_autoencoder(train.n_features, n_samples=train.n_samples, random_state=job.random_state,
+                             device=job.device)
+    if job.architecture == "conv":
+        if not train.is_image:
             raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
                              f"{train.sample_shape}; use --architecture dense")
+        ae.set_params(architecture="conv", sample_shape=tuple(train.sample_shape))
     overrides = {"hidden": job.hidden, "latent_dim": job.latent_dim, "epochs": job.epochs,
                  "batch_size": job.batch_size}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
@@ -179,9 +185,11 @@ def detection_report(outcome: DetectOutcome) -> str:
             **({"label": int(outcome.data.y[i])} if outcome.data.y is not None else {})} for i in order]
     figures = {"scores.png": plots.score_histogram(outcome.scores, detector.offset_,
                                                    title=f"scores of {outcome.data.name}")}
-    if outcome.data.is_image:
+    # flat rows scored against images are shown as images of the training data's shape
+    images = outcome.data if outcome.data.is_image else outcome.train
+    if images.is_image:
         figures["top_anomalies.png"] = plots.top_anomalies(
-            np.clip(outcome.X_scaled, 0, 1), outcome.scores, outcome.data.sample_shape, n=N_TOP,
+            np.clip(outcome.X_scaled, 0, 1), outcome.scores, images.sample_shape, n=N_TOP,
             title=f"the {min(N_TOP, len(order))} most anomalous samples (row index and score; lowest first)")
     config = {"job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(job).items()},
               "autoencoder": {k: (list(v) if isinstance(v, tuple) else v)

@@ -60,8 +60,6 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         y_train = require_labels(data.y_train, data.dataset.name, NAME)
         y_test = require_labels(data.y_test, data.dataset.name, NAME)
         classes = np.unique(y_train)[:QUICK_CLASSES] if settings.quick else np.unique(y_train)
-        shape = data.dataset.sample_shape
-        image_shape = tuple(shape) if len(shape) in (2, 3) else None
         auroc: dict[str, dict[int, float]] = {}
         precision: dict[str, dict[int, float]] = {}
         seconds: dict[str, dict[int, float]] = {}
@@ -75,7 +73,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             c = int(c)
             X_normal = data.X_train[y_train == c]
             normal = (y_test == c).astype(int)
-            ae = default_autoencoder(data.X_train.shape[1], image_shape, n_samples=len(X_normal), random_state=seed,
+            ae = default_autoencoder(data.X_train.shape[1], n_samples=len(X_normal), random_state=seed,
                                      device=settings.device)
             if settings_epochs is not None:
                 ae.set_params(epochs=settings_epochs)
@@ -110,8 +108,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     def table(values: dict[str, dict[int, float]], digits_total: bool = False) -> list[dict]:
         rows = []
         for method, per_class in values.items():
-            row = {"method": method + (" (default)" if method == method_name("autoencoder", DEFAULT_SCORER)
-                                       else "")}
+            row = {"method": method}
             row.update({class_columns[c]: per_class[c] for c in per_class})
             row["mean"] = float(np.mean(list(per_class.values())))
             if digits_total:
@@ -130,11 +127,12 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         "average precision: the anomalies as the positive class, ranked by -score_samples.",
         "fit seconds: training on class c (for the autoencoder scorers: the shared autoencoder's training plus "
         "the scorer's own fit); scoring the test split is not included.",
-        f"Mean AUROC: default {default} {means[default]:.4f}; best of ours {best_ours} {ours[best_ours]:.4f}; "
+        f"Mean AUROC: the default scorer {default} {means[default]:.4f}; best of ours {best_ours} "
+        f"{ours[best_ours]:.4f}; "
         f"best baseline {best_baseline} {baselines[best_baseline]:.4f}. The default "
         + ("beats every baseline." if means[default] > baselines[best_baseline] else "does not beat every baseline."),
     ]
-    example = default_autoencoder(data.X_train.shape[1], image_shape, n_samples=int(np.sum(y_train == classes[0])))
+    example = default_autoencoder(data.X_train.shape[1], n_samples=int(np.sum(y_train == classes[0])))
     settings_record = {"quick": settings.quick, "epochs": settings.epochs, "random_state": seed,
                        "device": settings.device, "classes": [int(c) for c in classes],
                        "default_scorer": DEFAULT_SCORER,
