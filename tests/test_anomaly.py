@@ -15,6 +15,7 @@ from aelab.anomaly import (
     default_autoencoder,
     default_epochs,
     reconstruction_scores,
+    resolve_scorer,
     threshold_from_scores,
 )
 
@@ -62,6 +63,24 @@ def test_score_combination_averages_scores_standardized_by_their_training_scores
                                [(1.5 / 1.5 + 0) / 2, (-1.5 / 1.5 - 15 / 15) / 2])
 
 
+def test_smooth_mse_blurs_the_residual_image_before_squaring():
+    X = np.zeros((1, 9))
+    R = np.zeros((1, 9))
+    R[0, 4] = 1.0  # one wrong pixel in the middle of a 3x3 image
+    from scipy.ndimage import gaussian_filter
+
+    blurred = gaussian_filter(-R.reshape(3, 3), sigma=1.0)
+    np.testing.assert_allclose(reconstruction_scores(X, R, "smooth-mse"), [-(blurred ** 2).mean()])
+    assert reconstruction_scores(X, R, "smooth-mse")[0] > reconstruction_scores(X, R, "mse")[0]
+    with pytest.raises(ValueError, match="smooth-mse scorer needs images, but 10 features"):
+        reconstruction_scores(np.zeros((1, 10)), np.zeros((1, 10)), "smooth-mse")
+
+
+def test_auto_scorer_is_smooth_mse_for_images_and_mse_otherwise():
+    assert resolve_scorer("auto", 784) == "smooth-mse" and resolve_scorer("auto", 50) == "mse"
+    assert resolve_scorer("auto", 50, sample_shape=(5, 10)) == "smooth-mse" and resolve_scorer("lof", 784) == "lof"
+
+
 def test_threshold_is_the_contamination_quantile():
     assert threshold_from_scores(np.arange(101.0), 0.1) == pytest.approx(10.0)
 
@@ -88,14 +107,14 @@ def test_planted_anomalies_are_flagged_far_above_the_contamination_rate(digits_s
 def test_detector_default_scorer_flags_planted_anomalies(digits_split):
     X_train, held_out, sevens = digits_split
     detector = AutoencoderDetector(small_autoencoder(), contamination=0.05).fit(X_train)
-    assert detector.scorer == DEFAULT_SCORER
+    assert detector.scorer == DEFAULT_SCORER == "auto" and detector.scorer_.kind == "smooth-mse"  # 8x8 images
     predictions = detector.predict(np.concatenate([held_out, sevens]))
     assert np.mean(predictions[len(held_out):] == -1) > 0.5
     assert np.mean(predictions[:len(held_out)] == -1) < 0.15
 
 
 @pytest.mark.parametrize(("scorer", "minimum_auroc"), [
-    ("bce", 0.7), ("isolation-forest", 0.55), ("lof", 0.7), ("gmm", 0.7), ("combined", 0.7),
+    ("mse", 0.8), ("bce", 0.7), ("isolation-forest", 0.55), ("lof", 0.7), ("gmm", 0.7), ("combined", 0.7),
 ])
 def test_every_code_scorer_separates_the_unseen_digit(digits_split, scorer, minimum_auroc):
     from sklearn.metrics import roc_auc_score

@@ -122,7 +122,7 @@ def test_markdown_table_columns_are_the_union_of_the_rows_keys():
 
 
 def test_oneclass_quick_has_every_scorer_and_baseline_per_class(tmp_path):
-    from aelab.anomaly import DEFAULT_SCORER
+    from aelab.anomaly import DEFAULT_IMAGE_SCORER as DEFAULT_SCORER
     from aelab.bench.oneclass import AUTOENCODER_SCORERS, BASELINES, QUICK_CLASSES
 
     out, record, markdown = _bench(tmp_path, "oneclass", "--data", "mnist5k")

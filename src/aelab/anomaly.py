@@ -5,6 +5,8 @@ normal (training) data and then scores any data:
 
 ========================  ==================================================================================
 ``mse``, ``bce``          negative per-sample reconstruction error (mean squared error, binary cross-entropy)
+``smooth-mse``            images only: the mean square of the residual image (data - reconstruction) blurred by
+                          a Gaussian of 1 pixel, which weighs missing or extra shapes over thin misalignments
 ``isolation-forest``      IsolationForest on the representation (the code, the raw input or PCA's code)
 ``lof``                   LocalOutlierFactor(novelty=True) on the representation
 ``ocsvm``                 one-class SVM (RBF kernel, gamma="scale", nu=0.1) on the representation
@@ -28,15 +30,18 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 #: The scorers, and the ones each representation supports.
-SCORERS = ("mse", "bce", "isolation-forest", "lof", "ocsvm", "gmm", "elbo", "combined")
-RECONSTRUCTION_SCORERS = ("mse", "bce")
+SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "ocsvm", "gmm", "elbo", "combined")
+RECONSTRUCTION_SCORERS = ("mse", "smooth-mse", "bce")
+#: Standard deviation, in pixels, of the Gaussian blur of the residual image for ``smooth-mse``.
+SMOOTHING_SIGMA = 1.0
 DENSITY_SCORERS = ("isolation-forest", "lof", "ocsvm", "gmm")
 #: What ``combined`` averages: the reconstruction error and the likelihood of the code.
 COMBINED = ("mse", "gmm")
 REPRESENTATIONS = ("raw", "pca")
-#: The detector's default: the scorer that won the one-class benchmark on MNIST and Fashion-MNIST
-#: (docs/benchmarks.md).
-DEFAULT_SCORER = "mse"
+#: The detector's default, ``auto``: ``smooth-mse`` for images (the scorer that won the one-class benchmark on
+#: MNIST and Fashion-MNIST, docs/benchmarks.md), ``mse`` for other data.
+DEFAULT_SCORER = "auto"
+DEFAULT_IMAGE_SCORER = "smooth-mse"
 GMM_COMPONENTS = 4
 #: The default autoencoder's batch size and training length in gradient steps.
 DEFAULT_BATCH_SIZE = 32
@@ -51,6 +56,16 @@ def check_contamination(contamination) -> float:
         raise ValueError(f"contamination must be the expected fraction of anomalies, a number in (0, 0.5], "
                          f"got {contamination!r}")
     return float(contamination)
+
+
+def resolve_scorer(scorer: str, n_features: int, sample_shape: tuple[int, ...] | None = None) -> str:
+    """``scorer``, with ``auto`` resolved: ``smooth-mse`` for images (``sample_shape``, or square flat rows of
+    at least 8 x 8 pixels), ``mse`` otherwise."""
+    if scorer != "auto":
+        return scorer
+    side = int(round(np.sqrt(n_features)))
+    is_image = (sample_shape is not None and len(sample_shape) in (2, 3)) or (side * side == n_features and side >= 8)
+    return DEFAULT_IMAGE_SCORER if is_image else "mse"
 
 
 def check_scorer(scorer: str, allowed: Sequence[str] = SCORERS) -> str:
@@ -69,12 +84,32 @@ def score_quantiles(scores: np.ndarray, n: int = 101) -> np.ndarray:
     return np.quantile(np.asarray(scores, dtype=np.float64), np.linspace(0.0, 1.0, n))
 
 
-def reconstruction_scores(X: np.ndarray, reconstruction: np.ndarray, kind: str) -> np.ndarray:
-    """Negative per-sample reconstruction error (mean over features): ``mse``, or ``bce`` for data in [0, 1]."""
+def image_shape_of(n_features: int, sample_shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """The (H, W) or (C, H, W) shape of one flat sample: ``sample_shape``, or a square grayscale image."""
+    if sample_shape is not None and len(sample_shape) in (2, 3):
+        return tuple(int(d) for d in sample_shape)
+    side = int(round(np.sqrt(n_features)))
+    if side * side != n_features:
+        raise ValueError(f"the smooth-mse scorer needs images, but {n_features} features are not a square image; "
+                         "use scorer='mse' for other data")
+    return (side, side)
+
+
+def reconstruction_scores(X: np.ndarray, reconstruction: np.ndarray, kind: str,
+                          sample_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Negative per-sample reconstruction error (mean over features): ``mse``, ``smooth-mse`` (the residual
+    image blurred first; ``sample_shape`` or square images) or ``bce`` for data in [0, 1]."""
     X = np.asarray(X, dtype=np.float64)
     reconstruction = np.asarray(reconstruction, dtype=np.float64)
     if kind == "mse":
         return -((X - reconstruction) ** 2).mean(axis=1)
+    if kind == "smooth-mse":
+        from scipy.ndimage import gaussian_filter
+
+        shape = image_shape_of(X.shape[1], sample_shape)
+        residual = (X - reconstruction).reshape(len(X), *shape)
+        sigma = (0,) * (1 + len(shape) - 2) + (SMOOTHING_SIGMA, SMOOTHING_SIGMA)  # not across samples or channels
+        return -(gaussian_filter(residual, sigma=sigma) ** 2).reshape(len(X), -1).mean(axis=1)
     if kind == "bce":
         if X.min() < 0 or X.max() > 1:
             raise ValueError(f"the bce scorer needs data in [0, 1] but they range over [{X.min():.4g}, "
@@ -177,7 +212,8 @@ class AutoencoderScorer:
 
     def score(self, autoencoder, X: np.ndarray) -> np.ndarray:
         if self.kind in RECONSTRUCTION_SCORERS:
-            return reconstruction_scores(X, autoencoder.reconstruct(X), self.kind)
+            shape = getattr(autoencoder, "sample_shape_", None) or autoencoder.get_params().get("sample_shape")
+            return reconstruction_scores(X, autoencoder.reconstruct(X), self.kind, shape)
         if self.kind == "elbo":
             return autoencoder.elbo(X, n_samples=4, random_state=self.random_state).astype(np.float64)
         if self.kind == "combined":
@@ -232,8 +268,9 @@ class AutoencoderDetector(_Detector):
     autoencoder : Autoencoder or None, default=None
         The (unfitted) autoencoder to train; it is cloned in ``fit``. None: ``default_autoencoder``, a dense
         autoencoder (512, 256) with a 16-D code trained for about 2,000 steps of 32 samples.
-    scorer : str, default="mse"
-        One of ``SCORERS`` except ``ocsvm``: ``mse``/``bce`` (reconstruction error), ``isolation-forest``,
+    scorer : str, default="auto"
+        ``auto``: ``smooth-mse`` for images (square flat rows), ``mse`` otherwise. Or one of ``SCORERS``
+        except ``ocsvm``: ``mse``/``smooth-mse``/``bce`` (reconstruction error), ``isolation-forest``,
         ``lof`` or ``gmm`` (on the code), ``elbo`` (variational autoencoders with ``loss="bce"``) or
         ``combined`` (``mse`` and ``gmm``, each standardized by its training scores, averaged).
     contamination : float, default=0.1
@@ -246,6 +283,8 @@ class AutoencoderDetector(_Detector):
     ----------
     autoencoder_ : Autoencoder
         The trained autoencoder.
+    scorer_ : AutoencoderScorer
+        The fitted scorer; ``scorer_.kind`` is the scorer used (``auto`` resolved).
     offset_ : float
         The threshold: ``decision_function = score_samples - offset_``.
     score_quantiles_ : ndarray of shape (101,)
@@ -273,7 +312,7 @@ class AutoencoderDetector(_Detector):
 
     def fit(self, X, y=None):
         """Train the autoencoder on the normal samples ``X`` and fit the scorer and the threshold."""
-        check_scorer(self.scorer, tuple(s for s in SCORERS if s != "ocsvm"))
+        check_scorer(self.scorer, ("auto", *(s for s in SCORERS if s != "ocsvm")))
         self.contamination_ = check_contamination(self.contamination)
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=True)
         if self.autoencoder is None:
@@ -282,12 +321,15 @@ class AutoencoderDetector(_Detector):
             model = clone(self.autoencoder)
             if model.get_params().get("random_state") is None:
                 model.set_params(random_state=self.random_state)
-        if self.scorer == "elbo" and (model.latent != "gaussian" or model.loss != "bce"):
+        kind = resolve_scorer(self.scorer, X.shape[1], model.get_params().get("sample_shape"))
+        if kind == "smooth-mse":
+            image_shape_of(X.shape[1], model.get_params().get("sample_shape"))  # fail before training
+        if kind == "elbo" and (model.latent != "gaussian" or model.loss != "bce"):
             raise ValueError("scorer='elbo' needs a variational autoencoder with a Bernoulli likelihood; pass "
                              "Autoencoder(latent='gaussian', loss='bce', ...) as autoencoder")
         # ``AutoencoderScorer.fit`` checks the same before any scoring; this one fails before training
         self.autoencoder_ = model.fit(X)
-        self.scorer_ = AutoencoderScorer(self.scorer, self.random_state).fit(self.autoencoder_, X)
+        self.scorer_ = AutoencoderScorer(kind, self.random_state).fit(self.autoencoder_, X)
         self._fit_threshold(X)
         return self
 
@@ -310,8 +352,8 @@ class BaselineDetector(_Detector):
     ----------
     representation : {"raw", "pca"}, default="pca"
     scorer : str, default="mse"
-        ``mse``/``bce`` (PCA reconstruction error; ``pca`` only), ``isolation-forest``, ``lof``, ``ocsvm``
-        or ``gmm`` on the representation.
+        ``mse``/``smooth-mse``/``bce`` (PCA reconstruction error; ``pca`` only; ``smooth-mse`` for square
+        images), ``isolation-forest``, ``lof``, ``ocsvm`` or ``gmm`` on the representation.
     n_components : int or float, default=0.9
         PCA's components: an integer, or the fraction of the training variance to keep.
     contamination : float, default=0.1

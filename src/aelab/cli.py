@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--score", required=True, help="the data to score, with the training data's columns")
     detect.add_argument("--out", required=True, help="the CSV to write (index, score, flag, rank)")
     detect.add_argument("--report", default=None, help="the HTML report to write (default: --out with .html)")
-    detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=tuple(s for s in SCORERS if s != "ocsvm"),
-                        help="how to score: reconstruction error (mse, bce), the code's isolation-forest, lof or "
+    detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=("auto", *(s for s in SCORERS if s != "ocsvm")),
+                        help="how to score: auto (smooth-mse for images, else mse), reconstruction error (mse, "
+                        "smooth-mse: the residual image blurred first, bce), the code's isolation-forest, lof or "
                         "gmm, the variational ELBO (elbo) or combined (mse and gmm, standardized, averaged)")
     detect.add_argument("--contamination", type=float, default=0.1,
                         help="expected fraction of anomalies: the training score quantile below which rows are flagged")

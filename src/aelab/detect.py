@@ -127,6 +127,8 @@ def _autoencoder(job: DetectJob, train: Dataset):
             raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
                              f"{train.sample_shape}; use --architecture dense")
         ae.set_params(architecture="conv", sample_shape=tuple(train.sample_shape))
+    elif job.scorer in ("auto", "smooth-mse") and train.is_image:
+        ae.set_params(sample_shape=tuple(train.sample_shape))  # the image shape the smooth-mse scorer blurs in
     overrides = {"hidden": job.hidden, "latent_dim": job.latent_dim, "epochs": job.epochs,
                  "batch_size": job.batch_size}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
@@ -137,7 +139,7 @@ def _autoencoder(job: DetectJob, train: Dataset):
 
 def run_detection(job: DetectJob) -> DetectOutcome:
     """Load and check both datasets, train the detector on the normal data and score the new data."""
-    check_scorer(job.scorer, tuple(s for s in SCORERS if s != "ocsvm"))
+    check_scorer(job.scorer, ("auto", *(s for s in SCORERS if s != "ocsvm")))
     check_contamination(job.contamination)
     train = load_dataset(job.train, data_dir=job.data_dir, label_column=job.label_column)
     _check_rows_finite(train, "--train")

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import clone
 
 from aelab.anomaly import (
-    DEFAULT_SCORER,
+    DEFAULT_IMAGE_SCORER,
     AutoencoderScorer,
     BaselineDetector,
     default_autoencoder,
@@ -30,10 +30,10 @@ from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, l
 
 NAME = "oneclass"
 #: The autoencoder scorers, all on one trained autoencoder per class, and the one that needs the VAE.
-AUTOENCODER_SCORERS = ("mse", "bce", "isolation-forest", "lof", "gmm", "combined")
+AUTOENCODER_SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "gmm", "combined")
 VAE_SCORER = "elbo"
 #: (representation, scorer) of the baselines.
-BASELINES = (("raw", "isolation-forest"), ("raw", "lof"), ("raw", "ocsvm"), ("pca", "mse"),
+BASELINES = (("raw", "isolation-forest"), ("raw", "lof"), ("raw", "ocsvm"), ("pca", "mse"), ("pca", "smooth-mse"),
              ("pca", "isolation-forest"), ("pca", "lof"), ("pca", "ocsvm"), ("pca", "gmm"))
 QUICK_CLASSES = 3
 
@@ -96,7 +96,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
                     detector.fit(X_normal)
                 record(method_name(representation, scorer), c, detector.score_samples(data.X_test),
                        fit_baseline.seconds, normal)
-            default = method_name("autoencoder", DEFAULT_SCORER)
+            default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
             best_baseline = max((m for m in auroc if m.split()[0] in ("raw", "pca")), key=lambda m: auroc[m][c])
             say(f"{NAME}: class {c} ({len(X_normal)} training samples): {default} AUROC {auroc[default][c]:.4f}, "
                 f"best baseline {best_baseline} {auroc[best_baseline][c]:.4f}; autoencoder {fit.seconds:.1f} s")
@@ -119,7 +119,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     means = {m: float(np.mean(list(v.values()))) for m, v in auroc.items()}
     baselines = {m: v for m, v in means.items() if m.split()[0] in ("raw", "pca")}
     ours = {m: v for m, v in means.items() if m not in baselines}
-    default = method_name("autoencoder", DEFAULT_SCORER)
+    default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
     best_baseline = max(baselines, key=baselines.get)
     best_ours = max(ours, key=ours.get)
     notes = [
@@ -135,7 +135,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     example = default_autoencoder(data.X_train.shape[1], n_samples=int(np.sum(y_train == classes[0])))
     settings_record = {"quick": settings.quick, "epochs": settings.epochs, "random_state": seed,
                        "device": settings.device, "classes": [int(c) for c in classes],
-                       "default_scorer": DEFAULT_SCORER,
+                       "default_scorer": DEFAULT_IMAGE_SCORER,
                        "autoencoder_of_first_class": {k: (list(v) if isinstance(v, tuple) else v)
                                                       for k, v in example.get_params().items()
                                                       if k not in ("verbose",)}}
