@@ -322,12 +322,12 @@ class AutoencoderDetector(_Detector):
             if model.get_params().get("random_state") is None:
                 model.set_params(random_state=self.random_state)
         kind = resolve_scorer(self.scorer, X.shape[1], model.get_params().get("sample_shape"))
+        # what AutoencoderScorer.fit would refuse, refused before the training rather than after it
         if kind == "smooth-mse":
-            image_shape_of(X.shape[1], model.get_params().get("sample_shape"))  # fail before training
+            image_shape_of(X.shape[1], model.get_params().get("sample_shape"))
         if kind == "elbo" and (model.latent != "gaussian" or model.loss != "bce"):
             raise ValueError("scorer='elbo' needs a variational autoencoder with a Bernoulli likelihood; pass "
                              "Autoencoder(latent='gaussian', loss='bce', ...) as autoencoder")
-        # ``AutoencoderScorer.fit`` checks the same before any scoring; this one fails before training
         self.autoencoder_ = model.fit(X)
         self.scorer_ = AutoencoderScorer(kind, self.random_state).fit(self.autoencoder_, X)
         self._fit_threshold(X)
