@@ -89,3 +89,12 @@ def test_detect_wants_a_csv_output_and_the_training_columns(digit_files, tmp_pat
     np.save(narrow, rows[:, :60])
     assert _detect(folder, "--score", str(narrow), "--out", str(tmp_path / "s.csv")) == 2
     assert "has 60 features per row but --train" in capsys.readouterr().err
+
+
+def test_detect_default_scorer_on_images_is_smooth_mse(digit_files, tmp_path, capsys):
+    folder, rows = digit_files
+    out = tmp_path / "scores.csv"
+    assert main(["detect", "--train", str(folder / "train.npy"), "--score", str(folder / "score.csv"),
+                 "--out", str(out), "--hidden", "32", "--latent", "8", "--epochs", "10"]) == 0
+    assert f"scored {len(rows)} rows with smooth-mse:" in capsys.readouterr().out
+    assert "<td class=\"text\">smooth-mse</td>" in (tmp_path / "scores.html").read_text()

@@ -324,7 +324,7 @@ def _detect(args) -> int:
     outcome = run_detection(job)
     out, report = write_detection(outcome)
     numbers = summary(outcome)
-    print(f"scored {numbers['n']} rows with {args.scorer}: {numbers['flagged']} flagged as anomalies "
+    print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
     print(f"scores: {out}; report: {report}")
     return 0

@@ -179,8 +179,9 @@ def detection_report(outcome: DetectOutcome) -> str:
     job, detector = outcome.job, outcome.detector
     n_flagged = int((outcome.flags == -1).sum())
     summary = [{"training samples": outcome.train.n_samples, "scored samples": outcome.data.n_samples,
-                "scorer": job.scorer, "contamination": job.contamination, "threshold": float(detector.offset_),
-                "flagged": n_flagged, "flagged fraction": n_flagged / outcome.data.n_samples}]
+                "scorer": detector.scorer_.kind, "contamination": job.contamination,
+                "threshold": float(detector.offset_), "flagged": n_flagged,
+                "flagged fraction": n_flagged / outcome.data.n_samples}]
     order = np.argsort(outcome.scores, kind="stable")[:N_TOP]
     top = [{"rank": int(outcome.ranks[i]), "index": int(i), "score": float(outcome.scores[i]),
             "flag": int(outcome.flags[i]),
@@ -216,5 +217,5 @@ def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
 
 def summary(outcome: DetectOutcome) -> dict[str, Any]:
     """The numbers the command line prints."""
-    return {"n": len(outcome.scores), "flagged": int((outcome.flags == -1).sum()),
-            "threshold": float(outcome.detector.offset_)}
+    return {"n": len(outcome.scores), "scorer": outcome.detector.scorer_.kind,
+            "flagged": int((outcome.flags == -1).sum()), "threshold": float(outcome.detector.offset_)}
