@@ -119,3 +119,24 @@ def test_bench_errors_are_one_line(tmp_path, capsys):
 def test_markdown_table_columns_are_the_union_of_the_rows_keys():
     table = markdown_table([{"a": 1, "b": 0.123456}, {"a": 2, "c": None, "b": 123.0}])
     assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | 0.1235 | - |", "| 2 | 123.0 | - |"]
+
+
+def test_oneclass_quick_has_every_scorer_and_baseline_per_class(tmp_path):
+    from aelab.anomaly import DEFAULT_IMAGE_SCORER as DEFAULT_SCORER
+    from aelab.bench.oneclass import AUTOENCODER_SCORERS, BASELINES, QUICK_CLASSES
+
+    out, record, markdown = _bench(tmp_path, "oneclass", "--data", "mnist5k")
+    auroc = record["tables"]["AUROC per normal class"]
+    expected = ([f"autoencoder {s}" for s in AUTOENCODER_SCORERS] + ["variational autoencoder elbo"]
+                + [f"{r} {s}" for r, s in BASELINES])
+    assert [row["method"] for row in auroc] == expected
+    for row in auroc:
+        per_class = [row[str(c)] for c in range(QUICK_CLASSES)]
+        assert all(0.0 <= v <= 1.0 for v in per_class) and row["mean"] == pytest.approx(np.mean(per_class))
+    seconds = record["tables"]["fit seconds per normal class"]
+    assert all(row["total"] > 0 for row in seconds)
+    assert record["settings"]["default_scorer"] == DEFAULT_SCORER
+    assert record["default_beats_every_baseline"] == (
+        record["mean_auroc"][f"autoencoder {DEFAULT_SCORER}"]
+        > max(v for k, v in record["mean_auroc"].items() if k.split()[0] in ("raw", "pca")))
+    assert "## average precision per normal class" in markdown and (out / "mean_auroc.png").is_file()

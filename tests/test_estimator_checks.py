@@ -1,15 +1,21 @@
-"""scikit-learn's own estimator checks on Autoencoder.
+"""scikit-learn's own estimator checks on Autoencoder and the anomaly detectors.
 
 No check is skipped by this file. scikit-learn itself skips one, ``check_array_api_input``, unless the
-environment sets SCIPY_ARRAY_API=1; Autoencoder does not declare array-API support (it converts its input
-to NumPy and then to a torch tensor), so that check does not apply.
+environment sets SCIPY_ARRAY_API=1; the estimators do not declare array-API support (Autoencoder converts its
+input to NumPy and then to a torch tensor), so that check does not apply.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aelab import Autoencoder
+from aelab.anomaly import AutoencoderDetector, BaselineDetector
 
 
-@parametrize_with_checks([Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu")])
+@parametrize_with_checks([
+    Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"),
+    AutoencoderDetector(Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"), scorer="mse"),
+    BaselineDetector("pca", "mse"),
+    BaselineDetector("raw", "isolation-forest"),
+])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -137,6 +137,31 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")
     bench.add_argument("--quiet", action="store_true", help="no progress output")
 
+    from aelab.anomaly import DEFAULT_SCORER, SCORERS
+
+    detect = commands.add_parser("detect", help="train an anomaly detector on normal data, score new data and "
+                                 "write a CSV of index, score, flag, rank and an HTML report")
+    detect.add_argument("--train", required=True, help="the normal data: built-in name, data file or image folder")
+    detect.add_argument("--score", required=True, help="the data to score, with the training data's columns")
+    detect.add_argument("--out", required=True, help="the CSV to write (index, score, flag, rank)")
+    detect.add_argument("--report", default=None, help="the HTML report to write (default: --out with .html)")
+    detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=("auto", *(s for s in SCORERS if s != "ocsvm")),
+                        help="how to score: auto (smooth-mse for images, else mse), reconstruction error (mse, "
+                        "smooth-mse: the residual image blurred first, bce), the code's isolation-forest, lof or "
+                        "gmm, the variational ELBO (elbo) or combined (mse and gmm, standardized, averaged)")
+    detect.add_argument("--contamination", type=float, default=0.1,
+                        help="expected fraction of anomalies: the training score quantile below which rows are flagged")
+    detect.add_argument("--architecture", default=None, choices=("dense", "conv"),
+                        help="default: dense (512, 256)")
+    detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths (default 512,256)")
+    detect.add_argument("--latent", type=int, default=None, help="size of the code (default 16)")
+    detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
+    detect.add_argument("--batch-size", type=int, default=None)
+    detect.add_argument("--label-column", default=None, help="CSV/Parquet column holding labels (not a feature)")
+    detect.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
+    detect.add_argument("--seed", type=int, default=0, help="random state of weights, shuffling and scorer")
+    detect.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -375,6 +400,25 @@ def _apply_run(args, what: str) -> int:
     return 0
 
 
+def _detect(args) -> int:
+    from aelab.detect import DetectJob, run_detection, summary, write_detection
+
+    if Path(args.out).suffix.lower() != ".csv":
+        raise UsageError(f"--out {args.out} must end in .csv")
+    job = DetectJob(train=args.train, score=args.score, out=args.out, report=args.report, scorer=args.scorer,
+                    contamination=args.contamination, architecture=args.architecture, hidden=args.hidden,
+                    latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                    label_column=args.label_column, data_dir=args.data_dir, random_state=args.seed,
+                    device=args.device)
+    outcome = run_detection(job)
+    out, report = write_detection(outcome)
+    numbers = summary(outcome)
+    print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
+          f"(threshold {numbers['threshold']:.6g})")
+    print(f"scores: {out}; report: {report}")
+    return 0
+
+
 def _datasets(args) -> int:
     from aelab.data import describe_builtin
 
@@ -391,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare,
-                   "bench": _bench}[args.command]
+                   "bench": _bench, "detect": _detect}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

@@ -232,3 +232,50 @@ def generated_samples(
     ax.set_axis_off()
     ax.set_title(title)
     return fig
+
+
+def top_anomalies(
+    samples: np.ndarray,
+    scores: np.ndarray,
+    sample_shape: Sequence[int],
+    indices: Sequence[int] | None = None,
+    n: int = 20,
+    n_columns: int = 10,
+    title: str = "the most anomalous samples (lowest score first)",
+) -> Figure:
+    """The ``n`` samples of lowest score as images, most anomalous first, each captioned with its row index.
+
+    ``samples`` are flattened images in [0, 1]; ``indices`` the row numbers shown (default 0..n-1).
+    """
+    samples = np.asarray(samples)
+    scores = np.asarray(scores, dtype=np.float64)
+    if samples.ndim != 2 or len(samples) != len(scores) or len(samples) == 0:
+        raise ValueError(f"top_anomalies needs one score per flattened sample, got samples of shape "
+                         f"{samples.shape} and {scores.shape} scores")
+    order = np.argsort(scores, kind="stable")[:n]
+    indices = np.arange(len(samples)) if indices is None else np.asarray(indices)
+    n_columns = min(n_columns, len(order))
+    n_rows = -(-len(order) // n_columns)
+    fig = Figure(figsize=(1.1 * n_columns + 0.4, 1.3 * n_rows + 0.6), layout="constrained")
+    axes = fig.subplots(n_rows, n_columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, k in zip(axes.flat, order, strict=False):
+        image = _as_image(samples[k], sample_shape)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_title(f"row {indices[k]}\n{scores[k]:.3g}", fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def score_histogram(scores: np.ndarray, threshold: float, title: str = "anomaly scores") -> Figure:
+    """Histogram of the scores (higher = more normal) with the threshold below which samples are flagged."""
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(np.asarray(scores, dtype=np.float64), bins=50, color="tab:blue")
+    ax.axvline(threshold, color="tab:red", label=f"threshold {threshold:.4g}")
+    ax.set_xlabel("score (higher = more like the training data)")
+    ax.set_ylabel("samples")
+    ax.legend()
+    ax.set_title(title)
+    return fig

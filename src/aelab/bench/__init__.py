@@ -17,6 +17,8 @@ STUDIES: dict[str, tuple[str, str, str]] = {
                  "convolutional vanilla, double, variational and batch-KL variational autoencoders at 2 and 32-D"),
     "deep2d": ("aelab.bench.deep2d", "mnist5k",
                "784-400-200-100-50-2 with ReLU everywhere against a linear code and sigmoid output"),
+    "oneclass": ("aelab.bench.oneclass", "mnist5k",
+                 "one-class anomaly detection: every scorer against IsolationForest, LOF, OC-SVM and PCA, per class"),
     "blobs": ("aelab.bench.blobs", "blobs",
               "PCA-2 against a 50-100-50-2 autoencoder and scikit-learn's MLPRegressor on 20 clusters"),
 }

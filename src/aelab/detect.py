@@ -1,0 +1,221 @@
+"""The job behind ``aelab detect``: train on normal data, score new data, write a CSV and an HTML report.
+
+Both files are written only once everything is computed, so a bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelab.anomaly import (
+    DEFAULT_SCORER,
+    SCORERS,
+    AutoencoderDetector,
+    check_contamination,
+    check_scorer,
+    default_autoencoder,
+)
+from aelab.data import Dataset, MinMaxScaling, load_dataset
+
+#: The most anomalous samples shown in the report.
+N_TOP = 20
+
+
+@dataclass
+class DetectJob:
+    """Everything ``aelab detect`` needs; None model options keep the default autoencoder's."""
+
+    train: str
+    score: str
+    out: str
+    report: str | None = None
+    scorer: str = DEFAULT_SCORER
+    contamination: float = 0.1
+    architecture: str | None = None
+    hidden: tuple[int, ...] | None = None
+    latent_dim: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    label_column: str | None = None
+    data_dir: str | None = None
+    random_state: int = 0
+    device: str = "auto"
+
+    def report_path(self) -> Path:
+        return Path(self.report) if self.report else Path(self.out).with_suffix(".html")
+
+
+@dataclass
+class DetectOutcome:
+    """The scores of the job's score data, before anything is written."""
+
+    job: DetectJob
+    train: Dataset
+    data: Dataset
+    detector: AutoencoderDetector
+    scores: np.ndarray
+    flags: np.ndarray
+    ranks: np.ndarray
+    X_scaled: np.ndarray
+
+
+def check_csv_rows(path: str | os.PathLike, n_features: int, label_column: str | None = None) -> None:
+    """Raise a ValueError naming the first row of a CSV file whose number of values is not ``n_features``
+    (plus the label column when there is one); rows are counted from 1, header excluded."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f)
+        first = next(rows, None)
+        if first is None:
+            return
+        header = any(_not_a_number(cell) for cell in first)
+        width = n_features
+        if header:
+            from aelab.data.files import LABEL_COLUMN_NAMES
+
+            names = [c.strip().strip('"') for c in first]
+            has_label = (label_column in names) if label_column else any(
+                c.lower() in LABEL_COLUMN_NAMES for c in names)
+            width = n_features + int(has_label)
+            if len(first) != width:
+                raise ValueError(f"{path} has {len(first)} columns ({'with' if has_label else 'without'} a label "
+                                 f"column) but the training data have {n_features} features; pass data with the "
+                                 "same columns as the training data")
+            data_rows = rows
+        else:
+            data_rows = iter([first, *rows])
+        for number, row in enumerate(data_rows, start=1):
+            if not row:
+                continue
+            if len(row) != width:
+                raise ValueError(f"{path}: row {number} has {len(row)} values but the training data have "
+                                 f"{width} per row; fix or remove that row")
+
+
+def _not_a_number(cell: str) -> bool:
+    cell = cell.strip().strip('"')
+    if cell == "":
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return True
+    return False
+
+
+def _check_rows_finite(dataset: Dataset, what: str) -> None:
+    X = np.asarray(dataset.X)
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=1)) if X.dtype.kind == "f" else np.empty(0, int)
+    if len(bad):
+        columns = np.flatnonzero(~np.isfinite(X[bad[0]]))
+        raise ValueError(f"{what} {dataset.name}: row {bad[0] + 1} holds NaN or infinity (column {columns[0] + 1}"
+                         + (f"; {len(bad)} rows in all" if len(bad) > 1 else "") + "); fix or remove that row")
+
+
+def _autoencoder(job: DetectJob, train: Dataset):
+    ae = default_autoencoder(train.n_features, n_samples=train.n_samples, random_state=job.random_state,
+                             device=job.device)
+    if job.architecture == "conv":
+        if not train.is_image:
+            raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
+                             f"{train.sample_shape}; use --architecture dense")
+        ae.set_params(architecture="conv", sample_shape=tuple(train.sample_shape))
+    elif job.scorer in ("auto", "smooth-mse") and train.is_image:
+        ae.set_params(sample_shape=tuple(train.sample_shape))  # the image shape the smooth-mse scorer blurs in
+    overrides = {"hidden": job.hidden, "latent_dim": job.latent_dim, "epochs": job.epochs,
+                 "batch_size": job.batch_size}
+    ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
+    if job.scorer == "elbo":
+        ae.set_params(latent="gaussian", loss="bce")
+    return ae
+
+
+def run_detection(job: DetectJob) -> DetectOutcome:
+    """Load and check both datasets, train the detector on the normal data and score the new data."""
+    check_scorer(job.scorer, ("auto", *(s for s in SCORERS if s != "ocsvm")))
+    check_contamination(job.contamination)
+    train = load_dataset(job.train, data_dir=job.data_dir, label_column=job.label_column)
+    _check_rows_finite(train, "--train")
+    if str(job.score).lower().endswith(".csv") and Path(job.score).is_file():
+        check_csv_rows(job.score, train.n_features, job.label_column)
+    data = load_dataset(job.score, data_dir=job.data_dir, label_column=job.label_column)
+    if data.n_features != train.n_features:
+        raise ValueError(f"--score {data.name} has {data.n_features} features per row but --train {train.name} has "
+                         f"{train.n_features}; pass data with the same columns as the training data")
+    _check_rows_finite(data, "--score")
+    scaling = MinMaxScaling.fit(train.X, per_feature=not train.is_image)
+    X_train, X_score = scaling.transform(train.X), scaling.transform(data.X)
+    detector = AutoencoderDetector(_autoencoder(job, train), scorer=job.scorer, contamination=job.contamination,
+                                   random_state=job.random_state).fit(X_train)
+    scores = detector.score_samples(X_score)
+    flags = np.where(scores < detector.offset_, -1, 1)
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return DetectOutcome(job, train, data, detector, scores, flags, ranks, X_score)
+
+
+def scores_csv(outcome: DetectOutcome) -> str:
+    """The CSV text: index (row of the score data, from 0), score, flag (-1 anomaly, 1 normal), rank (1 = most
+    anomalous)."""
+    text = io.StringIO()
+    text.write("index,score,flag,rank\n")
+    for i, (score, flag, rank) in enumerate(zip(outcome.scores, outcome.flags, outcome.ranks, strict=True)):
+        text.write(f"{i},{score:.8g},{flag},{rank}\n")
+    return text.getvalue()
+
+
+def detection_report(outcome: DetectOutcome) -> str:
+    """The HTML report: summary, the most anomalous rows, the score histogram and, for images, the images."""
+    from aelab import plots
+    from aelab.report import figure_pngs, render_report
+
+    job, detector = outcome.job, outcome.detector
+    n_flagged = int((outcome.flags == -1).sum())
+    summary = [{"training samples": outcome.train.n_samples, "scored samples": outcome.data.n_samples,
+                "scorer": detector.scorer_.kind, "contamination": job.contamination,
+                "threshold": float(detector.offset_), "flagged": n_flagged,
+                "flagged fraction": n_flagged / outcome.data.n_samples}]
+    order = np.argsort(outcome.scores, kind="stable")[:N_TOP]
+    top = [{"rank": int(outcome.ranks[i]), "index": int(i), "score": float(outcome.scores[i]),
+            "flag": int(outcome.flags[i]),
+            **({"label": int(outcome.data.y[i])} if outcome.data.y is not None else {})} for i in order]
+    figures = {"scores.png": plots.score_histogram(outcome.scores, detector.offset_,
+                                                   title=f"scores of {outcome.data.name}")}
+    # flat rows scored against images are shown as images of the training data's shape
+    images = outcome.data if outcome.data.is_image else outcome.train
+    if images.is_image:
+        figures["top_anomalies.png"] = plots.top_anomalies(
+            np.clip(outcome.X_scaled, 0, 1), outcome.scores, images.sample_shape, n=N_TOP,
+            title=f"the {min(N_TOP, len(order))} most anomalous samples (row index and score; lowest first)")
+    config = {"job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(job).items()},
+              "autoencoder": {k: (list(v) if isinstance(v, tuple) else v)
+                              for k, v in detector.autoencoder_.get_params().items()}}
+    notes = ("score: higher = more like the training data; flag -1 marks a score below the threshold, the "
+             f"{job.contamination} quantile of the training data's scores; rank 1 is the most anomalous row.",)
+    return render_report(f"aelab detect: {outcome.data.name} against {outcome.train.name}", config,
+                         {"summary": summary, f"the {len(top)} most anomalous rows": top},
+                         figure_pngs(figures), notes=notes)
+
+
+def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
+    """Write the CSV and the report (each atomically); returns their paths."""
+    from aelab.persistence import atomic_write_text
+
+    out, report = Path(outcome.job.out), outcome.job.report_path()
+    csv_text, html_text = scores_csv(outcome), detection_report(outcome)
+    atomic_write_text(out, csv_text)
+    atomic_write_text(report, html_text)
+    return out, report
+
+
+def summary(outcome: DetectOutcome) -> dict[str, Any]:
+    """The numbers the command line prints."""
+    return {"n": len(outcome.scores), "scorer": outcome.detector.scorer_.kind,
+            "flagged": int((outcome.flags == -1).sum()), "threshold": float(outcome.detector.offset_)}
