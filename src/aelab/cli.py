@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a few epochs on a subset: a smoke test of the study")
     bench.add_argument("--epochs", type=int, default=None, help="override the study's number of epochs")
     bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
+    bench.add_argument("--seeds", type=int, default=None,
+                       help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     bench.add_argument("--out", required=True, help="results folder to write")
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")
@@ -207,8 +209,10 @@ def _bench(args) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     check_output_folder(args.out, args.force)
-    settings = StudySettings(data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
+    settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
                              random_state=args.seed, device=args.device)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))

@@ -318,6 +318,8 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
         optimizer.step()
         iteration += 1
     network.eval()
+    if iteration % settings.update_interval != 0:  # stopped by max_iter between two updates
+        labels = layer(_encode_all(network, X)).argmax(dim=1)
     return labels, iteration, changed
 
 
@@ -336,7 +338,8 @@ class DEC(_CodeClustering):
     n_clusters : int, default=10
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
-    init : {"kmeans", "n2d"}, default="kmeans"
+    init : {"kmeans", "n2d"} or array of shape (n_clusters, latent_dim), default="kmeans"
+        How the centres start: k-means of the code, the mean code of each N2D cluster, or these centres.
     update_interval : int, default=140
         Iterations between updates of the target distribution.
     tol : float, default=0.001
@@ -388,8 +391,8 @@ class DEC(_CodeClustering):
         return 1.0
 
     def _check_params(self) -> None:
-        if self.init not in ("kmeans", "n2d"):
-            raise ValueError(f"init must be 'kmeans' or 'n2d', got {self.init!r}")
+        if isinstance(self.init, str) and self.init not in ("kmeans", "n2d"):
+            raise ValueError(f"init must be 'kmeans', 'n2d' or an array of centres, got {self.init!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         for name in ("update_interval", "batch_size"):
@@ -421,9 +424,16 @@ class DEC(_CodeClustering):
         code = self._fit_code(X)
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(0, 2**31 - 1))
-        self.initial_labels_ = self._initial_labels(code, seed)
-        centres = np.stack([code[self.initial_labels_ == j].mean(axis=0) if np.any(self.initial_labels_ == j)
-                            else code[random_state.randint(len(code))] for j in range(self.n_clusters_)])
+        if isinstance(self.init, str):
+            self.initial_labels_ = self._initial_labels(code, seed)
+            centres = np.stack([code[self.initial_labels_ == j].mean(axis=0) if np.any(self.initial_labels_ == j)
+                                else code[random_state.randint(len(code))] for j in range(self.n_clusters_)])
+        else:
+            centres = np.asarray(self.init, dtype=np.float64)
+            if centres.shape != (self.n_clusters_, code.shape[1]):
+                raise ValueError(f"init has shape {centres.shape} but the centres of {self.n_clusters_} clusters "
+                                 f"in a {code.shape[1]}-D code need ({self.n_clusters_}, {code.shape[1]})")
+            self.initial_labels_ = ((code[:, None, :] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
         # fine-tune a copy: the autoencoder passed in may be shared with other clusterers
         self.autoencoder_ = copy.deepcopy(self.autoencoder_)
         network = self.autoencoder_.network_

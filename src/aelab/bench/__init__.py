@@ -19,6 +19,8 @@ STUDIES: dict[str, tuple[str, str, str]] = {
                "784-400-200-100-50-2 with ReLU everywhere against a linear code and sigmoid output"),
     "blobs": ("aelab.bench.blobs", "blobs",
               "PCA-2 against a 50-100-50-2 autoencoder and scikit-learn's MLPRegressor on 20 clusters"),
+    "clustering": ("aelab.bench.clustering", "mnist5k",
+                   "k-means, GMM, N2D, DEC and IDEC on a pretrained code against raw, PCA, t-SNE and UMAP clustering"),
 }
 
 
