@@ -32,7 +32,7 @@ N_SEEDS = 5
 EPOCHS = 200
 #: Iterations of DEC and IDEC (each one batch of 256) at most; both stop earlier once fewer than 0.1% of the
 #: assignments change between two target updates (every 140 iterations).
-MAX_ITER = 4000
+MAX_ITER = 1000
 #: Above this many samples the costly raw-input baselines (t-SNE, UMAP of 784-D rows) run on the first seed only.
 LARGE = 20_000
 QUICK_SAMPLES = 300
