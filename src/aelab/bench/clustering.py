@@ -120,6 +120,11 @@ def _scores(y, labels) -> dict[str, float]:
     return {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels), "ari": ari(y, labels)}
 
 
+def _say_row(say, row: dict) -> None:
+    say(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} "
+        f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
+
+
 def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
     rows = []
     for method in (*AUTOENCODER_METHODS, *RAW_METHODS):
@@ -163,16 +168,13 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
                 if hasattr(model, "n_iter_"):
                     row["iterations"] = model.n_iter_
                 per_seed.append(row)
-                say(f"{NAME}: seed {seed}: {name}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} ARI {row['ari']:.4f} "
-                    f"({seconds:.0f} s)")
+                _say_row(say, row)
                 if seed == seeds[0]:
                     kept[name] = (model.autoencoder_.transform(X), model.labels_)
-        for seed in seeds:
             costly = len(X) <= LARGE or seed == seeds[0]
             for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours):
                 per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
-                say(f"{NAME}: seed {seed}: {name}: ACC {per_seed[-1]['acc']:.4f} NMI {per_seed[-1]['nmi']:.4f} "
-                    f"({seconds:.0f} s)")
+                _say_row(say, per_seed[-1])
         summary = _summary(per_seed, pretrain_seconds)
         best = max((r for r in summary if r["method"] in kept), key=lambda r: r["acc_mean"])
         code, labels = kept[best["method"]]
