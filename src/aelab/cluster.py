@@ -2,7 +2,8 @@
 
 Every estimator takes an ``Autoencoder``: unfitted, it is fitted on the data first; already fitted, it is
 used as it is, so that one pretraining can serve several clusterers. ``autoencoder=None`` pretrains the
-network of the deep clustering literature (``clustering_autoencoder``).
+network of the deep clustering literature (``clustering_autoencoder``). ``sklearn.base.clone`` (and so
+GridSearchCV) gives an unfitted copy of the autoencoder too, which is then pretrained again.
 
 - ``AutoencoderKMeans``, ``AutoencoderGaussianMixture``: k-means or a Gaussian mixture of the code.
 - ``N2D``: UMAP of the code to a few dimensions, then a Gaussian mixture (McConville et al., 2020).
