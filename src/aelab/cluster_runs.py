@@ -109,8 +109,11 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
     if dataset.y is not None and len(np.unique(dataset.y)) >= 2:
         metrics.update(acc=clustering_accuracy(dataset.y, labels), nmi=nmi(dataset.y, labels),
                        ari=ari(dataset.y, labels))
-    figures = {"clusters.png": plots.cluster_scatter(code, labels, dataset.y, dataset.label_names,
-                                                     title=f"{job.method} on {dataset.name}: the code coloured "
+    # N2D's clusters live in its UMAP embedding, the others in the code
+    space = getattr(model, "embedding_", code)
+    what = "the UMAP embedding of the code" if hasattr(model, "embedding_") else "the code"
+    figures = {"clusters.png": plots.cluster_scatter(space, labels, dataset.y, dataset.label_names,
+                                                     title=f"{job.method} on {dataset.name}: {what} coloured "
                                                            "by cluster" + (" and by label" if dataset.y is not None
                                                                             else ""))}
     if dataset.is_image:

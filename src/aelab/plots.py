@@ -241,8 +241,8 @@ def cluster_scatter(
     label_names: Sequence[str] | None = None,
     title: str | None = None,
 ) -> Figure:
-    """The code coloured by cluster, and beside it by true label when ``labels`` is given (codes wider than 2
-    are shown by their first two principal components, the same in both panels)."""
+    """A code or embedding coloured by cluster, and beside it by true label when ``labels`` is given (wider
+    than 2, it is shown by its first two principal components, the same in both panels)."""
     Z = np.asarray(Z, dtype=np.float64)
     points, _ = _to_2d(Z)
     panels = [("by cluster", clusters, None)] + ([("by label", labels, label_names)] if labels is not None else [])
@@ -251,8 +251,8 @@ def cluster_scatter(
     for ax, (name, values, names) in zip(axes, panels, strict=True):
         latent_scatter(points, values, title=name, label_names=names, ax=ax)
         if Z.shape[1] > 2:
-            ax.set_xlabel("PC 1 of the code")
-            ax.set_ylabel("PC 2 of the code")
+            ax.set_xlabel("PC 1")
+            ax.set_ylabel("PC 2")
         if ax.get_legend() is not None and name == "by cluster":
             ax.get_legend().set_title("cluster", prop={"size": "small"})
     if title:

@@ -170,18 +170,20 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
                 per_seed.append(row)
                 _say_row(say, row)
                 if seed == seeds[0]:
-                    kept[name] = (model.autoencoder_.transform(X), model.labels_)
+                    kept[name] = (getattr(model, "embedding_", None), model.autoencoder_.transform(X), model.labels_)
             costly = len(X) <= LARGE or seed == seeds[0]
             for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours):
                 per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
                 _say_row(say, per_seed[-1])
         summary = _summary(per_seed, pretrain_seconds)
         best = max((r for r in summary if r["method"] in kept), key=lambda r: r["acc_mean"])
-        code, labels = kept[best["method"]]
+        embedding, code, labels = kept[best["method"]]
+        what = "the code" if embedding is None else "the UMAP embedding of the code"
         figures = {
-            "clusters.png": plots.cluster_scatter(code, labels, y, dataset.label_names,
+            "clusters.png": plots.cluster_scatter(code if embedding is None else embedding, labels, y,
+                                                  dataset.label_names,
                                                   title=f"{best['method']} on {dataset.name}, seed {seeds[0]}: "
-                                                        "the code coloured by cluster and by label"),
+                                                        f"{what} coloured by cluster and by label"),
             "cluster_samples.png": plots.cluster_samples(X, labels, dataset.sample_shape, random_state=seeds[0],
                                                          title=f"{best['method']}: random samples of each cluster")
             if dataset.is_image else None,
