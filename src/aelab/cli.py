@@ -35,6 +35,29 @@ def _int_list(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _k_value(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of clusters or 'auto', got {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"the number of clusters must be positive, got {k}")
+    return k
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    try:
+        first, last = (int(part) for part in text.split(".."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a range of k such as 2..15, got {text!r}") from None
+    if not 2 <= first <= last:
+        raise argparse.ArgumentTypeError(f"the range of k must start at 2 or more and not end before it starts, "
+                                         f"got {text!r}")
+    return first, last
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--data", required=required, default=None if required else "mnist5k",
                         help="built-in name (see 'aelab datasets') or a .npy/.npz/.csv/.parquet file or image folder")
@@ -119,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use a fixed random subset of this many samples (the official split is kept)")
     _add_job_arguments(compare, epochs=30, what="comparison folder")
 
+    cluster = commands.add_parser("cluster", help="cluster the code of a pretrained autoencoder and write the "
+                                  "assignments (CSV), figures and report.html")
+    _add_data_arguments(cluster, required=False)
+    from aelab.cluster import METHODS
+
+    cluster.add_argument("--method", default="n2d", choices=tuple(METHODS),
+                         help="kmeans or gmm of the code, n2d (UMAP then GMM), dec or idec (fine-tuned encoder)")
+    cluster.add_argument("--k", type=_k_value, default=10, help="number of clusters, or 'auto': the highest "
+                         "silhouette of a sweep over k (see --sweep)")
+    cluster.add_argument("--sweep", type=_k_range, default=None,
+                         help="range of k to sweep, e.g. 2..15 (implies --k auto; default range 2..15)")
+    cluster.add_argument("--hidden", type=_int_list, default=(500, 500, 2000), help="encoder hidden widths")
+    cluster.add_argument("--latent", type=int, default=10, help="size of the code")
+    cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
+    cluster.add_argument("--seed", type=int, default=0, help="random state of the weights and the methods")
+    cluster.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    cluster.add_argument("--out", required=True, help="folder to write")
+    cluster.add_argument("--force", action="store_true", help="replace an existing folder")
+    cluster.add_argument("--quiet", action="store_true", help="no progress output")
+
     from aelab.bench import STUDIES
 
     bench = commands.add_parser("bench", help="run a reference study and write a results folder (results.md, "
@@ -132,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a few epochs on a subset: a smoke test of the study")
     bench.add_argument("--epochs", type=int, default=None, help="override the study's number of epochs")
     bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
+    bench.add_argument("--seeds", type=int, default=None,
+                       help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     bench.add_argument("--out", required=True, help="results folder to write")
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")
@@ -306,6 +351,28 @@ def _compare(args) -> int:
     return 0
 
 
+def _cluster(args) -> int:
+    from aelab.cluster_runs import ClusterJob, run_clustering, write_clustering
+    from aelab.runs import check_output_folder
+
+    check_output_folder(args.out, args.force)
+    job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
+                     k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
+                     latent_dim=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
+                     verbose=0 if args.quiet else 1)
+    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    outcome = run_clustering(job, progress=progress)
+    out = write_clustering(outcome, args.out, force=args.force)
+    metrics = outcome.metrics
+    print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
+    if outcome.sweep is not None:
+        print(_format_table(outcome.sweep.rows(), ["k", "silhouette", "bic"]))
+    columns = [c for c in ("acc", "nmi", "ari") if c in metrics] + ["pretrain_seconds", "cluster_seconds"]
+    print(_format_table([metrics], columns))
+    print(f"cluster folder: {out} (assignments.csv, report.html)")
+    return 0
+
+
 def _bench(args) -> int:
     from aelab.bench import STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
@@ -314,8 +381,10 @@ def _bench(args) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     check_output_folder(args.out, args.force)
-    settings = StudySettings(data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
+    settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
                              random_state=args.seed, device=args.device)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
@@ -434,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
-                   "datasets": _datasets, "compare": _compare,
+                   "datasets": _datasets, "compare": _compare, "cluster": _cluster,
                    "bench": _bench, "detect": _detect}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:

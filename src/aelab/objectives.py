@@ -130,3 +130,11 @@ def jacobian_frobenius(encode, x: torch.Tensor) -> torch.Tensor:
             rows = torch.stack([torch.autograd.grad(codes, x, grad_outputs=basis[j], create_graph=True)[0]
                                 for j in range(k)])
         return rows.square().flatten(2).sum(dim=2).sum(dim=0)
+
+
+def clustering_kl(target: torch.Tensor, q: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """KL(P || Q) between a target assignment ``P`` and the soft assignment ``Q`` (DEC's clustering loss):
+    ``sum_j p_ij log(p_ij / q_ij)`` for each sample, averaged over the samples. Gradients flow through ``q``
+    only; ``target`` is held fixed."""
+    target = target.detach()
+    return (target * (torch.log(target + eps) - torch.log(q + eps))).sum(dim=1).mean()

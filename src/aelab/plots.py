@@ -279,3 +279,83 @@ def score_histogram(scores: np.ndarray, threshold: float, title: str = "anomaly 
     ax.legend()
     ax.set_title(title)
     return fig
+
+
+def cluster_scatter(
+    Z: np.ndarray,
+    clusters: np.ndarray,
+    labels: np.ndarray | None = None,
+    label_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A code or embedding coloured by cluster, and beside it by true label when ``labels`` is given (wider
+    than 2, it is shown by its first two principal components, the same in both panels)."""
+    Z = np.asarray(Z, dtype=np.float64)
+    points, _ = _to_2d(Z)
+    panels = [("by cluster", clusters, None)] + ([("by label", labels, label_names)] if labels is not None else [])
+    fig = Figure(figsize=(5.4 * len(panels), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, values, names) in zip(axes, panels, strict=True):
+        latent_scatter(points, values, title=name, label_names=names, ax=ax)
+        if Z.shape[1] > 2:
+            ax.set_xlabel("PC 1")
+            ax.set_ylabel("PC 2")
+        if ax.get_legend() is not None and name == "by cluster":
+            ax.get_legend().set_title("cluster", prop={"size": "small"})
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def cluster_samples(
+    X: np.ndarray,
+    clusters: np.ndarray,
+    sample_shape: Sequence[int],
+    n_per_cluster: int = 10,
+    random_state: int = 0,
+    title: str = "random samples of each cluster (one row per cluster)",
+) -> Figure:
+    """A grid of images: one row per cluster (largest cluster first), ``n_per_cluster`` random members each;
+    empty cells where a cluster has fewer members."""
+    X = np.asarray(X)
+    clusters = np.asarray(clusters)
+    if len(X) != len(clusters):
+        raise ValueError(f"X has {len(X)} rows but there are {len(clusters)} cluster labels; pass one per row")
+    names, counts = np.unique(clusters, return_counts=True)
+    names = names[np.argsort(-counts, kind="stable")]
+    rng = np.random.default_rng(random_state)
+    blank = np.ones(int(np.prod(sample_shape)))
+    rows = []
+    for name in names:
+        members = np.flatnonzero(clusters == name)
+        chosen = rng.choice(members, min(n_per_cluster, len(members)), replace=False)
+        rows += [X[i].reshape(-1) for i in chosen] + [blank] * (n_per_cluster - len(chosen))
+    mosaic = _image_mosaic(np.asarray(rows), sample_shape, len(names), n_per_cluster)
+    fig = Figure(figsize=(0.7 * n_per_cluster + 1.2, 0.7 * len(names) + 0.8), layout="constrained")
+    ax = fig.add_subplot()
+    height = mosaic.shape[0] / len(names)
+    ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1)
+    ax.set_yticks([(i + 0.5) * height for i in range(len(names))],
+                  [f"{name} ({np.sum(clusters == name)})" for name in names], fontsize="small")
+    ax.set_xticks([])
+    ax.set_ylabel("cluster (size)")
+    ax.set_title(title)
+    return fig
+
+
+def k_sweep(ks: Sequence[int], silhouette: Sequence[float], bic: Sequence[float],
+            title: str = "choosing the number of clusters") -> Figure:
+    """Silhouette (higher is better) and BIC (lower is better) against the number of clusters k."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for ax, values, name, best in ((left, silhouette, "silhouette", np.argmax), (right, bic, "BIC", np.argmin)):
+        ax.plot(ks, values, marker="o")
+        chosen = int(best(values))
+        ax.plot([ks[chosen]], [values[chosen]], marker="*", markersize=16, color="tab:red",
+                label=f"best k = {ks[chosen]}")
+        ax.set_xlabel("number of clusters k")
+        ax.set_ylabel(name)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig

@@ -21,6 +21,8 @@ STUDIES: dict[str, tuple[str, str, str]] = {
                  "one-class anomaly detection: every scorer against IsolationForest, LOF, OC-SVM and PCA, per class"),
     "blobs": ("aelab.bench.blobs", "blobs",
               "PCA-2 against a 50-100-50-2 autoencoder and scikit-learn's MLPRegressor on 20 clusters"),
+    "clustering": ("aelab.bench.clustering", "mnist5k",
+                   "k-means, GMM, N2D, DEC and IDEC on a pretrained code against raw, PCA, t-SNE and UMAP clustering"),
 }
 
 

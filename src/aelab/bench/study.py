@@ -22,7 +22,8 @@ Progress = Callable[[str], None] | None
 class StudySettings:
     """The options every study takes (``aelab bench NAME ...``).
 
-    ``epochs`` None keeps the study's own number (fewer in quick mode); ``quick`` trains briefly on a subset,
+    ``epochs`` None keeps the study's own number (fewer in quick mode); ``seeds`` None keeps the study's own
+    number of repetitions (for the studies that repeat over seeds); ``quick`` trains briefly on a subset,
     which is what the test suite runs.
     """
 
@@ -33,6 +34,7 @@ class StudySettings:
     epochs: int | None = None
     random_state: int = 0
     device: str = "auto"
+    seeds: int | None = None
 
     def epochs_or(self, full: int, quick: int) -> int:
         if self.epochs is not None:

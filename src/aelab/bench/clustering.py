@@ -1,0 +1,214 @@
+"""Study ``clustering``: deep clustering of the autoencoder's code against clustering of the raw input.
+
+    aelab bench clustering --data mnist5k --out runs/clustering
+
+As in the deep clustering literature the task is unsupervised: every method is fitted on all the samples and
+judged on the same samples (ACC after Hungarian matching, NMI, ARI). For each seed one autoencoder
+(d-500-500-2000-10, ReLU, MSE, Adam, batch 256, all samples, no early stopping) is pretrained and shared by
+all the methods on its code: k-means, a Gaussian mixture, N2D (UMAP to 10-D, 20 neighbours, min_dist 0,
+then a Gaussian mixture), DEC (SGD 0.01, momentum 0.9), IDEC (Adam 0.001, gamma 0.1) and IDEC whose centres
+start at the N2D clusters. Beside them, without an autoencoder: k-means of the raw input, of its first 10
+principal components and of a 2-D t-SNE, and UMAP + Gaussian mixture of the raw input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings
+from aelab.cluster import (
+    DEC,
+    IDEC,
+    N2D,
+    AutoencoderGaussianMixture,
+    AutoencoderKMeans,
+    clustering_autoencoder,
+    umap_embedding,
+)
+from aelab.metrics import ari, clustering_accuracy, nmi
+
+NAME = "clustering"
+N_SEEDS = 5
+EPOCHS = 200
+#: Iterations of DEC and IDEC (each one batch of 256) at most; both stop earlier once fewer than 0.1% of the
+#: assignments change between two target updates (every 140 iterations).
+MAX_ITER = 1000
+#: Above this many samples the costly raw-input baselines (t-SNE, UMAP of 784-D rows) run on the first seed only.
+LARGE = 20_000
+QUICK_SAMPLES = 300
+AUTOENCODER_METHODS = ("ae-kmeans", "ae-gmm", "n2d", "dec", "idec", "idec-n2d")
+RAW_METHODS = ("raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm")
+COSTLY = ("tsne-kmeans", "umap-gmm")
+#: Published ACC of the same methods on the full MNIST / Fashion-MNIST (docs/benchmarks.md gives the sources).
+PUBLISHED = {"n2d": {"mnist": 0.979, "fashion-mnist": 0.672}, "dec": {"mnist": 0.843}, "idec": {"mnist": 0.881}}
+
+
+def _load(settings: StudySettings):
+    from aelab.data import MinMaxScaling, load_dataset
+
+    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
+    dataset.check_finite()
+    if dataset.y is None or len(np.unique(dataset.y)) < 2:
+        raise ValueError(f"the {NAME} study measures clusters against labels, but {dataset.name} has no labels "
+                         "of two classes or more; pass labelled data (--label-column for a table)")
+    X = dataset.X.reshape(len(dataset.X), -1)
+    y = np.asarray(dataset.y)
+    if settings.quick:
+        keep = np.sort(np.random.default_rng(settings.random_state).choice(len(X), min(QUICK_SAMPLES, len(X)),
+                                                                           replace=False))
+        X, y = X[keep], y[keep]
+    X = MinMaxScaling.fit(X, per_feature=not dataset.is_image).transform(X)
+    return dataset, X, y
+
+
+def _autoencoder(settings: StudySettings, epochs: int, seed: int):
+    if settings.quick:
+        return clustering_autoencoder(epochs=epochs, random_state=seed, hidden=(32, 32, 64), device=settings.device)
+    return clustering_autoencoder(epochs=epochs, random_state=seed, device=settings.device)
+
+
+def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: int):
+    """Each method on the code of the one pretrained ``ae``: name -> (fitted clusterer, seconds)."""
+    kwargs = {"max_iter": max_iter}
+    fitted = {}
+    for name, make in (("ae-kmeans", lambda: AutoencoderKMeans(ae, k, random_state=seed)),
+                       ("ae-gmm", lambda: AutoencoderGaussianMixture(ae, k, random_state=seed)),
+                       ("n2d", lambda: N2D(ae, k, n_neighbors=neighbours, random_state=seed)),
+                       ("dec", lambda: DEC(ae, k, random_state=seed, **kwargs)),
+                       ("idec", lambda: IDEC(ae, k, random_state=seed, **kwargs))):
+        with Stopwatch() as clock:
+            model = make().fit(X)
+        fitted[name] = (model, clock.seconds)
+        yield name, model, clock.seconds
+    # IDEC started from the N2D clusters: their mean codes are the first centres
+    n2d, n2d_seconds = fitted["n2d"]
+    code = ae.transform(X)
+    with Stopwatch() as clock:
+        centres = np.stack([code[n2d.labels_ == j].mean(axis=0) for j in np.unique(n2d.labels_)])
+        model = IDEC(ae, len(centres), init=centres, random_state=seed, **kwargs).fit(X)
+    yield "idec-n2d", model, clock.seconds + n2d_seconds
+
+
+def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    from aelab.baselines import TSNEBaseline
+
+    def kmeans(Z):
+        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(Z)
+
+    steps = {"raw-kmeans": lambda: kmeans(X),
+             "pca-kmeans": lambda: kmeans(PCA(n_components=min(10, X.shape[1]), random_state=seed).fit_transform(X))}
+    if costly:
+        steps["tsne-kmeans"] = lambda: kmeans(TSNEBaseline(n_components=2, random_state=seed).fit_transform(X))
+
+        def umap_gmm():
+            _, embedding = umap_embedding(X, k, n_neighbors=neighbours, random_state=seed)
+            return GaussianMixture(k, covariance_type="full", n_init=10, reg_covar=1e-5,
+                                   random_state=seed).fit(embedding).predict(embedding)
+
+        steps["umap-gmm"] = umap_gmm
+    for name, step in steps.items():
+        with Stopwatch() as clock:
+            labels = step()
+        yield name, labels, clock.seconds
+
+
+def _scores(y, labels) -> dict[str, float]:
+    return {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels), "ari": ari(y, labels)}
+
+
+def _say_row(say, row: dict) -> None:
+    say(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} "
+        f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
+
+
+def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
+    rows = []
+    for method in (*AUTOENCODER_METHODS, *RAW_METHODS):
+        runs = [r for r in per_seed if r["method"] == method]
+        if not runs:
+            continue
+        row = {"method": method, "seeds": len(runs)}
+        for metric in ("acc", "nmi", "ari"):
+            values = np.array([r[metric] for r in runs])
+            row[f"{metric}_mean"] = float(values.mean())
+            row[f"{metric}_std"] = float(values.std())
+        row["seconds"] = float(np.mean([r["seconds"] for r in runs]))
+        row["pretrain_seconds"] = float(np.mean(pretrain_seconds)) if method in AUTOENCODER_METHODS else None
+        rows.append(row)
+    return rows
+
+
+def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+    """Pretrain one autoencoder per seed, cluster its code with every method, cluster the raw input with the
+    baselines, and summarise ACC, NMI and ARI over the seeds."""
+    from aelab import plots
+
+    say = progress or (lambda message: None)
+    epochs = settings.epochs_or(full=EPOCHS, quick=2)
+    n_seeds = settings.seeds if settings.seeds else (2 if settings.quick else N_SEEDS)
+    max_iter = 30 if settings.quick else MAX_ITER
+    with Stopwatch() as total:
+        dataset, X, y = _load(settings)
+        k = len(np.unique(y))
+        neighbours = min(20, len(X) // 4)
+        seeds = [settings.random_state + i for i in range(n_seeds)]
+        per_seed, pretrain_seconds, kept = [], [], {}
+        for seed in seeds:
+            with Stopwatch() as clock:
+                ae = _autoencoder(settings, epochs, seed).fit(X)
+            pretrain_seconds.append(clock.seconds)
+            say(f"{NAME}: seed {seed}: autoencoder pretrained in {clock.seconds:.0f} s "
+                f"(final loss {ae.history_['train_loss'][-1]:.5f})")
+            for name, model, seconds in _autoencoder_methods(ae, X, k, seed, max_iter, neighbours):
+                row = {"method": name, "seed": seed, **_scores(y, model.labels_), "seconds": seconds}
+                if hasattr(model, "n_iter_"):
+                    row["iterations"] = model.n_iter_
+                per_seed.append(row)
+                _say_row(say, row)
+                if seed == seeds[0]:
+                    kept[name] = (getattr(model, "embedding_", None), model.autoencoder_.transform(X), model.labels_)
+            costly = len(X) <= LARGE or seed == seeds[0]
+            for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours):
+                per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
+                _say_row(say, per_seed[-1])
+        summary = _summary(per_seed, pretrain_seconds)
+        best = max((r for r in summary if r["method"] in kept), key=lambda r: r["acc_mean"])
+        embedding, code, labels = kept[best["method"]]
+        what = "the code" if embedding is None else "the UMAP embedding of the code"
+        figures = {
+            "clusters.png": plots.cluster_scatter(code if embedding is None else embedding, labels, y,
+                                                  dataset.label_names,
+                                                  title=f"{best['method']} on {dataset.name}, seed {seeds[0]}: "
+                                                        f"{what} coloured by cluster and by label"),
+            "cluster_samples.png": plots.cluster_samples(X, labels, dataset.sample_shape, random_state=seeds[0],
+                                                         title=f"{best['method']}: random samples of each cluster")
+            if dataset.is_image else None,
+        }
+        figures = {name: figure for name, figure in figures.items() if figure is not None}
+    family = "fashion-mnist" if "fashion" in dataset.name else "mnist"
+    notes = [f"All {len(X)} samples are clustered and scored (unsupervised, as in the literature); mean and "
+             f"standard deviation over seeds {seeds[0]}..{seeds[-1]}; {k} clusters.",
+             f"Autoencoder {X.shape[1]}-" + "-".join(map(str, _autoencoder(settings, epochs, 0).hidden))
+             + f"-10 pretrained for {epochs} epochs per seed (pretrain_seconds), shared by all its methods; "
+             "seconds is each method's own time after pretraining (idec-n2d includes its N2D step).",
+             f"DEC and IDEC: target update every 140 iterations, stop below 0.1% changed assignments, at most "
+             f"{max_iter} iterations.",
+             "PCA k-means: 10 components; t-SNE k-means: openTSNE 2-D, perplexity 30; UMAP+GMM: UMAP of the raw "
+             "input to as many dimensions as clusters (20 neighbours, min_dist 0), Gaussian mixture of 10 inits."]
+    if len(X) > LARGE and len(seeds) > 1:
+        notes.append(f"Above {LARGE} samples t-SNE k-means and UMAP+GMM of the raw input ran on the first seed only "
+                     "(the seeds column).")
+    published = {m: v[family] for m, v in PUBLISHED.items() if family in v}
+    notes.append("Published ACC on the full " + ("Fashion-MNIST" if family == "fashion-mnist" else "MNIST") + ": "
+                 + ", ".join(f"{m} {v}" for m, v in published.items()) + ".")
+    return StudyResult(
+        study=NAME, title=f"Deep clustering on {dataset.name}: {len(X)} samples, {len(seeds)} seeds",
+        settings={"epochs": epochs, "seeds": seeds, "max_iter": max_iter, "n_clusters": k, "quick": settings.quick,
+                  "device": settings.device},
+        data={"name": dataset.name, "n_train_used": len(X), "n_test_used": f"the same {len(X)}"},
+        tables={"mean and standard deviation over seeds": summary, "every seed": per_seed},
+        figures=figures, notes=notes, extra={"published_acc": published}, seconds=total.seconds)

@@ -1,0 +1,167 @@
+"""The clustering job behind ``aelab cluster``: data -> [0, 1] scaling -> pretrained autoencoder -> optional
+sweep over k -> one clusterer of ``aelab.cluster`` -> scores, figures and a folder written in one piece."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoencoder, sweep_k
+from aelab.data import Dataset, MinMaxScaling, load_dataset
+from aelab.metrics import ari, clustering_accuracy, nmi
+
+#: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
+DEFAULT_SWEEP = (2, 15)
+
+
+@dataclass
+class ClusterJob:
+    """Everything ``aelab cluster`` needs, recorded as the folder's config.json.
+
+    ``k`` None chooses the number of clusters by the highest silhouette of a sweep over ``sweep`` (first and
+    last k, inclusive) on the autoencoder's code.
+    """
+
+    data: str = "mnist5k"
+    data_dir: str | None = None
+    label_column: str | None = None
+    method: str = "n2d"
+    k: int | None = 10
+    sweep: tuple[int, int] | None = None
+    hidden: tuple[int, ...] = CLUSTERING_HIDDEN
+    latent_dim: int = 10
+    epochs: int = 200
+    batch_size: int = 256
+    random_state: int = 0
+    device: str = "auto"
+    verbose: int = 0
+
+    def check(self) -> None:
+        """Raise a ValueError on settings that make no sense, before any work is done."""
+        if self.method not in METHODS:
+            raise ValueError(f"unknown clustering method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"k must be a positive number of clusters or 'auto', got {self.k}")
+        if self.sweep is not None and not 2 <= self.sweep[0] <= self.sweep[1]:
+            raise ValueError(f"the sweep over k must go from 2 or more up to at least its start, got "
+                             f"{self.sweep[0]}..{self.sweep[1]}; pass e.g. 2..15")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
+
+@dataclass
+class ClusterOutcome:
+    """What a clustering job produced, before anything is written."""
+
+    job: ClusterJob
+    dataset: Dataset
+    labels: np.ndarray
+    code: np.ndarray
+    metrics: dict[str, Any]
+    sweep: KSweep | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
+    """Scale all the samples to [0, 1], pretrain the autoencoder, choose k when asked, cluster the code and
+    score the clusters against the labels when there are any."""
+    from aelab import plots
+
+    say = progress or (lambda message: None)
+    job.check()
+    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
+    dataset.check_finite()
+    X = dataset.X.reshape(len(dataset.X), -1)
+    X = MinMaxScaling.fit(X, per_feature=not dataset.is_image).transform(X)
+    if job.latent_dim > X.shape[1]:
+        raise ValueError(f"latent_dim={job.latent_dim} is more than the {X.shape[1]} features of {dataset.name}; "
+                         "pass a smaller --latent")
+    autoencoder = clustering_autoencoder(latent_dim=job.latent_dim, epochs=job.epochs, random_state=job.random_state,
+                                         hidden=tuple(job.hidden), batch_size=job.batch_size, device=job.device,
+                                         verbose=job.verbose)
+    started = time.perf_counter()
+    autoencoder.fit(X)
+    pretrain_seconds = time.perf_counter() - started
+    say(f"autoencoder pretrained in {pretrain_seconds:.0f} s")
+    sweep, k = None, job.k
+    if k is None:
+        first, last = job.sweep or DEFAULT_SWEEP
+        sweep = sweep_k(autoencoder.transform(X), range(first, min(last, len(X) - 1) + 1),
+                        random_state=job.random_state)
+        k = sweep.best_k_silhouette
+        say(f"k = {k} has the highest silhouette of k = {first}..{last} (lowest BIC at k = {sweep.best_k_bic})")
+    started = time.perf_counter()
+    model = METHODS[job.method](autoencoder, n_clusters=k, random_state=job.random_state).fit(X)
+    cluster_seconds = time.perf_counter() - started
+    labels = model.labels_
+    code = model.autoencoder_.transform(X)
+    metrics: dict[str, Any] = {"method": job.method, "k": k, "n_samples": len(X),
+                               "pretrain_seconds": pretrain_seconds, "cluster_seconds": cluster_seconds,
+                               "cluster_sizes": np.bincount(labels, minlength=k).tolist()}
+    if hasattr(model, "n_iter_"):
+        metrics["iterations"] = model.n_iter_
+    if dataset.y is not None and len(np.unique(dataset.y)) >= 2:
+        metrics.update(acc=clustering_accuracy(dataset.y, labels), nmi=nmi(dataset.y, labels),
+                       ari=ari(dataset.y, labels))
+    # N2D's clusters live in its UMAP embedding, the others in the code
+    space = getattr(model, "embedding_", code)
+    what = "the UMAP embedding of the code" if hasattr(model, "embedding_") else "the code"
+    figures = {"clusters.png": plots.cluster_scatter(space, labels, dataset.y, dataset.label_names,
+                                                     title=f"{job.method} on {dataset.name}: {what} coloured "
+                                                           "by cluster" + (" and by label" if dataset.y is not None
+                                                                            else ""))}
+    if dataset.is_image:
+        figures["cluster_samples.png"] = plots.cluster_samples(X, labels, dataset.sample_shape,
+                                                               random_state=job.random_state)
+    if sweep is not None:
+        figures["k_sweep.png"] = plots.k_sweep(sweep.ks, sweep.silhouette, sweep.bic,
+                                               title=f"Gaussian mixtures of the {dataset.name} code")
+    return ClusterOutcome(job, dataset, labels, code, metrics, sweep, figures)
+
+
+def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
+    """The CSV of the assignments: ``index,cluster`` and ``label`` when the labels are known."""
+    text = io.StringIO()
+    text.write("index,cluster" + (",label" if y is not None else "") + "\n")
+    for i, cluster in enumerate(labels):
+        text.write(f"{i},{int(cluster)}" + (f",{y[i]}" if y is not None else "") + "\n")
+    return text.getvalue()
+
+
+def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False) -> Path:
+    """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html."""
+    from aelab.persistence import atomic_write_json
+    from aelab.report import figure_pngs, render_report
+    from aelab.runs import write_folder
+
+    def fill(staging: Path) -> None:
+        dataset = outcome.dataset
+        (staging / "assignments.csv").write_text(assignments_csv(outcome.labels, dataset.y), encoding="utf-8")
+        config = {"job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+                  "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples},
+                  "scaling": "min-max to [0, 1] over all the samples"}
+        record = dict(outcome.metrics)
+        if outcome.sweep is not None:
+            record["sweep"] = outcome.sweep.rows()
+        atomic_write_json(staging / "metrics.json", record)
+        atomic_write_json(staging / "config.json", config)
+        pngs = figure_pngs(outcome.figures)
+        for name, png in pngs.items():
+            (staging / name).write_bytes(png)
+        row = {k: v for k, v in outcome.metrics.items() if k != "cluster_sizes"}
+        tables = {"clustering of all the samples": [row]}
+        if outcome.sweep is not None:
+            tables["sweep over k (Gaussian mixtures of the code)"] = outcome.sweep.rows()
+        notes = ["ACC after Hungarian matching of clusters to labels, NMI and ARI, all on every sample."
+                 if "acc" in row else "The data have no labels: only the clusters are reported."]
+        (staging / "report.html").write_text(
+            render_report(f"aelab cluster: {outcome.job.method} on {dataset.name}, k = {row['k']}", config, tables,
+                          pngs, notes=notes), encoding="utf-8")
+
+    return write_folder(out, force, fill)
