@@ -114,6 +114,13 @@ def test_bench_errors_are_one_line(tmp_path, capsys):
     assert main(["bench", "deep2d", "--data", str(tmp_path / "unlabelled.npy"), "--quick", "--quiet",
                  "--out", str(tmp_path / "c")]) == 2
     assert "no labels" in capsys.readouterr().err
+    X[3, 1] = np.nan  # a study cannot skip bad rows, so its message does not offer --skip-bad-rows
+    np.save(tmp_path / "bad.npy", X)
+    assert main(["bench", "deep2d", "--data", str(tmp_path / "bad.npy"), "--quick", "--quiet",
+                 "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "1 bad row(s)" in err and "(rows 4); fix or remove them first" in err and "--skip-bad-rows" not in err
+    assert not (tmp_path / "d").exists()
 
 
 def test_markdown_table_columns_are_the_union_of_the_rows_keys():

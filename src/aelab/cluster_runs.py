@@ -14,6 +14,7 @@ import numpy as np
 
 from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoencoder, sweep_k
 from aelab.data import Dataset, MinMaxScaling, load_dataset
+from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.metrics import ari, clustering_accuracy, nmi
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
@@ -76,7 +77,7 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
     say = progress or (lambda message: None)
     job.check()
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset.check_finite()
+    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
     X = dataset.X.reshape(len(dataset.X), -1)
     X = MinMaxScaling.fit(X, per_feature=not dataset.is_image).transform(X)
     if job.latent_dim > X.shape[1]:

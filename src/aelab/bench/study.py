@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from aelab.data import Dataset, load_dataset, split_dataset
+from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 
 Progress = Callable[[str], None] | None
 
@@ -68,7 +69,7 @@ def load_study_data(settings: StudySettings, n_train: int | None = None, n_test:
     from aelab.runs import scale_split
 
     dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite()
+    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
     split = split_dataset(dataset, test_size=test_size, random_state=settings.random_state)
     _, X_train, X_test = scale_split(dataset, split)
     X_train, y_train = _subset(X_train, split.y_train, n_train, settings.random_state)

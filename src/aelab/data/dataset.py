@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: What to do about bad rows where the command or function can drop them.
+SKIP_BAD_ROWS_REMEDY = "fix or remove them, or pass --skip-bad-rows (skip_bad_rows=True) to drop them"
+#: Where it cannot: the studies and the clustering command.
+FIX_BAD_ROWS_REMEDY = "fix or remove them first"
+
 
 @dataclass
 class Dataset:
@@ -60,14 +65,13 @@ class Dataset:
                 bad.append(np.flatnonzero(~np.isfinite(block).all(axis=1)) + start)
         return np.concatenate(bad) if bad else np.empty(0, np.int64)
 
-    def check_finite(self) -> None:
-        """Raise ValueError naming the first bad rows (1-based, as in the file; see ``bad_rows``)."""
+    def check_finite(self, remedy: str = SKIP_BAD_ROWS_REMEDY) -> None:
+        """Raise ValueError naming the first bad rows (1-based, as in the file; see ``bad_rows``) and ``remedy``."""
         bad = self.bad_rows()
         if len(bad):
             raise ValueError(
                 f"{self.name}: {len(bad)} bad row(s) with NaN, infinite, missing or non-numeric values or the wrong "
-                f"number of fields (rows {_first_rows(bad)}); fix or remove them, or pass --skip-bad-rows "
-                "(skip_bad_rows=True) to drop them"
+                f"number of fields (rows {_first_rows(bad)}); {remedy}"
             )
 
     def without_bad_rows(self) -> tuple[Dataset, np.ndarray]:
