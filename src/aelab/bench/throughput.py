@@ -3,8 +3,8 @@
     python -m aelab.bench.throughput                # make bench: both models, batch 128, 256 and 1024
     python -m aelab.bench.throughput --quick        # tiny sizes, seconds: checks that everything runs
 
-For the dense 784-512-256-32 autoencoder and the convolutional one of the variants study (kernel 4, stride 2,
-filters 32 and 64, code 32), at each batch size, three rates in samples per second, measured in alternation
+For the dense 784-512-256-32 autoencoder and a convolutional one (kernel 4, stride 2, filters 32 and 64, no
+dense layer, code 32), at each batch size, three rates in samples per second, measured in alternation
 over several rounds so that all three see the same machine:
 
 - ours: ``Autoencoder.fit`` (no validation split, no early stopping), from its per-epoch times;
