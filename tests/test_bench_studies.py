@@ -147,3 +147,25 @@ def test_oneclass_quick_has_every_scorer_and_baseline_per_class(tmp_path):
         record["mean_auroc"][f"autoencoder {DEFAULT_SCORER}"]
         > max(v for k, v in record["mean_auroc"].items() if k.split()[0] in ("raw", "pca")))
     assert "## average precision per normal class" in markdown and (out / "mean_auroc.png").is_file()
+
+
+def test_variants_probe_trains_about_the_asked_steps_on_the_asked_subset(capsys):
+    from aelab.bench.variants_probe import main as probe_main
+
+    assert probe_main(["--data", "mnist5k", "--latent", "2", "--n-train", "256", "--steps", "6",
+                       "--batch-size", "64", "--learning-rate", "0.002"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["n_train"], record["epochs"], record["steps"]) == (256, 2, 8)
+    assert (record["batch_size"], record["learning_rate"], record["kind"]) == (64, 0.002, "vanilla")
+    for key in ("test_kmeans_acc_%", "test_gmm_acc_%", "all_kmeans_acc_%", "all_gmm_acc_%"):
+        assert 0 < record[key] <= 100
+
+
+def test_variants_probe_bad_data_is_one_line(capsys):
+    from aelab.bench.variants_probe import main as probe_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        probe_main(["--data", "no-such-data"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
