@@ -71,3 +71,28 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
     np.testing.assert_allclose(history["train_loss"], reference["train_loss"], rtol=1e-5)
     np.testing.assert_allclose(history["validation_loss"], reference["validation_loss"], rtol=1e-5)
+
+
+def test_a_helper_rank_leaves_the_folder_rank_0_is_writing_alone(tmp_path, monkeypatch):
+    """Rank 0 may already have started the run folder (its checkpoint's job file, no model yet) when rank 1
+    reaches the folder check: rank 1 must not take it for an interrupted run, nor touch it."""
+    import contextlib
+
+    from aelab.runs import CHECKPOINT_FOLDER, JOB_FILE
+
+    out = tmp_path / "run"
+    (out / CHECKPOINT_FOLDER).mkdir(parents=True)
+    (out / CHECKPOINT_FOLDER / JOB_FILE).write_text("{}")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    helper = DistributedContext(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"), backend="gloo")
+    calls = []
+
+    def fake_training(job, **kwargs):
+        calls.append(kwargs)  # a helper rank's run_training returns None: it only helps to train
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr("aelab.distributed.distributed_session", lambda device: contextlib.nullcontext(helper))
+    monkeypatch.setattr("aelab.runs.run_training", fake_training)
+    assert main([*TRAIN, "--distributed", "--out", str(out)]) == 0
+    assert len(calls) == 1 and calls[0]["checkpoint"] == out / CHECKPOINT_FOLDER
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

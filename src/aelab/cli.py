@@ -247,6 +247,7 @@ def _train(args) -> int:
         write_run,
     )
 
+    writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
     if args.resume is not None:
         if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
             raise UsageError("--resume continues a run in its own folder; leave out --out")
@@ -259,7 +260,8 @@ def _train(args) -> int:
         if args.stream and args.skip_bad_rows:
             raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
                              "bad rows from the file, or train without --stream")
-        out = check_output_folder(args.out, args.force)
+        # the other ranks would see rank 0's run in the making and refuse it
+        out = check_output_folder(args.out, args.force) if writer else Path(args.out)
         job = TrainJob(
             data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind,
             hidden=args.hidden, latent_dim=args.latent, activation=args.activation, loss=args.loss,
@@ -269,7 +271,6 @@ def _train(args) -> int:
             distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
             on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows,
         )
-    writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
     with folder_lock(out) if writer else contextlib.nullcontext():
         created = not out.exists()
         if job is None:
