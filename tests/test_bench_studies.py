@@ -161,11 +161,13 @@ def test_variants_probe_trains_about_the_asked_steps_on_the_asked_subset(capsys)
         assert 0 < record[key] <= 100
 
 
-def test_variants_probe_bad_data_is_one_line(capsys):
+@pytest.mark.parametrize("args, message", [(["--data", "no-such-data"], "no-such-data"),
+                                           (["--steps", "0"], "must be a positive integer, got 0")])
+def test_variants_probe_bad_input_is_a_clear_error(capsys, args, message):
     from aelab.bench.variants_probe import main as probe_main
 
     with pytest.raises(SystemExit) as exit_info:
-        probe_main(["--data", "no-such-data"])
+        probe_main(args)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert message in err and "Traceback" not in err

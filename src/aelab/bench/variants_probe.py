@@ -7,7 +7,8 @@ Trains the study's convolutional autoencoder of one kind and code size (``aelab.
 subset of the training part for about ``--steps`` Adam steps (the epochs are rounded from it), with the
 learning rate and batch size given, and prints one line: k-means and Gaussian-mixture ACC (%) of the codes of
 the test part, as the study measures them, and of the codes of the test and training parts together. The
-study's own setting is 40 epochs of batch 128 on the whole training part (1,250 steps on mnist5k).
+study's own setting is 40 epochs of batch 128 on the whole training part (``--steps 1250``; on mnist5k's
+4,000 training digits that is 1,280 optimizer steps, as each epoch ends with a shorter batch).
 """
 
 from __future__ import annotations
@@ -49,15 +50,22 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
     return record
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="mnist5k")
     parser.add_argument("--kind", default="vanilla", choices=list(KINDS))
     parser.add_argument("--latent", type=int, default=32)
-    parser.add_argument("--n-train", type=int, default=None, help="random subset of the training part")
-    parser.add_argument("--steps", type=int, default=1250, help="about this many Adam steps")
+    parser.add_argument("--n-train", type=_positive_int, default=None, help="random subset of the training part")
+    parser.add_argument("--steps", type=_positive_int, default=1250, help="about this many Adam steps")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=CONV["batch_size"])
+    parser.add_argument("--batch-size", type=_positive_int, default=CONV["batch_size"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
