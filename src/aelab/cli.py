@@ -88,6 +88,14 @@ def _add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
                         "fields, and say how many (default: stop and name them)")
 
 
+def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none") -> None:
+    from aelab.augmentation import AUGMENT_CHOICES
+
+    parser.add_argument("--augment", default=default, choices=tuple(AUGMENT_CHOICES),
+                        help="move each training image by a random rotation (up to 10 degrees), shift (10%%) and zoom "
+                        "(10%%); affine-flip also mirrors half of them (for clothes, not digits)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
     from aelab import __version__
@@ -121,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
                        help="bf16: bfloat16 autocast in the training step (for CUDA)")
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
+    _add_augment(train)
 
     for name, what in (("encode", "the code of each sample"),
                        ("reconstruct", "the reconstruction of each sample, in the data's units"),
@@ -156,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--hidden", type=_int_list, default=(500, 500, 2000), help="encoder hidden widths")
     cluster.add_argument("--latent", type=int, default=10, help="size of the code")
     cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
+    _add_augment(cluster)
     cluster.add_argument("--seed", type=int, default=0, help="random state of the weights and the methods")
     cluster.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     cluster.add_argument("--out", required=True, help="folder to write")
@@ -177,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
+    bench.add_argument("--augment", default=None, choices=("none", "affine", "affine-flip"),
+                       help="image augmentation of the pretraining (clustering only; default: affine for images)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     bench.add_argument("--out", required=True, help="results folder to write")
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")
@@ -269,7 +281,7 @@ def _train(args) -> int:
             test_size=args.test_size, random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
             precision=args.precision, compile=args.compile, stream=args.stream,
             distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
-            on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows,
+            on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows, augment=args.augment,
         )
     with folder_lock(out) if writer else contextlib.nullcontext():
         created = not out.exists()
@@ -360,7 +372,7 @@ def _cluster(args) -> int:
     job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
                      latent_dim=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
-                     verbose=0 if args.quiet else 1)
+                     verbose=0 if args.quiet else 1, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
     out = write_clustering(outcome, args.out, force=args.force)
@@ -375,7 +387,7 @@ def _cluster(args) -> int:
 
 
 def _bench(args) -> int:
-    from aelab.bench import STUDIES, study_module
+    from aelab.bench import AUGMENTING_STUDIES, STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder
@@ -384,10 +396,13 @@ def _bench(args) -> int:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.augment is not None and args.study not in AUGMENTING_STUDIES:
+        raise UsageError(f"the {args.study} study trains as its reference study did and takes no --augment; "
+                         f"--augment is for {', '.join(AUGMENTING_STUDIES)}")
     check_output_folder(args.out, args.force)
     settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
-                             random_state=args.seed, device=args.device)
+                             random_state=args.seed, device=args.device, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     with folder_lock(args.out):
         check_output_folder(args.out, args.force)

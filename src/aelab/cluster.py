@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from aelab.augmentation import random_affine
 from aelab.estimators import Autoencoder
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
@@ -268,6 +270,7 @@ class SelfTraining:
     batch_size: int
     reconstruction_weight: float  # 0 for DEC
     clustering_weight: float
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfTraining,
@@ -277,7 +280,8 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
     Every ``update_interval`` iterations the soft assignment of all of ``X`` is computed, the target ``P``
     renewed from it, and the loop stops once fewer than ``tol`` of the samples changed cluster since the
     previous update. Each iteration takes a batch of the shuffled data and steps on
-    ``clustering_weight * KL(P || Q) + reconstruction_weight * reconstruction loss``.
+    ``clustering_weight * KL(P || Q) + reconstruction_weight * reconstruction loss``; with
+    ``settings.augment`` the batch is augmented first (its target ``P`` stays that of the unmoved samples).
 
     Returns
     -------
@@ -309,6 +313,8 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
         index = order[position:position + batch_size]
         position += batch_size
         x = X[index]
+        if settings.augment is not None:
+            x = settings.augment(x)
         z = network.encode(x)
         objective = settings.clustering_weight * clustering_kl(target[index], layer(z))
         if settings.reconstruction_weight > 0:
@@ -324,13 +330,24 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
     return labels, iteration, changed
 
 
+def _augmenter(autoencoder: Autoencoder, seed: int, device: torch.device):
+    """The batch augmentation ``autoencoder`` was pretrained with, as a function of a batch, or None."""
+    augmentation = autoencoder._affine_augmentation()
+    if augmentation is None:
+        return None
+    generator = torch.Generator(device=device).manual_seed(seed)
+    shape = autoencoder.sample_shape_
+    return lambda x: random_affine(x, shape, augmentation, generator)
+
+
 class DEC(_CodeClustering):
     """Deep embedded clustering: the encoder and the cluster centres fine-tuned together so that the
     Student-t soft assignment of the codes moves towards its own sharpened version (KL(P || Q)).
 
     The centres start at k-means of the pretrained code (``init="kmeans"``, as in DEC) or at the code's mean
     in each N2D cluster (``init="n2d"``). The autoencoder given is copied, never changed: the fine-tuned one
-    is ``autoencoder_``.
+    is ``autoencoder_``. An autoencoder pretrained with image augmentation (its ``augmentation``) is
+    fine-tuned on augmented batches too, as in DEC with data augmentation (Guo et al., 2018).
 
     Parameters
     ----------
@@ -450,7 +467,8 @@ class DEC(_CodeClustering):
         rows = self.autoencoder_._validate_X(X, reset=False)
         X_tensor = torch.as_tensor(np.ascontiguousarray(rows, dtype=np.float32)).to(device)
         settings = SelfTraining(self.update_interval, float(self.tol), int(self.max_iter), int(self.batch_size),
-                                self._reconstruction_weight, self._clustering_weight())
+                                self._reconstruction_weight, self._clustering_weight(),
+                                augment=_augmenter(self.autoencoder_, seed + 1, device))
         labels, self.n_iter_, self.changed_ = self_train(network, layer, X_tensor, settings, optimizer,
                                                          torch.Generator().manual_seed(seed),
                                                          loss=self.autoencoder_.loss)

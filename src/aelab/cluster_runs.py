@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from aelab.augmentation import augment_parameters, image_augmentation
 from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoencoder, sweep_k
 from aelab.data import Dataset, MinMaxScaling, load_dataset
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
@@ -42,6 +43,7 @@ class ClusterJob:
     random_state: int = 0
     device: str = "auto"
     verbose: int = 0
+    augment: str = "none"
 
     def check(self) -> None:
         """Raise a ValueError on settings that make no sense, before any work is done."""
@@ -54,6 +56,7 @@ class ClusterJob:
                              f"{self.sweep[0]}..{self.sweep[1]}; pass e.g. 2..15")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        augment_parameters(self.augment)
 
 
 @dataclass
@@ -85,7 +88,7 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
                          "pass a smaller --latent")
     autoencoder = clustering_autoencoder(latent_dim=job.latent_dim, epochs=job.epochs, random_state=job.random_state,
                                          hidden=tuple(job.hidden), batch_size=job.batch_size, device=job.device,
-                                         verbose=job.verbose)
+                                         verbose=job.verbose, **image_augmentation(dataset, job.augment))
     started = time.perf_counter()
     autoencoder.fit(X)
     pretrain_seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aelab.augmentation import AffineAugmentation, random_affine
 from aelab.corruption import corrupt
 from aelab.nn.dense import DenseStack
 from aelab.nn.latent import reparameterise
@@ -51,6 +52,8 @@ class LossComposition:
     n_alternations: int = 10
     total_steps: int = 1
     latent_dim: int = 2
+    augmentation: AffineAugmentation | None = None
+    sample_shape: tuple[int, ...] | None = None
 
 
 def _one_sigmoid_layer(encoder: nn.Module) -> nn.Linear | None:
@@ -78,7 +81,8 @@ def contractive_penalty(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 class CompositeLoss:
     """``loss_fn(network, x)``: the sum of the composed terms on a batch ``x``.
 
-    In training mode the input is corrupted (if a corruption is set), Gaussian codes are sampled by
+    In training mode the batch is first augmented (if an augmentation is set: the moved images are then
+    both input and target), the input is corrupted (if a corruption is set), Gaussian codes are sampled by
     reparameterisation and, for ``latent_cycle="alternating"``, the steps alternate between the
     reconstruction terms and the latent cycle term in ``2 * n_alternations`` equal phases of the run. In
     evaluation mode (the validation loss) the input is clean, the code is the posterior mean, and all
@@ -115,6 +119,8 @@ class CompositeLoss:
             self.step += 1
             if in_cycle_phase:
                 return c.cycle_weight * self.cycle_term(network, x)
+        if training and c.augmentation is not None:
+            x = random_affine(x, c.sample_shape, c.augmentation, self.generator)
         inputs = x
         if training and c.corruption is not None:
             inputs = corrupt(x, c.corruption, c.noise_level, self.generator, c.data_low, c.data_high, c.clip)

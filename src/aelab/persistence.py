@@ -23,12 +23,14 @@ _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "pa
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_", "offset_", "score_quantiles_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "conv_hidden", "sample_shape")
-_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence", "contamination")
+_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence", "contamination", "augmentation",
+                 "augment_rotation", "augment_shift", "augment_scale", "augment_flip")
 
 
 #: The JSON types a parameter may have besides its default's (None: the parameter may be None).
 _NONE_DEFAULT_TYPES = {"decoder_hidden": (list,), "sample_shape": (list,), "code_activation": (str,),
-                       "corruption": (str,), "random_state": (int,), "patience": (type(None),)}
+                       "corruption": (str,), "augmentation": (str,), "random_state": (int,),
+                       "patience": (type(None),)}
 
 
 def _param_type_ok(value: Any, default: Any, also: tuple[type, ...]) -> bool:

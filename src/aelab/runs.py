@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aelab.augmentation import augment_parameters
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
 from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
@@ -53,12 +54,13 @@ class TrainJob:
     checkpoint_every: int = 1
     on_divergence: str = "stop"
     skip_bad_rows: bool = False
+    augment: str = "none"
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
         """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
 
-        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` is
-        passed to convolutional kinds.
+        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` (None
+        for data that are not images) is passed to convolutional kinds and to ``augment``.
         """
         params = dict(
             hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
@@ -67,7 +69,11 @@ class TrainJob:
             precision=self.precision, compile=self.compile, on_divergence=self.on_divergence,
         )
         params.update(kind_parameters(self.kind))
-        if params.get("architecture") == "conv" and sample_shape is not None:
+        params.update(augment_parameters(self.augment))
+        if params.get("augmentation") and sample_shape is None:
+            raise ValueError(f"--augment {self.augment} moves images, but {self.data} does not hold images; leave "
+                             "out --augment for data that are not images")
+        if (params.get("architecture") == "conv" or params.get("augmentation")) and sample_shape is not None:
             params["sample_shape"] = tuple(sample_shape)
         return Autoencoder(**params)
 

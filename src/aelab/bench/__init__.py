@@ -26,6 +26,10 @@ STUDIES: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: The studies that take ``--augment`` (the others train as their reference study did).
+AUGMENTING_STUDIES = ("clustering",)
+
+
 def study_module(name: str) -> ModuleType:
     """The module of study ``name``; a ValueError lists the studies when there is none of that name."""
     if name not in STUDIES:

@@ -24,8 +24,9 @@ class StudySettings:
     """The options every study takes (``aelab bench NAME ...``).
 
     ``epochs`` None keeps the study's own number (fewer in quick mode); ``seeds`` None keeps the study's own
-    number of repetitions (for the studies that repeat over seeds); ``quick`` trains briefly on a subset,
-    which is what the test suite runs.
+    number of repetitions (for the studies that repeat over seeds); ``augment`` None keeps the study's own
+    image augmentation (for the studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``);
+    ``quick`` trains briefly on a subset, which is what the test suite runs.
     """
 
     data: str
@@ -36,6 +37,7 @@ class StudySettings:
     random_state: int = 0
     device: str = "auto"
     seeds: int | None = None
+    augment: str | None = None
 
     def epochs_or(self, full: int, quick: int) -> int:
         if self.epochs is not None:
