@@ -78,17 +78,26 @@ def test_estimator_divergence_is_a_value_error():
         Autoencoder(on_divergence="retry").fit(X)
 
 
-@pytest.mark.parametrize("error", [
-    getattr(torch.cuda, "OutOfMemoryError", RuntimeError)("CUDA out of memory. Tried to allocate 2.00 GiB"),
-    RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough memory: out of memory"),
-])
-def test_out_of_memory_names_the_batch_size_and_a_smaller_one(monkeypatch, error):
+def _failing_steps(monkeypatch, error: Exception) -> None:
+    """Every training step raises ``error``: the autograd step and the written-out dense one alike."""
     def step_function(network, loss_fn, context):
         def step(batch):
             raise error
         return step
 
+    def dense_step(self, batch):
+        raise error
+
     monkeypatch.setattr("aelab.distributed.step_function", step_function)
+    monkeypatch.setattr("aelab.dense_step.DenseStep.__call__", dense_step)
+
+
+@pytest.mark.parametrize("error", [
+    getattr(torch.cuda, "OutOfMemoryError", RuntimeError)("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough memory: out of memory"),
+])
+def test_out_of_memory_names_the_batch_size_and_a_smaller_one(monkeypatch, error):
+    _failing_steps(monkeypatch, error)
     X = np.random.default_rng(0).random((100, 6)).astype(np.float32)
     with pytest.raises(TrainingOutOfMemory, match=r"ran out of memory training a batch of 64 rows; pass a smaller "
                        r"batch size, e.g. batch_size=32 \(--batch-size 32\)"):
@@ -96,23 +105,13 @@ def test_out_of_memory_names_the_batch_size_and_a_smaller_one(monkeypatch, error
 
 
 def test_other_runtime_errors_are_not_taken_for_out_of_memory(monkeypatch):
-    def step_function(network, loss_fn, context):
-        def step(batch):
-            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
-        return step
-
-    monkeypatch.setattr("aelab.distributed.step_function", step_function)
+    _failing_steps(monkeypatch, RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
         Autoencoder(hidden=(4,), latent_dim=2, random_state=0, device="cpu").fit(np.zeros((10, 6), np.float32))
 
 
 def test_cli_out_of_memory_is_one_line_with_exit_2(monkeypatch, tmp_path, capsys):
-    def step_function(network, loss_fn, context):
-        def step(batch):
-            raise RuntimeError("CUDA out of memory")
-        return step
-
-    monkeypatch.setattr("aelab.distributed.step_function", step_function)
+    _failing_steps(monkeypatch, RuntimeError("CUDA out of memory"))
     argv = ["train", "--data", "digits", "--hidden", "8", "--latent", "2", "--batch-size", "100", "--quiet",
             "--device", "cpu", "--out", str(tmp_path / "run")]
     assert main(argv) == 2

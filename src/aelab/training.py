@@ -190,7 +190,9 @@ def train_network(
     """Train ``network`` in place to minimise ``loss_fn`` and return its history.
 
     Each epoch draws one permutation on the device and slices it into batches, so no Python runs per
-    sample and the loss is read from the device once per epoch. With validation data, the weights of the
+    sample and the loss is read from the device once per epoch. A plain dense ReLU autoencoder on a
+    reconstruction loss alone steps by aelab.dense_step's written-out forward and backward, any other
+    network or loss by autograd. With validation data, the weights of the
     best validation epoch are kept, and training stops after ``settings.patience`` epochs without an
     improvement larger than ``settings.tol``. ``X_train`` and ``X_validation`` are tensors on the device or
     streams (aelab.data.streaming). With ``distributed`` (an aelab.distributed.DistributedContext) each
@@ -209,6 +211,7 @@ def train_network(
 
     from aelab.acceleration import autocast, compiled_or_eager
     from aelab.checkpoints import TrainingState, restore_training, save_checkpoint, training_tensors
+    from aelab.dense_step import dense_step_for
     from aelab.distributed import step_function
     from aelab.faults import (
         MAX_DIVERGENCE_RETRIES,
@@ -226,6 +229,8 @@ def train_network(
     n = len(X_train)
     batch_size = min(settings.batch_size, n)
     step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
+    # plain dense ReLU autoencoders skip autograd: the same arithmetic, written out (aelab.dense_step)
+    dense_step = dense_step_for(network, loss_fn, settings.precision, settings.compile, distributed)
     shard = distributed.shard if distributed is not None else None
     best_loss, best_state, since_best = math.inf, None, 0
     start_epoch, skip_batches, partial_total, finished = 0, 0, None, False
@@ -264,10 +269,13 @@ def train_network(
                     if index < skip_batches:  # trained on before the run was interrupted
                         continue
                     try:
-                        with autocast(settings.precision, device):
-                            loss = step_loss(batch)
-                        optimizer.zero_grad(set_to_none=True)
-                        (loss * weight if weight != 1.0 else loss).backward()
+                        if dense_step is not None:
+                            loss = dense_step(batch)  # also writes every gradient
+                        else:
+                            with autocast(settings.precision, device):
+                                loss = step_loss(batch)
+                            optimizer.zero_grad(set_to_none=True)
+                            (loss * weight if weight != 1.0 else loss).backward()
                         optimizer.step()
                     except RuntimeError as e:
                         if is_out_of_memory(e):

@@ -1,0 +1,86 @@
+"""The written-out dense step against autograd: loss and every gradient, when it applies, and whole fits."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+import aelab.dense_step
+from aelab import Autoencoder
+from aelab.composite_loss import CompositeLoss, LossComposition
+from aelab.dense_step import dense_step_for
+from aelab.objectives import reconstruction_loss
+
+
+def _network_and_loss(loss="mse", output="sigmoid", **params):
+    ae = Autoencoder(hidden=(16, 8), latent_dim=3, loss=loss, random_state=0, **params)
+    ae.output_activation_ = output
+    network = ae._build_network(20, output, seed=0)
+    loss_fn = CompositeLoss(ae._loss_composition(None, 10, (0.0, 1.0)), torch.Generator().manual_seed(0))
+    return network, loss_fn
+
+
+@pytest.mark.parametrize("loss, output, code_activation", [
+    ("mse", "sigmoid", None), ("mse", "linear", None), ("bce", "sigmoid", None), ("mse", "sigmoid", "relu"),
+])
+def test_loss_and_gradients_match_autograd(loss, output, code_activation):
+    network, loss_fn = _network_and_loss(loss, output, code_activation=code_activation)
+    x = torch.rand(7, 20, generator=torch.Generator().manual_seed(1))
+    network.train()
+    network.zero_grad(set_to_none=True)
+    reference = reconstruction_loss(network(x)[1], x, loss, output)
+    reference.backward()
+    expected = {name: p.grad.clone() for name, p in network.named_parameters()}
+    step = dense_step_for(network, loss_fn)
+    assert step is not None and [relu for _, relu in step.layers] == [True, True, code_activation == "relu", True,
+                                                                       True, False]
+    value = step(x)
+    assert torch.allclose(value, reference.detach(), rtol=1e-6, atol=1e-7)
+    for name, p in network.named_parameters():
+        assert torch.allclose(p.grad, expected[name], rtol=1e-5, atol=1e-7), name
+    assert loss_fn.step == 1
+    step(x)  # gradients are overwritten, not accumulated
+    for name, p in network.named_parameters():
+        assert torch.allclose(p.grad, expected[name], rtol=1e-5, atol=1e-7), name
+
+
+@pytest.mark.parametrize("params", [
+    {"architecture": "conv", "filters": (4,)}, {"latent": "gaussian"}, {"corruption": "gaussian"},
+    {"augmentation": "affine"}, {"l1_code": 1e-3}, {"activation": "tanh"}, {"code_activation": "sigmoid"},
+    {"latent_cycle": "joint"}, {"contractive_weight": 0.1},
+])
+def test_other_networks_and_losses_keep_autograd(params):
+    ae = Autoencoder(hidden=(8,), latent_dim=2, random_state=0, sample_shape=(4, 4), **params)
+    ae.output_activation_, ae.sample_shape_ = "sigmoid", (1, 4, 4)
+    network = ae._build_network(16, "sigmoid", seed=0, sample_shape=(1, 4, 4))
+    loss_fn = CompositeLoss(ae._loss_composition(None, 10, (0.0, 1.0)), None)
+    assert dense_step_for(network, loss_fn) is None
+
+
+def test_bf16_compile_and_several_processes_keep_autograd():
+    network, loss_fn = _network_and_loss()
+    assert dense_step_for(network, loss_fn) is not None
+    assert dense_step_for(network, loss_fn, precision="bf16") is None
+    assert dense_step_for(network, loss_fn, compile=True) is None
+    assert dense_step_for(network, loss_fn, distributed=object()) is None
+    assert dense_step_for(network.double(), loss_fn) is None
+    assert dense_step_for(network, lambda net, x: x.sum()) is None
+    linear_net, _ = _network_and_loss(output="linear")
+    assert dense_step_for(linear_net, CompositeLoss(LossComposition(output_activation="sigmoid"), None)) is None
+
+
+def test_a_fit_by_the_dense_step_follows_the_autograd_fit(monkeypatch):
+    X = (load_digits().data / 16.0).astype(np.float32)
+    params = dict(hidden=(32, 16), latent_dim=2, epochs=4, batch_size=100, random_state=0, device="cpu")
+    made, real = [], aelab.dense_step.dense_step_for
+    monkeypatch.setattr(aelab.dense_step, "dense_step_for", lambda *args, **kwargs: made.append(real(*args, **kwargs))
+                        or made[-1])
+    fast = Autoencoder(**params).fit(X)
+    # 1,618 training rows in batches of 100: 17 steps an epoch
+    assert len(made) == 1 and made[0] is not None and made[0].counter.step == 4 * 17
+    monkeypatch.setattr(aelab.dense_step, "dense_step_for", lambda *args, **kwargs: None)
+    slow = Autoencoder(**params).fit(X)
+    np.testing.assert_allclose(fast.history_["train_loss"], slow.history_["train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(fast.history_["validation_loss"], slow.history_["validation_loss"], rtol=1e-4)
+    np.testing.assert_allclose(fast.transform(X), slow.transform(X), rtol=1e-3, atol=1e-4)
+    assert fast.history_["train_loss"][-1] < 0.8 * fast.history_["train_loss"][0]
