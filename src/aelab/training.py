@@ -281,7 +281,8 @@ def train_network(
                         if is_out_of_memory(e):
                             raise TrainingOutOfMemory(out_of_memory_message(settings.batch_size, device)) from None
                         raise
-                    total += loss.detach().float() * (rows * weight / (distributed.world_size if distributed else 1))
+                    share = rows * weight / (distributed.world_size if distributed else 1)
+                    total.add_(loss.detach().float(), alpha=share)
                     if interrupt is not None and interrupt.raised:
                         if writes:
                             save(epoch, index + 1, shuffle_state, total)
