@@ -159,6 +159,16 @@ def test_variants_probe_trains_about_the_asked_steps_on_the_asked_subset(capsys)
     assert (record["batch_size"], record["learning_rate"], record["kind"]) == (64, 0.002, "vanilla")
     for key in ("test_kmeans_acc_%", "test_gmm_acc_%", "all_kmeans_acc_%", "all_gmm_acc_%"):
         assert 0 < record[key] <= 100
+    assert (record["beta"], record["augment"]) == (1.0, "none")
+
+
+def test_variants_probe_takes_beta_and_augmentation(capsys):
+    from aelab.bench.variants_probe import main as probe_main
+
+    assert probe_main(["--data", "mnist5k", "--kind", "variational-batch", "--latent", "2", "--n-train", "128",
+                       "--steps", "2", "--batch-size", "64", "--beta", "0.01", "--augment", "affine"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["beta"], record["augment"], record["kind"]) == (0.01, "affine", "variational-batch")
 
 
 @pytest.mark.parametrize("args, message", [(["--data", "no-such-data"], "no-such-data"),

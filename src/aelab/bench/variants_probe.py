@@ -2,11 +2,15 @@
 
     python -m aelab.bench.variants_probe --data mnist5k --kind vanilla --latent 32 --n-train 1000 --steps 1250
     python -m aelab.bench.variants_probe --data mnist5k --kind vanilla --latent 32 --learning-rate 3e-4 --seed 1
+    python -m aelab.bench.variants_probe --data mnist5k --kind variational-batch --latent 32 --beta 0.01
+    python -m aelab.bench.variants_probe --data mnist5k --kind vanilla --latent 32 --augment affine
 
 Trains the study's convolutional autoencoder of one kind and code size (``aelab.bench.variants``) on a random
 subset of the training part for about ``--steps`` Adam steps (the epochs are rounded from it), with the
-learning rate and batch size given, and prints one line: k-means and Gaussian-mixture ACC (%) of the codes of
-the test part, as the study measures them, and of the codes of the test and training parts together. The
+learning rate and batch size given (and optionally another beta for the variational kinds, or the training
+images randomly moved by ``--augment affine``, see aelab.augmentation), and prints one line: k-means and
+Gaussian-mixture ACC (%) of the codes of the test part, as the study measures them, and of the codes of the
+test and training parts together. The
 study's own setting is 40 epochs of batch 128 on the whole training part (``--steps 1250``; on mnist5k's
 4,000 training digits that is 1,280 optimizer steps, as each epoch ends with a shorter batch).
 """
@@ -26,13 +30,18 @@ from aelab.metrics import clustering_accuracy, gmm_labels, kmeans_labels
 
 def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | None = None, steps: int = 1250,
           learning_rate: float = 1e-3, batch_size: int = CONV["batch_size"], seed: int = 0,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", beta: float | None = None, augment: str = "none") -> dict:
     """Fit one autoencoder of the study with these settings and measure its codes; returns a record."""
+    from aelab.augmentation import image_augmentation
+
     split = load_study_data(StudySettings(data=data, random_state=seed), n_train=n_train)
     n = len(split.X_train)
     epochs = max(1, round(steps * batch_size / n))
     ae = conv_autoencoder(kind, latent, epochs, seed, device).set_params(learning_rate=learning_rate,
-                                                                         batch_size=batch_size)
+                                                                         batch_size=batch_size,
+                                                                         **image_augmentation(split.dataset, augment))
+    if beta is not None:
+        ae.set_params(beta=beta)
     started = time.perf_counter()
     ae.fit(split.X_train)
     seconds = time.perf_counter() - started
@@ -40,7 +49,7 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
     k = len(np.unique(y_all))
     record = {"data": data, "kind": kind, "latent": latent, "n_train": n, "epochs": epochs,
               "steps": epochs * -(-n // batch_size), "learning_rate": learning_rate, "batch_size": batch_size,
-              "seed": seed, "train_seconds": round(seconds, 1)}
+              "beta": float(ae.beta), "augment": augment, "seed": seed, "train_seconds": round(seconds, 1)}
     codes = {"test": (ae.transform(split.X_test), split.y_test),
              "all": (np.vstack([ae.transform(split.X_test), ae.transform(split.X_train)]), y_all)}
     for part, (code, y) in codes.items():
@@ -66,12 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=_positive_int, default=1250, help="about this many Adam steps")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=_positive_int, default=CONV["batch_size"])
+    parser.add_argument("--beta", type=float, default=None, help="weight of the KL term (default: the study's)")
+    parser.add_argument("--augment", default="none", choices=("none", "affine"),
+                        help="move each training image by a random affine map (aelab.augmentation)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     try:
         record = probe(args.data, args.kind, args.latent, args.n_train, args.steps, args.learning_rate,
-                       args.batch_size, args.seed, args.device)
+                       args.batch_size, args.seed, args.device, beta=args.beta, augment=args.augment)
     except ValueError as e:
         parser.exit(2, f"error: {e}\n")
     print(json.dumps(record))
