@@ -8,15 +8,20 @@ in place, the loss and its gradient take three kernels, and each weight and bias
 straight into the parameter's ``.grad``. The results match autograd's to float rounding (summation order).
 
 ``dense_step_for`` says when a network and loss qualify; aelab.training uses the step then and autograd
-otherwise (any other layer, corruption, augmentation, penalty, Gaussian code, bf16, torch.compile or
-several processes).
+otherwise (any other layer, corruption, penalty, Gaussian code, bf16, torch.compile or several processes).
+Image augmentation qualifies: the batch is moved first, with the loss's own random stream, as the
+composite loss would move it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from aelab.augmentation import random_affine
 
 #: How many batch sizes keep their buffers at once (an epoch has at most two: full and last).
 _KEPT_SIZES = 4
@@ -35,13 +40,15 @@ class DenseStep:
         Applied to the last layer's output (``bce`` needs ``sigmoid``).
     counter : object with an integer ``step`` attribute, optional
         Advanced by one per call, as the composite loss counts its training steps.
+    augment : callable, optional
+        Applied to each batch first; the moved batch is then both input and target.
 
     After a call, every weight and bias of ``layers`` holds its gradient of the returned loss in ``.grad``
     (overwritten, not accumulated); the optimizer's step is the caller's.
     """
 
     def __init__(self, layers: list[tuple[nn.Linear, bool]], loss: str, output_activation: str,
-                 counter=None) -> None:
+                 counter=None, augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         if loss not in ("mse", "bce") or output_activation not in ("sigmoid", "linear"):
             raise ValueError(f"DenseStep runs mse or bce with a sigmoid or linear output, not {loss!r} with "
                              f"{output_activation!r}")
@@ -51,6 +58,7 @@ class DenseStep:
         self.loss = loss
         self.output_activation = output_activation
         self.counter = counter
+        self.augment = augment
         self._buffers: dict[tuple[int, torch.device], tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
 
     def _buffers_for(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -72,6 +80,8 @@ class DenseStep:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.augment is not None:
+            x = self.augment(x)
         self._ensure_grads()
         outputs, input_grads = self._buffers_for(x)
         h = x
@@ -134,8 +144,8 @@ def dense_step_for(network: nn.Module, loss_fn, precision: str = "fp32", compile
 
     The step qualifies when the network is an AutoencoderNetwork of dense layers and ReLUs only (in the
     order encoder body, code layer, decoder), its parameters are float32, the loss is plain reconstruction
-    (mse or bce, sigmoid or linear output; no corruption, augmentation, penalty, Gaussian code or latent
-    cycle), and training runs in fp32, uncompiled, in one process.
+    (mse or bce, sigmoid or linear output, image augmentation allowed; no corruption, penalty, Gaussian code
+    or latent cycle), and training runs in fp32, uncompiled, in one process.
     """
     from aelab.composite_loss import CompositeLoss
     from aelab.nn import AutoencoderNetwork
@@ -145,8 +155,8 @@ def dense_step_for(network: nn.Module, loss_fn, precision: str = "fp32", compile
     if precision != "fp32" or compile or distributed is not None or not isinstance(loss_fn, CompositeLoss):
         return None
     c = loss_fn.composition
-    plain = (not c.gaussian and c.corruption is None and c.augmentation is None and c.l1_code == 0
-             and c.sparsity_weight == 0 and c.contractive_weight == 0 and c.latent_cycle == "none")
+    plain = (not c.gaussian and c.corruption is None and c.l1_code == 0 and c.sparsity_weight == 0
+             and c.contractive_weight == 0 and c.latent_cycle == "none")
     if not plain or c.loss not in ("mse", "bce") or c.output_activation not in ("sigmoid", "linear"):
         return None
     if c.loss == "bce" and c.output_activation != "sigmoid":
@@ -160,4 +170,8 @@ def dense_step_for(network: nn.Module, loss_fn, precision: str = "fp32", compile
     layers = _linear_relu_layers(network)
     if layers is None or layers[-1][1]:  # the output layer must end linear
         return None
-    return DenseStep(layers, c.loss, c.output_activation, counter=loss_fn)
+    augment = None
+    if c.augmentation is not None:
+        def augment(x: torch.Tensor) -> torch.Tensor:
+            return random_affine(x, c.sample_shape, c.augmentation, loss_fn.generator)
+    return DenseStep(layers, c.loss, c.output_activation, counter=loss_fn, augment=augment)
