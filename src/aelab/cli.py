@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
     bench.add_argument("--augment", default=None, choices=("none", "affine", "affine-flip"),
-                       help="image augmentation of the pretraining (clustering only; default: affine for images)")
+                       help="image augmentation of the pretraining, see aelab train --augment (clustering only; "
+                       "default none)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     bench.add_argument("--out", required=True, help="results folder to write")
     bench.add_argument("--force", action="store_true", help="replace an existing results folder")

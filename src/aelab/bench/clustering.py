@@ -40,9 +40,6 @@ QUICK_SAMPLES = 300
 AUTOENCODER_METHODS = ("ae-kmeans", "ae-gmm", "n2d", "dec", "idec", "idec-n2d")
 RAW_METHODS = ("raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm")
 COSTLY = ("tsne-kmeans", "umap-gmm")
-#: Image data are pretrained on randomly moved images (aelab.augmentation): on mnist5k this lifts N2D from
-#: 0.91 to 0.96 and k-means of the code from 0.61 to 0.82 (docs/benchmarks.md).
-DEFAULT_AUGMENT = "affine"
 #: Published ACC of the same methods on the full MNIST / Fashion-MNIST (docs/benchmarks.md gives the sources).
 PUBLISHED = {"n2d": {"mnist": 0.979, "fashion-mnist": 0.672}, "dec": {"mnist": 0.843}, "idec": {"mnist": 0.881}}
 
@@ -66,11 +63,9 @@ def _load(settings: StudySettings):
     return dataset, X, y
 
 
-def study_augmentation(settings: StudySettings, dataset) -> str:
-    """The augmentation the study pretrains with: ``settings.augment``, else ``affine`` for images."""
-    if settings.augment is not None:
-        return settings.augment
-    return DEFAULT_AUGMENT if dataset.is_image and len(dataset.sample_shape) in (2, 3) else "none"
+def study_augmentation(settings: StudySettings) -> str:
+    """The augmentation the study pretrains with: ``settings.augment``, else none (the literature's protocol)."""
+    return settings.augment if settings.augment is not None else "none"
 
 
 def _autoencoder(settings: StudySettings, epochs: int, seed: int, augment: dict):
@@ -166,7 +161,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     max_iter = 30 if settings.quick else MAX_ITER
     with Stopwatch() as total:
         dataset, X, y = _load(settings)
-        augment = study_augmentation(settings, dataset)
+        augment = study_augmentation(settings)
         augment_params = image_augmentation(dataset, augment)
         k = len(np.unique(y))
         neighbours = min(20, len(X) // 4)
