@@ -173,6 +173,17 @@ def _progress(settings: TrainingSettings):
     return tqdm(total=settings.epochs, unit="epoch", leave=False, file=sys.stderr)
 
 
+def _generator_state(loss_fn) -> torch.Tensor | None:
+    """The state of the loss's random stream (None when it has none)."""
+    generator = getattr(loss_fn, "generator", None)
+    return generator.get_state() if generator is not None else None
+
+
+def _restore_generator(loss_fn, state: torch.Tensor | None) -> None:
+    if state is not None:
+        loss_fn.generator.set_state(state)
+
+
 def _network_state(network: nn.Module) -> dict[str, torch.Tensor]:
     return {name: t.detach().clone() for name, t in network.state_dict().items()}
 
@@ -230,7 +241,8 @@ def train_network(
     batch_size = min(settings.batch_size, n)
     step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
     # plain dense ReLU autoencoders skip autograd: the same arithmetic, written out (aelab.dense_step)
-    dense_step = dense_step_for(network, loss_fn, settings.precision, settings.compile, distributed)
+    eager_dense_step = dense_step_for(network, loss_fn, settings.precision, False, distributed)
+    dense_step = None if settings.compile else eager_dense_step
     shard = distributed.shard if distributed is not None else None
     best_loss, best_state, since_best = math.inf, None, 0
     start_epoch, skip_batches, partial_total, finished = 0, 0, None, False
@@ -269,11 +281,19 @@ def train_network(
                     if index < skip_batches:  # trained on before the run was interrupted
                         continue
                     try:
+                        # while compile=True has not yet proven itself, a step that fails to compile is
+                        # taken again as without compile=True (the written-out step, from the same random state)
+                        trial = dense_step is None and eager_dense_step is not None and not step_loss.settled
+                        random_state = _generator_state(loss_fn) if trial else None
+                        if dense_step is None:
+                            with autocast(settings.precision, device):
+                                loss = step_loss(batch)
+                            if trial and step_loss.fell_back:
+                                _restore_generator(loss_fn, random_state)
+                                dense_step = eager_dense_step
                         if dense_step is not None:
                             loss = dense_step(batch)  # also writes every gradient
                         else:
-                            with autocast(settings.precision, device):
-                                loss = step_loss(batch)
                             optimizer.zero_grad(set_to_none=True)
                             (loss * weight if weight != 1.0 else loss).backward()
                         optimizer.step()
