@@ -37,7 +37,9 @@ def test_bf16_autocast_computes_products_in_bfloat16_and_trains():
     np.testing.assert_allclose(bf16.history_["train_loss"], fp32.history_["train_loss"], rtol=0.05)
 
 
-def test_compile_failure_warns_and_trains_as_without_it(monkeypatch):
+@pytest.mark.parametrize("params", [{}, {"augmentation": "affine"}, {"corruption": "gaussian"}],
+                         ids=["dense-step", "dense-step-augmented", "autograd"])
+def test_compile_failure_warns_and_trains_as_without_it(monkeypatch, params):
     def broken_compile(function):
         def compiled(*args):
             raise RuntimeError("no C compiler found")
@@ -45,8 +47,8 @@ def test_compile_failure_warns_and_trains_as_without_it(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", broken_compile)
     with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C compiler found.*without compile=True"):
-        compiled = _fit(compile=True)
-    plain = _fit()
+        compiled = _fit(compile=True, **params)
+    plain = _fit(**params)
     for a, b in zip(compiled.network_.parameters(), plain.network_.parameters(), strict=True):
         assert torch.equal(a, b)
 
