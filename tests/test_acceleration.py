@@ -53,6 +53,18 @@ def test_compile_failure_warns_and_trains_as_without_it(monkeypatch, params):
         assert torch.equal(a, b)
 
 
+def test_compile_unavailable_warns_and_trains_as_without_it(monkeypatch):
+    def unavailable(function):
+        raise RuntimeError("Python 3.99 is not supported")
+
+    monkeypatch.setattr(torch, "compile", unavailable)
+    with pytest.warns(RuntimeWarning, match="torch.compile is not available here"):
+        compiled = _fit(compile=True)
+    plain = _fit()
+    for a, b in zip(compiled.network_.parameters(), plain.network_.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_compiled_or_eager_without_compile_is_the_function_itself():
     def function(x):
         return x

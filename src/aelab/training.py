@@ -240,9 +240,12 @@ def train_network(
     n = len(X_train)
     batch_size = min(settings.batch_size, n)
     step_loss = compiled_or_eager(step_function(network, loss_fn, distributed), settings.compile)
-    # plain dense ReLU autoencoders skip autograd: the same arithmetic, written out (aelab.dense_step)
-    eager_dense_step = dense_step_for(network, loss_fn, settings.precision, False, distributed)
-    dense_step = None if settings.compile else eager_dense_step
+    # plain dense ReLU autoencoders skip autograd: the same arithmetic, written out (aelab.dense_step); while
+    # a compiled step has not run yet it stands by, to train as without compile=True if compiling fails
+    dense_step = dense_step_for(network, loss_fn, settings.precision, False, distributed)
+    standby = None
+    if dense_step is not None and not getattr(step_loss, "settled", True):
+        standby, dense_step = dense_step, None
     shard = distributed.shard if distributed is not None else None
     best_loss, best_state, since_best = math.inf, None, 0
     start_epoch, skip_batches, partial_total, finished = 0, 0, None, False
@@ -281,16 +284,15 @@ def train_network(
                     if index < skip_batches:  # trained on before the run was interrupted
                         continue
                     try:
-                        # while compile=True has not yet proven itself, a step that fails to compile is
-                        # taken again as without compile=True (the written-out step, from the same random state)
-                        trial = dense_step is None and eager_dense_step is not None and not step_loss.settled
-                        random_state = _generator_state(loss_fn) if trial else None
                         if dense_step is None:
+                            random_state = _generator_state(loss_fn) if standby is not None else None
                             with autocast(settings.precision, device):
                                 loss = step_loss(batch)
-                            if trial and step_loss.fell_back:
-                                _restore_generator(loss_fn, random_state)
-                                dense_step = eager_dense_step
+                            if standby is not None and step_loss.settled:
+                                if step_loss.fell_back:  # take this step again, from the same random state
+                                    _restore_generator(loss_fn, random_state)
+                                    dense_step = standby
+                                standby = None
                         if dense_step is not None:
                             loss = dense_step(batch)  # also writes every gradient
                         else:
