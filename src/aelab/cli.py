@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
-    bench.add_argument("--augment", default=None, choices=("none", "affine", "affine-flip"),
+    from aelab.augmentation import AUGMENT_CHOICES
+
+    bench.add_argument("--augment", default=None, choices=tuple(AUGMENT_CHOICES),
                        help="image augmentation of the pretraining, see aelab train --augment (clustering only; "
                        "default none)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")

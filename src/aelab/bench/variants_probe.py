@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from aelab.augmentation import AUGMENT_CHOICES
 from aelab.bench.study import StudySettings, load_study_data
 from aelab.bench.variants import CONV, KINDS, conv_autoencoder
 from aelab.metrics import clustering_accuracy, gmm_labels, kmeans_labels
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=_positive_int, default=CONV["batch_size"])
     parser.add_argument("--beta", type=float, default=None, help="weight of the KL term (default: the study's)")
-    parser.add_argument("--augment", default="none", choices=("none", "affine"),
+    parser.add_argument("--augment", default="none", choices=tuple(AUGMENT_CHOICES),
                         help="move each training image by a random affine map (aelab.augmentation)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
