@@ -79,6 +79,16 @@ def has_checkpoint(folder: str | os.PathLike) -> bool:
     return (Path(folder) / CHECKPOINT_FILE).is_file()
 
 
+def training_finished(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` holds the checkpoint of a training that ran to its end (its last epoch or an early
+    stop): resuming it trains no further. False when there is none or it cannot be read."""
+    try:
+        record = json.loads((Path(folder) / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("finished") is True
+
+
 def _json_number(value: float) -> float | str:
     return value if value == value and abs(value) != float("inf") else str(value)
 

@@ -243,17 +243,33 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _failed_after_training(error: BaseException, out: Path, checkpoint: Path) -> int | None:
+    """Say that a run whose training finished failed later and that ``--resume`` finishes it (only the
+    measuring and writing are done again); the exit code, or None to let an unexpected error's traceback
+    follow the message."""
+    resume = f"the trained model is kept in {checkpoint}; continue the run with: aelab train --resume {out}"
+    if isinstance(error, KeyboardInterrupt):
+        print(f"aelab: interrupted after training; {resume}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(error, (ValueError, TypeError, OSError, FloatingPointError, MemoryError)):
+        print(f"aelab: error: {error}; {resume}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"aelab: {resume}", file=sys.stderr)
+    return None
+
+
 def _train(args) -> int:
     import contextlib
     from dataclasses import replace
 
-    from aelab.checkpoints import has_checkpoint
+    from aelab.checkpoints import has_checkpoint, training_finished
     from aelab.distributed import distributed_session, started_by_torchrun
     from aelab.faults import TrainingInterrupted
     from aelab.locks import folder_lock
     from aelab.runs import (
         TrainJob,
         check_output_folder,
+        clipped_message,
         discard_checkpoint,
         resume_job,
         run_training,
@@ -307,19 +323,25 @@ def _train(args) -> int:
                     return 0
             else:
                 outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+            if outcome.skipped_rows:
+                from aelab.data.dataset import skipped_message
+
+                print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
+                      file=sys.stderr)
+            if clipped_message(outcome) is not None:
+                print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
+            out = write_run(outcome, out, force=True, checkpoint=checkpoint)
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
-        except BaseException:
+        except BaseException as e:
             if writer:
                 discard_checkpoint(out, checkpoint, created)
+                if training_finished(checkpoint):
+                    code = _failed_after_training(e, out, checkpoint)
+                    if code is not None:
+                        return code
             raise
-        if outcome.skipped_rows:
-            from aelab.data.dataset import skipped_message
-
-            print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
-                  file=sys.stderr)
-        out = write_run(outcome, out, force=True, checkpoint=checkpoint)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
     if outcome.estimator.architecture == "conv":
         shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"

@@ -18,7 +18,7 @@ from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_datase
 from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
-from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
+from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.persistence import atomic_write_json
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -162,15 +162,15 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
                  resume: bool = False) -> TrainOutcome | None:
-    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both.
+    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both
+    (``measure_run``).
 
     With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
     of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
-    there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there.
+    there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
+    checkpoint of a finished training is not trained further: only the measuring is done again).
     """
-    from sklearn.decomposition import PCA
-
     prepare = _prepare_stream if job.stream else _prepare_in_memory
     dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
 
@@ -180,13 +180,53 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     ae_seconds = time.perf_counter() - started
     if distributed is not None and not distributed.is_main:
         return None
+    # from here on the checkpoint records a finished training: a failure below is finished by --resume
+    return measure_run(job, dataset, split, scaling, estimator, ae_seconds, X_pca, X_test, skipped)
+
+
+#: The key of metrics.json (in each method's metrics) counting the scaled test values that BCE and the ELBO
+#: saw clipped to the training range [0, 1].
+CLIPPED_KEY = "test_values_clipped_to_training_range"
+
+
+def clip_to_training_range(X_scaled: np.ndarray) -> tuple[np.ndarray, int]:
+    """Scaled values clipped to [0, 1], the range the scaling gives the training part, and how many changed.
+
+    Test values beyond the training part's minimum or maximum leave [0, 1] after scaling, which ``transform``
+    accepts; binary cross-entropy and the ELBO read values as probabilities, so they measure these clipped.
+
+    Examples
+    --------
+    >>> clip_to_training_range(np.array([[-0.5, 0.25], [1.0, 2.0]]))
+    (array([[0.  , 0.25],
+           [1.  , 1.  ]]), 2)
+    """
+    clipped = np.clip(X_scaled, 0.0, 1.0)
+    return clipped, int(np.count_nonzero(clipped != X_scaled))
+
+
+def _reconstruction_scores(X_test: np.ndarray, X_unit: np.ndarray, reconstruction: np.ndarray) -> dict[str, Any]:
+    """MSE and PSNR of the test values as they are; BCE of them clipped to the training range (``X_unit``)."""
+    return {**score_reconstruction(X_test, reconstruction),
+            "reconstruction_bce": reconstruction_bce(X_unit, reconstruction)}
+
+
+def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxScaling, estimator: Autoencoder,
+                ae_seconds: float, X_pca, X_test: np.ndarray, skipped: list[int]) -> TrainOutcome:
+    """Fit PCA with as many components as the code, measure it and the fitted autoencoder on the scaled test
+    split ``X_test``, and make the figures. BCE and the ELBO see the test values clipped to the training
+    range; metrics.json counts them (``CLIPPED_KEY``)."""
+    from sklearn.decomposition import PCA
+
     code = estimator.transform(X_test)
     reconstruction = estimator.reconstruct(X_test)
+    X_unit, n_clipped = clip_to_training_range(X_test)
 
     started = time.perf_counter()
     pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_pca)
     pca_seconds = time.perf_counter() - started
     pca_code = pca.transform(X_test)
+    pca_reconstruction = pca.inverse_transform(pca_code)
 
     history = estimator.history_
     metrics = {
@@ -197,16 +237,18 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
             "final_train_loss": history["train_loss"][-1],
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
-            **score_reconstruction(X_test, reconstruction),
+            **_reconstruction_scores(X_test, X_unit, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
-            **({"test_elbo": float(np.mean(estimator.elbo(X_test, random_state=job.random_state)))}
+            **({"test_elbo": float(np.mean(estimator.elbo(X_unit, random_state=job.random_state)))}
                if estimator.latent == "gaussian" and estimator.loss == "bce" else {}),
+            CLIPPED_KEY: n_clipped,
         },
         f"pca-{job.latent_dim}": {
             "fit_seconds": pca_seconds,
-            "test_reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
-            **score_reconstruction(X_test, pca.inverse_transform(pca_code)),
+            "test_reconstruction_mse": reconstruction_mse(X_test, pca_reconstruction),
+            **_reconstruction_scores(X_test, X_unit, pca_reconstruction),
             **code_metrics(X_test, pca_code, split.y_test, job.random_state),
+            CLIPPED_KEY: n_clipped,
         },
         "history": history,
     }
@@ -214,6 +256,15 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
                            codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
+
+
+def clipped_message(outcome: TrainOutcome) -> str | None:
+    """What the run says when BCE and the ELBO measured clipped test values; None when none were clipped."""
+    n_clipped = outcome.metrics["autoencoder"].get(CLIPPED_KEY, 0)
+    if not n_clipped:
+        return None
+    return (f"{n_clipped} of {outcome.split.X_test.size} test values lie outside the training range after scaling; "
+            "BCE and the ELBO are measured with them clipped to it ([0, 1]); MSE and PSNR with them as they are")
 
 
 def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str, Any]:
@@ -271,9 +322,12 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
     rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
             for name, values in methods.items()]
+    notes = ["All metrics on the test split; see 'aelab compare' for what each one measures."]
+    clipped = clipped_message(outcome)
+    if clipped is not None:
+        notes.append(clipped[0].upper() + clipped[1:] + ".")
     return render_report(f"aelab train: {dataset.name}, {outcome.job.latent_dim}-D code", config,
-                         {"metrics on the test split": rows}, figure_pngs, explorer,
-                         ("All metrics on the test split; see 'aelab compare' for what each one measures.",))
+                         {"metrics on the test split": rows}, figure_pngs, explorer, tuple(notes))
 
 
 def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
