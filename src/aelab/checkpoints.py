@@ -136,7 +136,11 @@ def save_checkpoint(folder: str | os.PathLike, state: TrainingState, config: dic
         "config": config,
     }
     path = folder / CHECKPOINT_FILE
-    atomic_write_json(path, record)
+    try:
+        atomic_write_json(path, record)
+    except BaseException:  # (a full disk) the JSON still names the previous tensor file: this one is named nowhere
+        (folder / tensors_file).unlink(missing_ok=True)
+        raise
     for old in folder.glob("checkpoint-*.safetensors"):  # earlier checkpoints are no longer named
         if old.name != tensors_file:
             old.unlink(missing_ok=True)
