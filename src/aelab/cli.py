@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import io
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -14,6 +17,42 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 class UsageError(ValueError):
     """A command-line argument that makes no sense."""
+
+
+class OutputError(ValueError):
+    """An output the file system refused (read-only, full, a folder in the way): the path, the cause, what to do."""
+
+
+#: What to do when the file system refuses to write an output, by OSError number. Only these are a user's
+#: fault to report in one line; any other OSError is raised as it is.
+_WHAT_TO_DO = {getattr(errno, name): advice for name, advice in (
+    ("EROFS", "pass an --out on a writable file system"),
+    ("ENOSPC", "free some space or pass an --out on another disk"),
+    ("EDQUOT", "free some space or pass an --out on another disk"),
+    ("EFBIG", "pass an --out on a file system that holds larger files"),
+    ("EACCES", "pass an --out you may write to"),
+    ("EPERM", "pass an --out you may write to"),
+    ("EISDIR", "a folder is in the way; pass another --out"),
+    ("ENOTDIR", "a part of the path is a file, not a folder; pass another --out"),
+    ("ENAMETOOLONG", "pass a shorter --out"),
+) if hasattr(errno, name)}
+
+
+@contextlib.contextmanager
+def _writing(what: str, path: str | os.PathLike, kept: Callable[[], str | None] = lambda: None) -> Iterator[None]:
+    """Within the block, an OSError of the file system (``_WHAT_TO_DO``) becomes an OutputError naming ``what``
+    and ``path``; ``kept()``, called then, says what was kept and how to go on (None: the advice above)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _WHAT_TO_DO:
+            raise
+        raise OutputError(f"cannot write {what} {path}: {e.strerror}; {kept() or _WHAT_TO_DO[e.errno]}") from None
+
+
+def _refuse_folder(option: str, path: str | os.PathLike | None) -> None:
+    if path is not None and Path(path).is_dir():
+        raise UsageError(f"{option} {path} is a folder; pass the path of a file to write")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,7 +298,6 @@ def _failed_after_training(error: BaseException, out: Path, checkpoint: Path) ->
 
 
 def _train(args) -> int:
-    import contextlib
     from dataclasses import replace
 
     from aelab.checkpoints import has_checkpoint, training_finished
@@ -302,7 +340,15 @@ def _train(args) -> int:
             distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
             on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows, augment=args.augment,
         )
-    with folder_lock(out) if writer else contextlib.nullcontext():
+    checkpoint = out / "checkpoint"
+
+    def kept() -> str | None:  # after a file system error: what a rerun can go on from
+        if not has_checkpoint(checkpoint):
+            return None
+        return (f"the checkpoint of the training is kept in {checkpoint}; make room, then finish the run with: "
+                f"aelab train --resume {out}")
+
+    with _writing("run folder", out, kept), folder_lock(out) if writer else contextlib.nullcontext():
         created = not out.exists()
         if job is None:
             job, checkpoint = resume_job(out)
@@ -371,7 +417,7 @@ def _compare(args) -> int:
         random_state=args.seed, device=args.device, skip_bad_rows=args.skip_bad_rows,
     )
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with folder_lock(args.out):
+    with _writing("comparison folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
         outcome = run_comparison(job, progress=progress)
         if outcome.skipped_rows:
@@ -400,7 +446,8 @@ def _cluster(args) -> int:
                      verbose=0 if args.quiet else 1, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
-    out = write_clustering(outcome, args.out, force=args.force)
+    with _writing("cluster folder", args.out):
+        out = write_clustering(outcome, args.out, force=args.force)
     metrics = outcome.metrics
     print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
     if outcome.sweep is not None:
@@ -429,7 +476,7 @@ def _bench(args) -> int:
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
                              random_state=args.seed, device=args.device, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with folder_lock(args.out):
+    with _writing("results folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
         result = study_module(args.study).run(settings, progress=progress)
         command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
@@ -488,6 +535,7 @@ def _apply_run(args, what: str) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
+    _refuse_folder("--out", out)
     estimator, scaling, _ = load_run(args.run, device=args.device)
     function = _apply_function(estimator, scaling, what)
     data = Path(args.data)
@@ -495,7 +543,8 @@ def _apply_run(args, what: str) -> int:
         # files that may be larger than memory are read and written a chunk at a time
         source = StreamingSource(data, label_column=args.label_column)
         _check_features(str(data), source.n_features, estimator)
-        shape = write_streamed(source, function, out)
+        with _writing(_APPLIED[what], out):
+            shape = write_streamed(source, function, out)
     else:
         dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
         dataset, skipped = checked_rows(dataset, args.skip_bad_rows)
@@ -504,7 +553,8 @@ def _apply_run(args, what: str) -> int:
                   file=sys.stderr)
         _check_features(dataset.name, dataset.n_features, estimator)
         result = function(dataset.X)
-        _write_array(out, result)
+        with _writing(_APPLIED[what], out):
+            _write_array(out, result)
         shape = result.shape
     print(f"wrote {shape[0]} x {shape[1]} {_APPLIED[what]} to {out}")
     return 0
@@ -515,13 +565,16 @@ def _detect(args) -> int:
 
     if Path(args.out).suffix.lower() != ".csv":
         raise UsageError(f"--out {args.out} must end in .csv")
+    _refuse_folder("--out", args.out)
+    _refuse_folder("--report", args.report)
     job = DetectJob(train=args.train, score=args.score, out=args.out, report=args.report, scorer=args.scorer,
                     contamination=args.contamination, architecture=args.architecture, hidden=args.hidden,
                     latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                     label_column=args.label_column, data_dir=args.data_dir, random_state=args.seed,
                     device=args.device)
     outcome = run_detection(job)
-    out, report = write_detection(outcome)
+    with _writing("scores and report", args.out):
+        out, report = write_detection(outcome)
     numbers = summary(outcome)
     print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
@@ -539,9 +592,8 @@ def _datasets(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aelab`` console script."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # building the parser imports torch: Ctrl-C from here on is one line too
+        args = build_parser().parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
@@ -549,6 +601,11 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # a file system refusal outside the outputs above (a data file, a model folder)
+        if e.errno not in _WHAT_TO_DO or e.filename is None:
+            raise
+        print(f"aelab: error: {e.filename}: {e.strerror}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)

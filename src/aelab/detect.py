@@ -211,7 +211,11 @@ def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
     out, report = Path(outcome.job.out), outcome.job.report_path()
     csv_text, html_text = scores_csv(outcome), detection_report(outcome)
     atomic_write_text(out, csv_text)
-    atomic_write_text(report, html_text)
+    try:
+        atomic_write_text(report, html_text)
+    except BaseException:  # the two are written together or not at all
+        out.unlink(missing_ok=True)
+        raise
     return out, report
 
 

@@ -65,10 +65,14 @@ def acquire(folder: str | os.PathLike) -> Path:
             with contextlib.suppress(OSError):
                 os.unlink(stale)
             continue
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(f"{os.getpid()}\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:  # (a full disk) an empty lock file would refuse every later run
+            path.unlink(missing_ok=True)
+            raise
         return path
     raise ValueError(f"could not take the lock {path} of {folder}; several runs are starting at once, try again")
 

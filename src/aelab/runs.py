@@ -3,7 +3,6 @@ figures and a run folder written in one piece."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -19,7 +18,7 @@ from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
-from aelab.persistence import atomic_write_json
+from aelab.persistence import atomic_write_json, read_json
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -375,11 +374,11 @@ def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoenc
     if not (run / PREPROCESSING_FILE).is_file():
         raise ValueError(f"{run} is not an aelab run folder ({PREPROCESSING_FILE} is missing)")
     estimator = load(run, device=device)
+    record = read_json(run / PREPROCESSING_FILE, "train the run again")
     try:
-        record = json.loads((run / PREPROCESSING_FILE).read_text())
         scaling = MinMaxScaling.from_dict(record["scaling"])
         sample_shape = tuple(int(d) for d in record["sample_shape"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
     return estimator, scaling, sample_shape
 
@@ -418,10 +417,7 @@ def resume_job(run: str | os.PathLike) -> tuple[TrainJob, Path]:
     if not path.is_file():
         raise ValueError(f"{run} holds no checkpoint to resume ({path} is missing); train with --out {run} "
                          "(and --force) to start again")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is damaged ({e}); train the run again with --force") from None
+    record = read_json(path, "train the run again with --force")
     defaults = asdict(TrainJob())
     if not isinstance(record, dict) or set(record) != set(defaults):
         raise ValueError(f"{path} is not the job of a run of this aelab; train the run again with --force")

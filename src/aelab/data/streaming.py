@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import queue
@@ -422,6 +423,21 @@ class DeviceStream:
             yield self._tensor(chunk)
 
 
+def _reserve(path: Path) -> None:
+    """Allocate the blocks of a sparse file now, so that a full disk is an OSError here rather than a SIGBUS
+    when a page of its memory map is written."""
+    if not hasattr(os, "posix_fallocate"):  # not on every platform; there, a full disk may still end the process
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # file systems that cannot allocate
+            raise
+    finally:
+        os.close(fd)
+
+
 def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.ndarray], out: str | os.PathLike,
                    rows: int = 65536) -> tuple[int, int]:
     """Apply ``function`` to the source's rows chunk by chunk and write the results to ``out`` as they come.
@@ -446,6 +462,7 @@ def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.
                 if array is None:
                     n_columns = result.shape[1]
                     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=(n_rows, n_columns))
+                    _reserve(tmp)
                 array[written:written + len(result)] = result
                 written += len(result)
             array.flush()
