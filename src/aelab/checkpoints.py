@@ -82,8 +82,8 @@ def training_finished(folder: str | os.PathLike) -> bool:
     """True when ``folder`` holds the checkpoint of a training that ran to its end (its last epoch or an early
     stop): resuming it trains no further. False when there is none or it cannot be read."""
     try:
-        record = json.loads((Path(folder) / CHECKPOINT_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        record = read_json(Path(folder) / CHECKPOINT_FILE, "")
+    except (OSError, ValueError):
         return False
     return isinstance(record, dict) and record.get("finished") is True
 

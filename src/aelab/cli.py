@@ -290,6 +290,8 @@ def _failed_after_training(error: BaseException, out: Path, checkpoint: Path) ->
     if isinstance(error, KeyboardInterrupt):
         print(f"aelab: interrupted after training; {resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if isinstance(error, OSError) and error.errno in _WHAT_TO_DO:
+        return None  # the file system's refusal: _writing names the path, the checkpoint and the resume
     if isinstance(error, (ValueError, TypeError, OSError, FloatingPointError, MemoryError)):
         print(f"aelab: error: {error}; {resume}", file=sys.stderr)
         return EXIT_USAGE
