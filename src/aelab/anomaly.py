@@ -226,7 +226,11 @@ class AutoencoderScorer:
 
 
 class _Detector(OutlierMixin, BaseEstimator):
-    """What both detectors share: the threshold from ``contamination``, ``decision_function``, ``predict``."""
+    """What both detectors share: the threshold from ``contamination``, ``decision_function``, ``predict``.
+
+    As in IsolationForest, ``fit`` sets ``offset_`` from the scores of its own training data, and
+    ``decision_function(X) = score_samples(X) - offset_``.
+    """
 
     def _fit_threshold(self, X) -> None:
         """Set ``offset_`` and ``score_quantiles_`` from the scores of the training samples ``X``."""
@@ -243,7 +247,8 @@ class _Detector(OutlierMixin, BaseEstimator):
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def set_threshold(self, quantile: float, X=None):
-        """Move the threshold to the ``quantile`` of the training scores (or of ``score_samples(X)``).
+        """Move the threshold ``offset_`` to the ``quantile`` of the training scores (interpolated in
+        ``score_quantiles_``), or of ``score_samples(X)`` when ``X`` (normal data, e.g. a validation set) is given.
 
         ``set_threshold(0.01)`` flags about 1% of data like the training data. Returns self.
         """
