@@ -14,7 +14,6 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.acceleration import check_precision, prefer_channels_last
-from aelab.anomaly import check_contamination, score_quantiles, threshold_from_scores
 from aelab.augmentation import AUGMENTATIONS, AffineAugmentation
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
@@ -34,8 +33,6 @@ from aelab.training import (
 )
 
 _INFERENCE_BATCH = 8192
-#: Rows of a streamed training file scored to set the anomaly threshold.
-_THRESHOLD_ROWS = 20_000
 ARCHITECTURES = ("dense", "conv")
 LATENTS = ("deterministic", "gaussian")
 KL_ESTIMATES = ("analytic", "batch")
@@ -244,10 +241,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         network keeps the weights of the last good epoch). ``restore_halve_lr``: the weights and optimizer
         state of the last good epoch are restored, the learning rate halved and the epoch trained again, at
         most 4 times in a run.
-    contamination : float, default=0.1
-        The expected fraction of anomalies, in (0, 0.5]: ``fit`` sets the threshold ``offset_`` at this
-        quantile of the training data's ``score_samples``, so ``predict`` flags about this fraction of data
-        like the training data as anomalies (-1). ``set_threshold`` moves it afterwards.
 
     Attributes
     ----------
@@ -267,10 +260,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Wall-clock seconds of each training epoch (validation excluded).
     sample_shape_ : tuple of int or None
         The (C, H, W) shape of one sample for ``architecture="conv"``; None for ``dense``.
-    offset_ : float
-        The anomaly threshold: ``decision_function = score_samples - offset_``.
-    score_quantiles_ : ndarray of shape (101,)
-        The quantiles 0, 0.01, ..., 1 of the training data's scores, read by ``set_threshold``.
 
     Examples
     --------
@@ -327,7 +316,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         precision="fp32",
         compile=False,
         on_divergence="stop",
-        contamination=0.1,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -372,7 +360,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.compile = compile
         self.on_divergence = on_divergence
-        self.contamination = contamination
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self, n_features: int) -> None:
@@ -443,7 +430,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if not isinstance(self.compile, (bool, np.bool_)):
             raise ValueError(f"compile must be True or False, got {self.compile!r}")
         _check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
-        check_contamination(self.contamination)
 
     def _needs_image_shape(self) -> bool:
         """Whether fitting needs the shape of one image: convolutions and image augmentation do."""
@@ -658,13 +644,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.n_epochs_ = result.n_epochs
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
-        if distributed is None or distributed.is_main:
-            if streaming:
-                X_scores, _ = X.sample(_THRESHOLD_ROWS, random_state=seed)
-                X_scores = np.asarray(X_scores, dtype=np.float32)
-            else:
-                X_scores = X
-            self._fit_threshold(X_scores)
         return self
 
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
@@ -684,11 +663,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
                              resume=resume is not None, config=config,
                              write=distributed is None or distributed.is_main)
-
-    def _fit_threshold(self, X: np.ndarray) -> None:
-        scores = self.score_samples(X)
-        self.offset_ = threshold_from_scores(scores, self.contamination)
-        self.score_quantiles_ = score_quantiles(scores)
 
     def _split_tensors(self, X: np.ndarray, random_state, device: torch.device):
         """The training and validation rows (``validation_fraction`` of them, or None) as device tensors."""
@@ -844,37 +818,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return np.concatenate(norms).astype(X.dtype, copy=False)
 
     def score_samples(self, X):
-        """Negative per-sample reconstruction error: higher means more like the training data."""
+        """Negative per-sample reconstruction error: higher means more like the training data.
+
+        A threshold on these scores, ``predict`` and ``decision_function`` are ``aelab.AutoencoderDetector``'s.
+        """
         return -self.reconstruction_error(X)
 
     def score(self, X, y=None):
         """Mean of ``score_samples``: the negative mean reconstruction error (higher is better)."""
         return float(np.mean(self.score_samples(X)))
-
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for anomalies, positive for samples like the training data."""
-        check_is_fitted(self)
-        if getattr(self, "offset_", None) is None:
-            raise ValueError("this model has no anomaly threshold (it was saved by an aelab without one); "
-                             "call set_threshold(quantile, X) with normal data first")
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """+1 for samples like the training data, -1 for anomalies (a score below ``offset_``)."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
-
-    def set_threshold(self, quantile: float, X=None):
-        """Put the threshold ``offset_`` at the ``quantile`` of the training scores, or of ``score_samples(X)``.
-
-        ``set_threshold(0.01)`` flags about 1% of data like the training data as anomalies; with ``X`` (normal
-        data, e.g. a validation set) the quantile is taken over its scores instead. Returns self.
-        """
-        from aelab.anomaly import _quantile_threshold
-
-        check_is_fitted(self)
-        self.offset_ = _quantile_threshold(quantile, getattr(self, "score_quantiles_", None),
-                                           None if X is None else self.score_samples(X))
-        return self
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -21,9 +21,9 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
 _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
-                "epoch_seconds_", "feature_names_in_", "sample_shape_", "offset_", "score_quantiles_"}
+                "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "conv_hidden", "sample_shape")
-_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence", "contamination", "augmentation",
+_LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence", "augmentation",
                  "augment_rotation", "augment_shift", "augment_scale", "augment_flip")
 
 
@@ -179,10 +179,6 @@ def estimator_record(estimator) -> dict[str, Any]:
     }
     if getattr(estimator, "sample_shape_", None) is not None:
         fitted["sample_shape_"] = [int(d) for d in estimator.sample_shape_]
-    if getattr(estimator, "offset_", None) is not None:
-        fitted["offset_"] = float(estimator.offset_)
-    if getattr(estimator, "score_quantiles_", None) is not None:
-        fitted["score_quantiles_"] = [float(q) for q in estimator.score_quantiles_]
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
     return {
@@ -269,14 +265,6 @@ def _check_fitted(fitted: dict[str, Any], where: Path) -> None:
                                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
                                and int(np.prod(shape)) == n),
              where, "sample_shape_ must be three positive sizes (C, H, W) whose product is n_features_in_")
-    offset = fitted.get("offset_")
-    _require(offset is None or (isinstance(offset, (int, float)) and not isinstance(offset, bool)
-                                and np.isfinite(offset)), where, "offset_ must be a finite number")
-    quantiles = fitted.get("score_quantiles_")
-    _require(quantiles is None or (isinstance(quantiles, list) and len(quantiles) >= 2
-                                   and all(isinstance(q, (int, float)) and np.isfinite(q) for q in quantiles)
-                                   and all(a <= b for a, b in zip(quantiles[:-1], quantiles[1:], strict=True))),
-             where, "score_quantiles_ must be a non-decreasing list of at least two finite numbers")
 
 
 def load(path: str | os.PathLike, device: str | None = None):
@@ -379,10 +367,6 @@ def load(path: str | os.PathLike, device: str | None = None):
     estimator.best_epoch_ = fitted["best_epoch_"]
     estimator.epoch_seconds_ = [float(t) for t in fitted.get("epoch_seconds_", [])]
     estimator.sample_shape_ = sample_shape
-    # models saved before thresholds existed have none: predict then asks for set_threshold(quantile, X)
-    estimator.offset_ = None if fitted.get("offset_") is None else float(fitted["offset_"])
-    estimator.score_quantiles_ = (None if fitted.get("score_quantiles_") is None
-                                  else np.asarray(fitted["score_quantiles_"], dtype=np.float64))
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     return estimator
