@@ -84,7 +84,7 @@ def test_refuses_missing_files(tmp_path):
 def test_atomic_writes_use_ordinary_permissions(tmp_path):
     import os
 
-    from aelab.persistence import atomic_write_text
+    from aelab.io import atomic_write_text
 
     old = os.umask(0o022)
     try:

@@ -495,7 +495,7 @@ def _bench(args) -> int:
 def _write_array(path: Path, array) -> None:
     import numpy as np
 
-    from aelab.persistence import atomic_write_bytes
+    from aelab.io import atomic_write_bytes
 
     suffix = path.suffix.lower()
     buffer = io.BytesIO()

@@ -140,7 +140,7 @@ def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
 
 def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html."""
-    from aelab.persistence import atomic_write_json
+    from aelab.io import atomic_write_json
     from aelab.report import figure_pngs, render_report
     from aelab.runs import write_folder
 

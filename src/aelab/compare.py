@@ -233,7 +233,7 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
-    from aelab.persistence import atomic_write_json
+    from aelab.io import atomic_write_json
     from aelab.report import figure_pngs
     from aelab.runs import write_folder
 

@@ -206,7 +206,7 @@ def detection_report(outcome: DetectOutcome) -> str:
 
 def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
     """Write the CSV and the report (each atomically); returns their paths."""
-    from aelab.persistence import atomic_write_text
+    from aelab.io import atomic_write_text
 
     out, report = Path(outcome.job.out), outcome.job.report_path()
     csv_text, html_text = scores_csv(outcome), detection_report(outcome)

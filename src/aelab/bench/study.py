@@ -165,25 +165,11 @@ def results_markdown(result: StudyResult, command: str | None = None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False,
                 command: str | None = None) -> Path:
     """Write the results folder in one piece: ``results.md``, ``results.json``, one PNG per figure and
     ``report.html``."""
-    from aelab.persistence import atomic_write_json
+    from aelab.io import atomic_write_json, json_safe
     from aelab.report import figure_pngs, render_report
     from aelab.runs import write_folder
 
@@ -194,7 +180,7 @@ def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False
         record = {"study": result.study, "title": result.title, "command": command, "settings": result.settings,
                   "data": result.data, "machine": machine_description(), "seconds": result.seconds,
                   "tables": result.tables, "notes": result.notes, **result.extra}
-        atomic_write_json(staging / "results.json", _json_ready(record))
+        atomic_write_json(staging / "results.json", json_safe(record))
         (staging / "results.md").write_text(results_markdown(result, command), encoding="utf-8")
         config = {"settings": result.settings, "data": result.data, "command": command}
         (staging / "report.html").write_text(

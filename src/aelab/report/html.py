@@ -111,7 +111,7 @@ def render_report(
 
 def write_report(path: str | os.PathLike, document: str) -> Path:
     """Write the HTML ``document`` atomically to ``path``."""
-    from aelab.persistence import atomic_write_bytes
+    from aelab.io import atomic_write_bytes
 
     path = Path(path)
     atomic_write_bytes(path, document.encode("utf-8"))
