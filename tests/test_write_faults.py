@@ -23,7 +23,6 @@ from aelab import load
 from aelab.checkpoints import load_checkpoint
 from aelab.cli import main
 from aelab.locks import acquire, lock_path, release, writer_path
-from aelab.io import MAX_JSON_DEPTH, read_json
 
 TRAIN = ["train", "--hidden", "8", "--latent", "2", "--epochs", "2", "--batch-size", "32", "--quiet",
          "--device", "cpu"]
@@ -266,31 +265,7 @@ def test_out_an_existing_folder(tmp_path, run, capsys):
 
 # ------------------------------------------------------------------------------------ damaged JSON files
 NESTED = "[" * 100_000 + "]" * 100_000
-TOO_DEEP = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
 HUGE_INT = '{"format": ' + "7" * 5000 + "}"
-
-
-@pytest.mark.parametrize("text, message", [
-    (NESTED, f"nests arrays or objects more than {MAX_JSON_DEPTH} deep"),
-    (TOO_DEEP, f"nests arrays or objects more than {MAX_JSON_DEPTH} deep"),
-    (HUGE_INT, r"holds a number too long to read \(Exceeds the limit \(\d+ digits\)"),
-    ("{", "is not valid JSON"),
-    (b"\xff\xfe{}", "is not UTF-8 JSON text"),
-])
-def test_read_json_names_the_file_and_what_to_do(tmp_path, text, message):
-    path = tmp_path / "f.json"
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    with pytest.raises(ValueError, match=f"^{re.escape(str(path))} {message}.*; do this$"):
-        read_json(path, "do this")
-
-
-def test_read_json_reads_nesting_up_to_the_limit(tmp_path):
-    path = tmp_path / "f.json"
-    path.write_text("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
-    value = read_json(path, "")
-    for _ in range(MAX_JSON_DEPTH - 1):
-        value = value[0]
-    assert value == []
 
 
 @pytest.mark.parametrize("text", [NESTED, HUGE_INT], ids=["nested", "huge-int"])

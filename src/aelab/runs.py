@@ -17,8 +17,8 @@ from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_datase
 from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
-from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.io import atomic_write_json, read_json
+from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
