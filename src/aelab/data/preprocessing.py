@@ -187,8 +187,8 @@ class MinMaxScaling:
         inverted = np.flatnonzero(data_min > data_max)
         if len(inverted):
             i = int(inverted[0])
-            raise ValueError(f"scaling.data_min[{i}] = {data_min[i]!r} is above scaling.data_max[{i}] = "
-                             f"{data_max[i]!r}; the minimum cannot exceed the maximum")
+            raise ValueError(f"scaling.data_min[{i}] = {float(data_min[i])!r} is above scaling.data_max[{i}] = "
+                             f"{float(data_max[i])!r}; the minimum cannot exceed the maximum")
         return cls(data_min, data_max, per_feature)
 
 
