@@ -164,9 +164,8 @@ def test_options_that_would_do_nothing_are_refused(tmp_path, capsys, argv, messa
 def test_label_column_of_an_npy_file_is_refused_in_memory_and_streamed(tables, tmp_path, capsys):
     folder, _, _, _, run = tables
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((40, 4)))
-    for argv in (["train", "--data", str(tmp_path / "x.npy"), "--label-column", "y", *TINY, "--out", str(tmp_path / "o")],
-                 ["train", "--data", str(tmp_path / "x.npy"), "--label-column", "y", "--stream", *TINY, "--out",
-                  str(tmp_path / "o")],
+    train = ["train", "--data", str(tmp_path / "x.npy"), "--label-column", "y", *TINY, "--out", str(tmp_path / "o")]
+    for argv in (train, [*train, "--stream"],
                  ["encode", "--run", str(run), "--data", str(tmp_path / "x.npy"), "--label-column", "y", "--out",
                   str(tmp_path / "z.npy")]):
         assert main(argv) == 2
