@@ -299,6 +299,34 @@ def _failed_after_training(error: BaseException, out: Path, checkpoint: Path) ->
     return None
 
 
+def _changed_options(args, command: str, *required: str) -> list[str]:
+    """The options of ``command`` that ``args`` sets to something other than their defaults, as ``--name``;
+    ``required`` are stand-in values for the command's required options."""
+    defaults = vars(build_parser().parse_args([command, *required]))
+    return [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+            if name in defaults and value != defaults[name]]
+
+
+def _refuse_ignored_train_options(args) -> None:
+    """Options that would do nothing in this combination are refused rather than silently ignored."""
+    from aelab.estimators import kind_parameters
+
+    changed = _changed_options(args, "train")
+    if args.resume is not None:
+        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet")]
+        if ignored:
+            raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
+                             "would do nothing; leave them out (or start a new run with --out and --force)")
+        return
+    kind = kind_parameters(args.kind)
+    if kind.get("architecture") == "conv" and "--hidden" in changed:
+        raise UsageError("--hidden sets the widths of dense layers, but --kind conv uses convolutions (32, 64 "
+                         "filters) and takes no --hidden; leave out --hidden, or use a dense kind such as vanilla")
+    if "activation" in kind and "--activation" in changed and args.activation != kind["activation"]:
+        raise UsageError(f"--kind {args.kind} uses its own activation ({kind['activation']}), so --activation "
+                         f"{args.activation} would do nothing; leave out --activation")
+
+
 def _train(args) -> int:
     from dataclasses import replace
 
@@ -322,12 +350,14 @@ def _train(args) -> int:
     if args.resume is not None:
         if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
             raise UsageError("--resume continues a run in its own folder; leave out --out")
+        _refuse_ignored_train_options(args)
         out, job = Path(args.resume), None
     else:
         if args.out is None:
             raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
         if args.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+        _refuse_ignored_train_options(args)
         if args.stream and args.skip_bad_rows:
             raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
                              "bad rows from the file, or train without --stream")
@@ -354,6 +384,8 @@ def _train(args) -> int:
         created = not out.exists()
         if job is None:
             job, checkpoint = resume_job(out)
+            if args.quiet:
+                job = replace(job, verbose=0)
         else:
             if writer:
                 check_output_folder(out, args.force)  # again, now that this process holds the folder
@@ -411,6 +443,12 @@ def _compare(args) -> int:
     from aelab.locks import folder_lock
 
     methods = parse_methods(args.methods)
+    if "ae" not in methods:
+        autoencoder_options = ("--hidden", "--epochs", "--batch-size", "--lr", "--patience")
+        ignored = [o for o in _changed_options(args, "compare", "--out", args.out) if o in autoencoder_options]
+        if ignored:
+            raise UsageError(f"{', '.join(ignored)} set(s) the autoencoder's training, but --methods "
+                             f"{args.methods} has no ae; leave them out or add ae to --methods")
     check_output_folder(args.out, args.force)
     job = CompareJob(
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
@@ -441,6 +479,9 @@ def _cluster(args) -> int:
     from aelab.cluster_runs import ClusterJob, run_clustering, write_clustering
     from aelab.runs import check_output_folder
 
+    if args.sweep is not None and args.k is not None and "--k" in _changed_options(args, "cluster", "--out", args.out):
+        raise UsageError(f"--sweep chooses k (the highest silhouette over {args.sweep[0]}..{args.sweep[1]}), so --k "
+                         f"{args.k} would do nothing; leave out --k, or --sweep to use k = {args.k}")
     check_output_folder(args.out, args.force)
     job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
@@ -461,7 +502,7 @@ def _cluster(args) -> int:
 
 
 def _bench(args) -> int:
-    from aelab.bench import AUGMENTING_STUDIES, STUDIES, study_module
+    from aelab.bench import AUGMENTING_STUDIES, REPEATING_STUDIES, STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder
@@ -473,6 +514,9 @@ def _bench(args) -> int:
     if args.augment is not None and args.study not in AUGMENTING_STUDIES:
         raise UsageError(f"the {args.study} study trains as its reference study did and takes no --augment; "
                          f"--augment is for {', '.join(AUGMENTING_STUDIES)}")
+    if args.seeds is not None and args.study not in REPEATING_STUDIES:
+        raise UsageError(f"the {args.study} study runs once and takes no --seeds; --seeds is for "
+                         f"{', '.join(REPEATING_STUDIES)}")
     check_output_folder(args.out, args.force)
     settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
@@ -529,7 +573,7 @@ def _check_features(name: str, n_features: int, estimator) -> None:
 
 
 def _apply_run(args, what: str) -> int:
-    from aelab.data import load_dataset
+    from aelab.data import check_data_options, load_dataset
     from aelab.data.dataset import checked_rows, skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
@@ -543,6 +587,7 @@ def _apply_run(args, what: str) -> int:
     data = Path(args.data)
     if data.suffix.lower() in STREAM_SUFFIXES and data.is_file() and not args.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
+        check_data_options(data, args.data_dir)
         source = StreamingSource(data, label_column=args.label_column)
         _check_features(str(data), source.n_features, estimator)
         with _writing(_APPLIED[what], out):

@@ -17,6 +17,7 @@ from aelab.acceleration import check_precision, prefer_channels_last
 from aelab.augmentation import AUGMENTATIONS, AffineAugmentation
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
+from aelab.data.dataset import bad_values
 from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
 from aelab.nn.conv import ConvBody, ConvDecoder, ConvDenseBody
@@ -67,12 +68,13 @@ def _as_tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
 
 
 def _check_finite(X: np.ndarray, what: str = "X") -> None:
-    finite = np.isfinite(X)
-    if not finite.all():
-        rows, cols = np.nonzero(~finite)
+    rows, cols = np.nonzero(bad_values(X))
+    if len(rows):
+        value = float(X[rows[0], cols[0]])
+        huge = f" ({value!r}, beyond float32's range |x| > 3.4e38)" if np.isfinite(value) else ""
         raise ValueError(
-            f"{what} contains {len(rows)} NaN or infinite value(s), the first at row {rows[0]}, column {cols[0]}; "
-            "remove or impute them first"
+            f"{what} contains {len(rows)} NaN or infinite value(s), the first at row {rows[0]}, column {cols[0]}"
+            f"{huge}; remove or impute them first"
         )
 
 

@@ -6,6 +6,7 @@ loading checks the JSON against the expected schema and the tensors against the 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,9 @@ def load(path: str | os.PathLike, device: str | None = None):
     for key, value in params.items():
         _require(_param_type_ok(value, defaults[key], _NONE_DEFAULT_TYPES.get(key, ())), config,
                  f"params.{key} is {value!r}, of the wrong type for this parameter")
+        # a parameter the configuration does not use (noise_level without corruption) is never validated
+        _require(not isinstance(value, float) or math.isfinite(value), config,
+                 f"params.{key} is {value!r}; it must be a finite number")
     for key in _TUPLE_PARAMS:
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from aelab.augmentation import augment_parameters
-from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.data import Dataset, MinMaxScaling, Split, check_data_options, load_dataset, split_dataset
 from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, read_json
+from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -126,6 +127,7 @@ def _prepare_stream(job: TrainJob):
 
     if not 0.0 < job.test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {job.test_size}")
+    check_data_options(job.data, job.data_dir)
     source = StreamingSource(job.data, label_column=job.label_column)
     is_image = len(source.sample_shape) >= 2
     estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
@@ -276,6 +278,9 @@ def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; pass a folder path")
+    writer = other_writer(out)
+    if writer is not None:  # a run in the making looks like an interrupted or finished one
+        raise ValueError(busy_message(out, writer))
     if (out / CHECKPOINT_FOLDER / JOB_FILE).is_file() and not (out / "model.json").is_file() and not force:
         raise ValueError(f"output folder {out} holds an interrupted run; continue it with 'aelab train --resume "
                          f"{out}', or pass --force to start again")
@@ -376,8 +381,16 @@ def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoenc
     estimator = load(run, device=device)
     record = read_json(run / PREPROCESSING_FILE, "train the run again")
     try:
-        scaling = MinMaxScaling.from_dict(record["scaling"])
-        sample_shape = tuple(int(d) for d in record["sample_shape"])
+        if not isinstance(record, dict) or not {"sample_shape", "scaling"} <= set(record):
+            raise ValueError("it must be an object with the fields sample_shape and scaling")
+        scaling = MinMaxScaling.from_dict(record["scaling"], n_features=estimator.n_features_in_)
+        sample_shape = record["sample_shape"]
+        if not isinstance(sample_shape, list) or not sample_shape or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in sample_shape) \
+                or int(np.prod(sample_shape, dtype=np.float64)) != estimator.n_features_in_:
+            raise ValueError(f"sample_shape is {sample_shape!r}, but it must be positive sizes whose product is the "
+                             f"model's {estimator.n_features_in_} features")
+        sample_shape = tuple(sample_shape)
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
     return estimator, scaling, sample_shape
