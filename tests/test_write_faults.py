@@ -22,7 +22,7 @@ import pytest
 from aelab import load
 from aelab.checkpoints import load_checkpoint
 from aelab.cli import main
-from aelab.locks import acquire, lock_path, release, writer_path
+from tests.conftest import left_in
 
 TRAIN = ["train", "--hidden", "8", "--latent", "2", "--epochs", "2", "--batch-size", "32", "--quiet",
          "--device", "cpu"]
@@ -79,16 +79,6 @@ def refuse(monkeypatch, code: int, inside: Path, when=lambda path: True) -> None
     monkeypatch.setattr(os, "mkdir", fake_mkdir)
 
 
-def left_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
-
-
-def assert_released(folder: Path) -> None:
-    """The lock of ``folder`` is free: its empty lock file stays (see aelab.locks), its writer file is gone."""
-    assert lock_path(folder).read_bytes() == b"" and not writer_path(folder).exists()
-    release(folder, acquire(folder))
-
-
 @pytest.fixture
 def tmpfs(tmp_path):
     """``tmpfs(options)`` mounts a tmpfs with ``options`` and returns its folder; skips where mounting is not
@@ -126,8 +116,7 @@ def test_train_into_the_read_only_folder_itself(tmp_path, data, capsys, monkeypa
     refuse(monkeypatch, errno.EROFS, place)  # its parent is writable: the lock file beside it is taken
     assert main([*TRAIN, "--data", str(data), "--out", str(place)]) == 2
     assert f"cannot write run folder {place}: Read-only file system" in one_error_line(capsys)
-    assert left_in(place) == [] and left_in(tmp_path) == [".ro.lock", "ro"]  # the lock is released
-    assert_released(place)
+    assert left_in(place) == [] and left_in(tmp_path) == ["ro"]  # the lock beside it is released
 
 
 def test_encode_into_a_read_only_place(tmp_path, run, capsys, monkeypatch):
@@ -154,8 +143,7 @@ def test_a_real_read_only_mount(tmp_path, data, run, capsys, tmpfs):
     assert f"cannot write run folder {place}: Read-only file system" in one_error_line(capsys)
     assert main(["encode", "--run", str(run), "--data", str(data), "--out", str(place / "z.csv")]) == 2
     assert f"cannot write codes {place / 'z.csv'}: Read-only file system" in one_error_line(capsys)
-    assert left_in(place) == [] and [p.name for p in tmp_path.glob(".*.lock")] == [f".{place.name}.lock"]
-    assert_released(place)
+    assert left_in(place) == [] and left_in(tmp_path) == [place.name]
 
 
 # -------------------------------------------------------------------------------------------- full disks
@@ -167,8 +155,7 @@ def test_a_full_disk_while_writing_the_run_keeps_the_checkpoint_and_names_it(tmp
     assert one_error_line(capsys) == (
         f"aelab: error: cannot write run folder {out}: No space left on device; the checkpoint of the training is "
         f"kept in {out / 'checkpoint'}; make room, then finish the run with: aelab train --resume {out}")
-    assert left_in(tmp_path) == [".run.lock", "run"] and left_in(out) == ["checkpoint"]  # no staging folder
-    assert_released(out)
+    assert left_in(tmp_path) == ["run"] and left_in(out) == ["checkpoint"]  # no staging folder, no held lock
     assert load_checkpoint(out / "checkpoint").finished
     monkeypatch.undo()
     assert main(["train", "--resume", str(out)]) == 0
@@ -202,8 +189,7 @@ def test_a_full_disk_before_the_first_checkpoint_leaves_nothing(tmp_path, data, 
     assert main([*TRAIN, "--data", str(data), "--out", str(out)]) == 2
     assert one_error_line(capsys) == (f"aelab: error: cannot write run folder {out}: No space left on device; "
                                       "free some space or pass an --out on another disk")
-    assert left_in(tmp_path) == [".run.lock"]
-    assert_released(out)
+    assert left_in(tmp_path) == []
 
 
 def test_a_full_disk_while_writing_codes(tmp_path, run, capsys, monkeypatch):
@@ -306,8 +292,7 @@ def test_ctrl_c_while_loading_the_data(tmp_path, data, capsys, monkeypatch):
     monkeypatch.setattr("aelab.runs.load_dataset", interrupted)
     assert main([*TRAIN, "--data", str(data), "--out", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == "aelab: interrupted\n"
-    assert left_in(tmp_path) == [".run.lock"]
-    assert_released(tmp_path / "run")
+    assert left_in(tmp_path) == []
 
 
 def test_ctrl_c_while_the_command_imports_torch(tmp_path, data):
