@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
-from aelab.data.dataset import checked_rows
-from aelab.data.preprocessing import subset_dataset
+from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.figures import method_figures
+from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
 
 
@@ -31,23 +30,18 @@ from aelab.metrics import score_code, score_reconstruction
 class CompareJob:
     """Everything ``aelab compare`` needs, recorded as the folder's config.json."""
 
-    data: str = "mnist5k"
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
     latent_dim: int = 2
-    subset: int | None = None
     hidden: tuple[int, ...] = (512, 256)
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int | None = 10
-    test_size: float = 0.2
     random_state: int = 0
     device: str = "auto"
     n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
     verbose: int = 0
-    skip_bad_rows: bool = False
 
 
 @dataclass
@@ -179,15 +173,12 @@ def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = Non
     methods = parse_methods(job.methods)
     if job.latent_dim < 1:
         raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
-    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
-    if job.subset is not None:
-        dataset = subset_dataset(dataset, job.subset, random_state=job.random_state)
+    dataset, skipped = job.data.load(job.random_state)
     if job.latent_dim > dataset.n_features:
         raise ValueError(f"the latent size {job.latent_dim} exceeds the {dataset.n_features} features of "
                          f"{dataset.name}; pass a smaller --latent")
     estimators = {name: METHODS[name].make(job) for name in methods}
-    split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
+    split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     results = {}
     for name, estimator in estimators.items():
@@ -233,14 +224,13 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
-    from aelab.io import atomic_write_json
     from aelab.report import figure_pngs
     from aelab.runs import write_folder
 
     def fill(folder: Path) -> None:
         dataset = outcome.dataset
         config = {
-            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "job": json_safe(asdict(outcome.job)),
             "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
                      "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names,
                      "skipped_rows": outcome.skipped_rows},

@@ -45,11 +45,10 @@ PUBLISHED = {"n2d": {"mnist": 0.979, "fashion-mnist": 0.672}, "dec": {"mnist": 0
 
 
 def _load(settings: StudySettings):
-    from aelab.data import MinMaxScaling, load_dataset
+    from aelab.data import MinMaxScaling
     from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 
-    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     if dataset.y is None or len(np.unique(dataset.y)) < 2:
         raise ValueError(f"the {NAME} study measures clusters against labels, but {dataset.name} has no labels "
                          "of two classes or more; pass labelled data (--label-column for a table)")

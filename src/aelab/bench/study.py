@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data import Dataset, load_dataset, split_dataset
+from aelab.data import DataOptions, Dataset, split_dataset
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 
 Progress = Callable[[str], None] | None
@@ -23,15 +23,15 @@ Progress = Callable[[str], None] | None
 class StudySettings:
     """The options every study takes (``aelab bench NAME ...``).
 
-    ``epochs`` None keeps the study's own number (fewer in quick mode); ``seeds`` None keeps the study's own
-    number of repetitions (for the studies that repeat over seeds); ``augment`` None keeps the study's own
-    image augmentation (for the studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``);
-    ``quick`` trains briefly on a subset, which is what the test suite runs.
+    ``data`` is the data the study reads (its ``test_size``, ``subset`` and ``skip_bad_rows`` stay unused: a
+    study splits and samples as its reference did, and stops at bad rows). ``epochs`` None keeps the study's
+    own number (fewer in quick mode); ``seeds`` None keeps the study's own number of repetitions (for the
+    studies that repeat over seeds); ``augment`` None keeps the study's own image augmentation (for the
+    studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``); ``quick`` trains briefly on
+    a subset, which is what the test suite runs.
     """
 
-    data: str
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     quick: bool = False
     epochs: int | None = None
     random_state: int = 0
@@ -66,12 +66,11 @@ def _subset(X: np.ndarray, y: np.ndarray | None, n: int | None, seed: int):
 
 def load_study_data(settings: StudySettings, n_train: int | None = None, n_test: int | None = None,
                     test_size: float = 0.2) -> StudyData:
-    """Load ``settings.data``, split it (official split when it has one, else random stratified), scale to
+    """Load the study's data, split it (official split when it has one, else random stratified), scale to
     [0, 1] with statistics of the training part and keep at most ``n_train`` / ``n_test`` random samples."""
     from aelab.runs import scale_split
 
-    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     split = split_dataset(dataset, test_size=test_size, random_state=settings.random_state)
     _, X_train, X_test = scale_split(dataset, split)
     X_train, y_train = _subset(X_train, split.y_train, n_train, settings.random_state)
