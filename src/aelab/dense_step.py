@@ -29,7 +29,7 @@ from aelab.augmentation import random_affine
 _KEPT_SIZES = 4
 
 
-@dataclass
+@dataclass(eq=False)
 class _StepBuffers:
     """What one batch size's step writes into, kept from step to step: each layer's output, the gradient
     of each layer's input, where each layer's input was cut by a ReLU, and the reconstruction's error."""
@@ -121,10 +121,10 @@ class DenseStep:
             difference = torch.sub(output, x, out=buffers.difference)
             flat = difference.view(-1)
             loss = torch.dot(flat, flat) / n
-            # d loss / d logits = 2 / n * (output - x) * output * (1 - output), in place: the output is not
-            # needed after this
+            # d loss / d logits = 2 / n * (output - x) * output * (1 - output): with p = (output - x) * output,
+            # p - p * output is the sigmoid's backward, in place in the kept buffer
             grad = difference.mul_(output)
-            grad.mul_(output.neg_().add_(1.0)).mul_(2.0 / n)
+            grad.addcmul_(grad, output, value=-1.0).mul_(2.0 / n)
         else:
             difference = h.sub_(x)
             flat = difference.view(-1)
