@@ -50,12 +50,11 @@ def test_steps_of_one_batch_size_write_into_the_same_buffers_and_gradients():
     x = torch.rand(7, 20, generator=torch.Generator().manual_seed(1))
     step(x)
     (buffers,) = step._buffers.values()
-    kept = [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, *buffers.inactive, buffers.difference)]
+    kept = [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, buffers.difference)]
     grads = [p.grad.data_ptr() for p in network.parameters()]
     step(x.flip(0))
     assert len(step._buffers) == 1 and next(iter(step._buffers.values())) is buffers
-    assert [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, *buffers.inactive,
-                                   buffers.difference)] == kept
+    assert [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, buffers.difference)] == kept
     assert [p.grad.data_ptr() for p in network.parameters()] == grads
 
 

@@ -32,11 +32,10 @@ _KEPT_SIZES = 4
 @dataclass(eq=False)
 class _StepBuffers:
     """What one batch size's step writes into, kept from step to step: each layer's output, the gradient
-    of each layer's input, where each layer's input was cut by a ReLU, and the reconstruction's error."""
+    of each layer's input and the reconstruction's error."""
 
     outputs: list[torch.Tensor]
     input_grads: list[torch.Tensor]
-    inactive: list[torch.Tensor]
     difference: torch.Tensor
 
     @classmethod
@@ -45,8 +44,6 @@ class _StepBuffers:
         options = {"device": device, "dtype": dtype}
         return cls(outputs=[torch.empty(rows, layer.out_features, **options) for layer, _ in layers],
                    input_grads=[torch.empty(rows, layer.in_features, **options) for layer, _ in layers],
-                   inactive=[torch.empty(rows, layer.in_features, device=device, dtype=torch.bool)
-                             for layer, _ in layers],
                    difference=torch.empty(rows, layers[-1][0].out_features, **options))
 
 
@@ -138,7 +135,9 @@ class DenseStep:
             if i > 0:
                 grad_below = torch.mm(grad, layer.weight, out=buffers.input_grads[i])
                 if self.layers[i - 1][1]:  # ReLU: no gradient where it gave 0
-                    grad_below.masked_fill_(torch.le(below, 0.0, out=buffers.inactive[i]), 0.0)
+                    # the layer's output is not needed after this: it becomes the 0/1 mask in place, a
+                    # tenth of the time of masked_fill_ with a boolean mask on the CPU
+                    grad_below.mul_(below.gt_(0.0))
                 grad = grad_below
         if self.counter is not None:
             self.counter.step += 1
