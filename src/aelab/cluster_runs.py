@@ -18,6 +18,8 @@ from aelab.data import DataOptions, Dataset, MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import ari, clustering_accuracy, nmi
+from aelab.report import figure_pngs, render_report
+from aelab.runs import write_folder
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
 DEFAULT_SWEEP = (2, 15)
@@ -139,9 +141,6 @@ def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
 
 def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html."""
-    from aelab.report import figure_pngs, render_report
-    from aelab.runs import write_folder
-
     def fill(staging: Path) -> None:
         dataset = outcome.dataset
         (staging / "assignments.csv").write_text(assignments_csv(outcome.labels, dataset.y), encoding="utf-8")

@@ -20,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from aelab import baselines
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
+from aelab.estimators import Autoencoder
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
+from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.runs import scale_split, write_folder
 
 
 @dataclass
@@ -53,8 +57,6 @@ class Method:
 
 
 def _autoencoder(job: CompareJob):
-    from aelab.estimators import Autoencoder
-
     return Autoencoder(hidden=tuple(job.hidden), latent_dim=job.latent_dim, epochs=job.epochs,
                        batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
                        random_state=job.random_state, device=job.device, verbose=job.verbose)
@@ -62,8 +64,6 @@ def _autoencoder(job: CompareJob):
 
 def _baseline(name: str) -> Callable[[CompareJob], Any]:
     def make(job: CompareJob):
-        from aelab import baselines
-
         if name == "raw":
             return baselines.RawInput()
         if name == "pca":
@@ -168,8 +168,6 @@ def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarra
 
 def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = None) -> CompareOutcome:
     """Load, (subset,) split and scale the data, then fit and measure every method of ``job``."""
-    from aelab.runs import scale_split
-
     methods = parse_methods(job.methods)
     if job.latent_dim < 1:
         raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
@@ -210,8 +208,6 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
-    from aelab.report import latent_explorer, render_report
-
     dataset = outcome.dataset
     explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
                                outcome.split.y_test, dataset.sample_shape, dataset.label_names,
@@ -224,9 +220,6 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
-    from aelab.report import figure_pngs
-    from aelab.runs import write_folder
-
     def fill(folder: Path) -> None:
         dataset = outcome.dataset
         config = {

@@ -32,7 +32,9 @@ from aelab.data import (
     reads_label_column,
 )
 from aelab.data.dataset import first_bad_value
+from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.io import atomic_write_text, json_safe
+from aelab.report import figure_pngs, render_report
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
@@ -90,8 +92,6 @@ def check_csv_rows(path: str | os.PathLike, n_features: int, label_column: str |
         header = any(_not_a_number(cell) for cell in first)
         width = n_features
         if header:
-            from aelab.data.files import LABEL_COLUMN_NAMES
-
             names = [c.strip().strip('"') for c in first]
             has_label = (label_column in names) if label_column else any(
                 c.lower() in LABEL_COLUMN_NAMES for c in names)
@@ -203,8 +203,6 @@ def scores_csv(outcome: DetectOutcome) -> str:
 def detection_report(outcome: DetectOutcome) -> str:
     """The HTML report: summary, the most anomalous rows, the score histogram and, for images, the images."""
     from aelab import plots
-    from aelab.report import figure_pngs, render_report
-
     job, detector = outcome.job, outcome.detector
     n_flagged = int((outcome.flags == -1).sum())
     summary = [{"training samples": outcome.train.n_samples, "scored samples": outcome.data.n_samples,

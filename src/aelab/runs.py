@@ -13,12 +13,16 @@ from typing import Any
 import numpy as np
 
 from aelab.augmentation import augment_parameters
+from aelab.checkpoints import has_checkpoint
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
+from aelab.data.files import _as_labels
+from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
+from aelab.report import figure_pngs, latent_explorer, render_report
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -117,8 +121,6 @@ def _prepare_in_memory(job: TrainJob):
 def _prepare_stream(job: TrainJob):
     """The file as blocks: whole blocks held out for testing (at most STREAM_TEST_ROWS of them measured),
     scaling fitted in one pass over the training blocks, PCA fitted on a sample of them."""
-    from aelab.data.streaming import StreamingSource
-
     if job.data.skip_bad_rows or job.data.subset is not None:
         raise ValueError("a streamed file is read as it is: skip_bad_rows and subset need the data in memory; remove "
                          "the bad rows from the file, or train without --stream")
@@ -151,8 +153,6 @@ def _prepare_stream(job: TrainJob):
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
-    from aelab.data.files import _as_labels
-
     return _as_labels(values, "the label column")[0]
 
 
@@ -310,8 +310,6 @@ def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
 
 def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
     """The run's report.html: its metrics, figures, configuration and the latent explorer of its codes."""
-    from aelab.report import latent_explorer, render_report
-
     dataset = outcome.dataset
     explorer = None
     if outcome.codes:
@@ -335,8 +333,6 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
 
     The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``.
     """
-    from aelab.report import figure_pngs
-
     def fill(staging: Path) -> None:
         if checkpoint is not None:
             shutil.copytree(checkpoint, staging / CHECKPOINT_FOLDER,
@@ -404,8 +400,6 @@ def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:
 def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, created: bool) -> None:
     """After a run failed before its first checkpoint: remove the checkpoint folder, and ``out`` too when the
     run created it and nothing else is in it. A checkpoint to resume from is kept."""
-    from aelab.checkpoints import has_checkpoint
-
     if has_checkpoint(checkpoint):
         return
     shutil.rmtree(checkpoint, ignore_errors=True)

@@ -15,6 +15,9 @@ import numpy as np
 
 from aelab.data import DataOptions, Dataset, split_dataset
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
+from aelab.io import atomic_write_json, json_safe
+from aelab.report import figure_pngs, render_report
+from aelab.runs import scale_split, write_folder
 
 Progress = Callable[[str], None] | None
 
@@ -68,8 +71,6 @@ def load_study_data(settings: StudySettings, n_train: int | None = None, n_test:
                     test_size: float = 0.2) -> StudyData:
     """Load the study's data, split it (official split when it has one, else random stratified), scale to
     [0, 1] with statistics of the training part and keep at most ``n_train`` / ``n_test`` random samples."""
-    from aelab.runs import scale_split
-
     dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     split = split_dataset(dataset, test_size=test_size, random_state=settings.random_state)
     _, X_train, X_test = scale_split(dataset, split)
@@ -168,10 +169,6 @@ def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False
                 command: str | None = None) -> Path:
     """Write the results folder in one piece: ``results.md``, ``results.json``, one PNG per figure and
     ``report.html``."""
-    from aelab.io import atomic_write_json, json_safe
-    from aelab.report import figure_pngs, render_report
-    from aelab.runs import write_folder
-
     def fill(staging: Path) -> None:
         pngs = figure_pngs(result.figures)
         for name, png in pngs.items():

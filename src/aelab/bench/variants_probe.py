@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from aelab.augmentation import AUGMENT_CHOICES
+from aelab.augmentation import AUGMENT_CHOICES, image_augmentation
 from aelab.bench.study import StudySettings, load_study_data
 from aelab.bench.variants import CONV, KINDS, conv_autoencoder
 from aelab.data import DataOptions
@@ -34,8 +34,6 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
           learning_rate: float = 1e-3, batch_size: int = CONV["batch_size"], seed: int = 0,
           device: str = "cpu", beta: float | None = None, augment: str = "none") -> dict:
     """Fit one autoencoder of the study with these settings and measure its codes; returns a record."""
-    from aelab.augmentation import image_augmentation
-
     split = load_study_data(StudySettings(data=DataOptions(data), random_state=seed), n_train=n_train)
     n = len(split.X_train)
     epochs = max(1, round(steps * batch_size / n))
