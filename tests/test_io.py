@@ -45,7 +45,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
     atomic_write_bytes(path, b"old")
     with pytest.raises(RuntimeError, match="half-way"):
         with atomic_path(path) as tmp:
-            assert tmp.parent == tmp_path and tmp.name.startswith(".codes.npy.") and tmp.suffix == ".npy"
+            assert tmp.parent == tmp_path and tmp.name.startswith(".codes.npy.") and tmp.suffix == ".tmp"
             tmp.write_bytes(b"ne")
             raise RuntimeError("half-way")
     assert path.read_bytes() == b"old"

@@ -49,9 +49,9 @@ def _sync_folder(folder: Path) -> None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path to write ``path`` through: renamed to ``path`` when the block ends, removed on error.
 
-    The temporary file lies in the same folder (created if needed), so the rename is atomic, and ends with
-    the same suffix as ``path`` (for writers that look at it). The block writes the file by any means (a
-    memory map, appends chunk by chunk); the file is synced before the rename.
+    The temporary file, ``.<name>.<random>.tmp``, lies in the same folder (created if needed), so the rename
+    is atomic. The block writes the file by any means (a memory map, appends chunk by chunk); the file is
+    synced before the rename.
 
     Parameters
     ----------
@@ -70,7 +70,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp{path.suffix}"
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
