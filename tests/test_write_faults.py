@@ -289,7 +289,7 @@ def test_ctrl_c_while_loading_the_data(tmp_path, data, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("aelab.runs.load_dataset", interrupted)
+    monkeypatch.setattr("aelab.data.options.load_dataset", interrupted)  # the job loads through DataOptions
     assert main([*TRAIN, "--data", str(data), "--out", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == "aelab: interrupted\n"
     assert left_in(tmp_path) == []
