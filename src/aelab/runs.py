@@ -15,7 +15,7 @@ import numpy as np
 from aelab.augmentation import augment_parameters
 from aelab.checkpoints import has_checkpoint
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
-from aelab.data.files import _as_labels
+from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
@@ -153,7 +153,7 @@ def _prepare_stream(job: TrainJob):
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
-    return _as_labels(values, "the label column")[0]
+    return as_labels(values, "the label column")[0]
 
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
