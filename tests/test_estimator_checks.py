@@ -1,21 +1,48 @@
-"""scikit-learn's own estimator checks on Autoencoder and the anomaly detectors.
+"""scikit-learn's own estimator checks on every estimator: the autoencoder, the anomaly detectors, the
+clusterers and the baselines.
 
 No check is skipped by this file. scikit-learn itself skips one, ``check_array_api_input``, unless the
-environment sets SCIPY_ARRAY_API=1; the estimators do not declare array-API support (Autoencoder converts its
-input to NumPy and then to a torch tensor), so that check does not apply.
+environment sets SCIPY_ARRAY_API=1; the estimators do not declare array-API support (they convert their
+input to NumPy, and the autoencoders then to a torch tensor), so that check does not apply.
+
+``PrecomputedEmbedding`` is not checked: it is not a general estimator but a holder for an embedding made
+elsewhere, one row per row of the one X it is fitted on, so it cannot be fitted on the data the checks make up
+(its contract is tested in test_baselines.py).
+
+The settings are the smallest that run each method: networks of one hidden layer of 8 units trained for
+2 epochs, one restart of k-means and of the mixtures, a few fine-tuning iterations for DEC and IDEC.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aelab import Autoencoder
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
+from aelab.baselines import PCABaseline, RawInput, TSNEBaseline, UMAPBaseline
+from aelab.cluster import DEC, IDEC, N2D, AutoencoderGaussianMixture, AutoencoderKMeans
+
+
+def tiny_autoencoder(epochs=3):
+    return Autoencoder(hidden=(8,), latent_dim=2, epochs=epochs, batch_size=32, device="cpu")
+
+
+def self_training(method):
+    return method(tiny_autoencoder(2), n_clusters=3, update_interval=2, max_iter=4, batch_size=32, n_init=1)
 
 
 @parametrize_with_checks([
-    Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"),
-    AutoencoderDetector(Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"), scorer="mse"),
+    tiny_autoencoder(),
+    AutoencoderDetector(tiny_autoencoder(), scorer="mse"),
     BaselineDetector("pca", "mse"),
     BaselineDetector("raw", "isolation-forest"),
+    AutoencoderKMeans(tiny_autoencoder(2), n_clusters=3, n_init=1),
+    AutoencoderGaussianMixture(tiny_autoencoder(2), n_clusters=3, n_init=1),
+    N2D(tiny_autoencoder(2), n_clusters=3, n_init=1),
+    self_training(DEC),
+    self_training(IDEC),
+    RawInput(),
+    PCABaseline(),
+    TSNEBaseline(),
+    UMAPBaseline(),
 ])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

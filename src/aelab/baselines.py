@@ -20,9 +20,58 @@ Examples
 
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+def _check_positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def check_perplexity(perplexity: float, n_samples: int) -> float:
+    """The t-SNE perplexity to use on ``n_samples`` samples: ``perplexity``, or ``(n_samples - 1) / 3`` if that is
+    smaller, with a UserWarning, as openTSNE does (each point needs about ``3 * perplexity`` neighbours).
+
+    Examples
+    --------
+    >>> check_perplexity(30.0, 1000)
+    30.0
+    """
+    _check_positive("perplexity", perplexity)
+    if n_samples < 2:
+        raise ValueError(f"t-SNE needs at least 2 samples, got n_samples={n_samples}; pass more data")
+    if n_samples - 1 >= 3 * perplexity:
+        return float(perplexity)
+    used = (n_samples - 1) / 3
+    warnings.warn(f"perplexity={perplexity:g} is too large for {n_samples} samples (t-SNE needs more than "
+                  f"3 * perplexity of them); using perplexity={used:.4g} instead", UserWarning, stacklevel=3)
+    return used
+
+
+def check_n_neighbors(n_neighbors: int, n_samples: int) -> int:
+    """The UMAP ``n_neighbors`` to use on ``n_samples`` samples: ``n_neighbors``, or ``n_samples - 1`` if that is
+    smaller, with a UserWarning, as umap-learn does.
+
+    Examples
+    --------
+    >>> check_n_neighbors(15, 1000)
+    15
+    """
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:
+        raise ValueError(f"n_neighbors must be an integer of at least 2, got {n_neighbors!r}")
+    if n_samples < 3:
+        raise ValueError(f"UMAP needs at least 3 samples (2 neighbours for each), got n_samples={n_samples}; "
+                         "pass more data")
+    if n_neighbors < n_samples:
+        return int(n_neighbors)
+    warnings.warn(f"n_neighbors={n_neighbors} is not less than the {n_samples} samples; using "
+                  f"n_neighbors={n_samples - 1} instead", UserWarning, stacklevel=3)
+    return n_samples - 1
 
 
 class RawInput(TransformerMixin, BaseEstimator):
@@ -70,8 +119,17 @@ class TSNEBaseline(TransformerMixin, BaseEstimator):
         Size of the embedding. Gradients are Barnes-Hut below 10,000 training samples (faster there, and the
         same seed gives the same embedding) and for codes wider than 2, FFT-interpolated otherwise.
     perplexity : float, default=30
+        Shrunk to ``(n_samples - 1) / 3``, with a warning, on fewer than ``3 * perplexity + 1`` samples.
     n_jobs : int, default=1
     random_state : int, default=0
+
+    Attributes
+    ----------
+    embedding_ : openTSNE.TSNEEmbedding
+        The embedding of the training rows.
+    perplexity_ : float
+        The perplexity used.
+    n_features_in_ : int
     """
 
     def __init__(self, n_components: int = 2, perplexity: float = 30.0, n_jobs: int = 1, random_state: int = 0):
@@ -84,11 +142,9 @@ class TSNEBaseline(TransformerMixin, BaseEstimator):
         from openTSNE import TSNE
 
         X = validate_data(self, X, reset=True, dtype=np.float64)
-        if len(X) <= 3 * self.perplexity:
-            raise ValueError(f"t-SNE with perplexity {self.perplexity} needs more than {3 * self.perplexity:g} "
-                             f"samples, got {len(X)}; pass more data or a smaller perplexity")
+        self.perplexity_ = check_perplexity(self.perplexity, len(X))
         method = "fft" if self.n_components <= 2 and len(X) >= 10000 else "bh"  # BH is faster on small data
-        self.embedding_ = TSNE(n_components=self.n_components, perplexity=self.perplexity, n_jobs=self.n_jobs,
+        self.embedding_ = TSNE(n_components=self.n_components, perplexity=self.perplexity_, n_jobs=self.n_jobs,
                                random_state=self.random_state, negative_gradient_method=method,
                                verbose=False).fit(X)
         return self
@@ -100,7 +156,23 @@ class TSNEBaseline(TransformerMixin, BaseEstimator):
 
 
 class UMAPBaseline(TransformerMixin, BaseEstimator):
-    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows."""
+    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+    n_neighbors : int, default=15
+        Shrunk to ``n_samples - 1``, with a warning, on fewer samples, as umap-learn does.
+    min_dist : float, default=0.1
+    random_state : int, default=0
+
+    Attributes
+    ----------
+    umap_ : umap.UMAP
+    n_neighbors_ : int
+        The number of neighbours used.
+    n_features_in_ : int
+    """
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 0):
         self.n_components = n_components
@@ -109,23 +181,25 @@ class UMAPBaseline(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y=None):
-        import warnings
-
         import umap
 
-        X = validate_data(self, X, reset=True, dtype=np.float32)
-        if len(X) <= self.n_neighbors:
-            raise ValueError(f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} "
-                             f"samples, got {len(X)}; pass more data or a smaller n_neighbors")
+        X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32])
+        self.n_neighbors_ = check_n_neighbors(self.n_neighbors, len(X))
         with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended, reproducible
             warnings.simplefilter("ignore", UserWarning)
-            self.umap_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
-                                   min_dist=self.min_dist, random_state=self.random_state).fit(X)
+            self.umap_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors_,
+                                   min_dist=self.min_dist, random_state=self.random_state).fit(X.astype(np.float32))
         return self
 
     def transform(self, X):
         check_is_fitted(self)
-        return np.asarray(self.umap_.transform(validate_data(self, X, reset=False, dtype=np.float32)))
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return np.asarray(self.umap_.transform(X.astype(np.float32)), dtype=X.dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
 
 class PrecomputedEmbedding(TransformerMixin, BaseEstimator):

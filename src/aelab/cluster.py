@@ -3,7 +3,9 @@
 Every estimator takes an ``Autoencoder``: unfitted, it is fitted on the data first; already fitted, it is
 used as it is, so that one pretraining can serve several clusterers. ``autoencoder=None`` pretrains the
 network of the deep clustering literature (``clustering_autoencoder``). ``sklearn.base.clone`` (and so
-GridSearchCV) gives an unfitted copy of the autoencoder too, which is then pretrained again.
+GridSearchCV) gives an unfitted copy of the autoencoder too, which is then pretrained again. An autoencoder
+pretrained by the clusterer without a ``random_state`` of its own gets the clusterer's, so that one
+``random_state`` makes the whole fit reproducible.
 
 - ``AutoencoderKMeans``, ``AutoencoderGaussianMixture``: k-means or a Gaussian mixture of the code.
 - ``N2D``: UMAP of the code to a few dimensions, then a Gaussian mixture (McConville et al., 2020).
@@ -21,11 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from aelab.augmentation import random_affine
+from aelab.baselines import check_n_neighbors
 from aelab.estimators import Autoencoder
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
@@ -79,9 +82,10 @@ class _CodeClustering(ClusterMixin, BaseEstimator):
         if _is_fitted(autoencoder):
             self.autoencoder_ = autoencoder
         else:
-            from sklearn.base import clone
-
-            self.autoencoder_ = clone(autoencoder).fit(X)
+            autoencoder = clone(autoencoder)
+            if autoencoder.random_state is None:  # the clusterer's random_state seeds all of its fit
+                autoencoder.set_params(random_state=self.random_state)
+            self.autoencoder_ = autoencoder.fit(X)
         code = self.autoencoder_.transform(X)
         self.n_clusters_ = _check_n_clusters(self.n_clusters, len(code))
         self.n_features_in_ = self.autoencoder_.n_features_in_
@@ -185,9 +189,7 @@ def umap_embedding(Z: np.ndarray, n_components: int, n_neighbors: int = 20, min_
 
     import umap
 
-    if len(Z) <= n_neighbors:
-        raise ValueError(f"UMAP with n_neighbors={n_neighbors} needs more than {n_neighbors} samples, got "
-                         f"{len(Z)}; pass more data or a smaller n_neighbors")
+    n_neighbors = check_n_neighbors(n_neighbors, len(Z))
     seed = None if random_state is None else int(check_random_state(random_state).randint(0, 2**31 - 1))
     with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended, reproducible
         warnings.simplefilter("ignore", UserWarning)
@@ -208,6 +210,7 @@ class N2D(_CodeClustering):
     n_components : int or None, default=None
         Size of the UMAP embedding; None uses ``n_clusters``, as N2D does.
     n_neighbors : int, default=20
+        Shrunk to ``n_samples - 1``, with a warning, on fewer samples, as umap-learn does.
     min_dist : float, default=0.0
     metric : str, default="euclidean"
     n_init : int, default=10
@@ -219,6 +222,8 @@ class N2D(_CodeClustering):
     ----------
     autoencoder_ : Autoencoder
     umap_ : umap.UMAP
+    n_neighbors_ : int
+        The number of neighbours UMAP used.
     embedding_ : ndarray of shape (n_samples, n_components)
     mixture_ : sklearn.mixture.GaussianMixture
     labels_ : ndarray of shape (n_samples,)
@@ -246,6 +251,7 @@ class N2D(_CodeClustering):
         n_components = self.n_clusters_ if self.n_components is None else self.n_components
         self.umap_, self.embedding_ = umap_embedding(code, n_components, self.n_neighbors, self.min_dist,
                                                      self.metric, self.random_state)
+        self.n_neighbors_ = self.umap_.n_neighbors
         self.mixture_ = _gaussian_mixture(self.n_clusters_, self.n_init, "full", self.random_state)
         self.labels_ = self.mixture_.fit(self.embedding_).predict(self.embedding_)
         return self
