@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -46,10 +48,40 @@ def test_tsne_embeds_new_points_next_to_their_class():
     np.testing.assert_allclose(np.asarray(again.embedding_), np.asarray(Z_train))
 
 
-def test_tsne_needs_enough_samples_for_its_perplexity():
+def test_tsne_shrinks_its_perplexity_to_small_data_with_a_warning():
     X, _ = blobs(n_per_class=10)
-    with pytest.raises(ValueError, match="perplexity 30.0 needs more than 90 samples, got 30"):
-        TSNEBaseline().fit(X)
+    with pytest.warns(UserWarning, match=r"perplexity=30 is too large for 30 samples .* using perplexity=9.667 "
+                                         "instead"):
+        tsne = TSNEBaseline(random_state=0).fit(X)
+    assert tsne.perplexity_ == pytest.approx(29 / 3) and tsne.perplexity == 30.0
+    assert tsne.transform(X[:4]).shape == (4, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough samples: no warning, the perplexity as given
+        assert TSNEBaseline(perplexity=9, random_state=0).fit(X).perplexity_ == 9.0
+    with pytest.raises(ValueError, match="t-SNE needs at least 2 samples, got n_samples=1"):
+        TSNEBaseline().fit(X[:1])
+
+
+def test_umap_shrinks_n_neighbors_to_small_data_with_a_warning():
+    X, _ = blobs(n_per_class=4)
+    with pytest.warns(UserWarning, match="n_neighbors=15 is not less than the 12 samples; using n_neighbors=11 "
+                                         "instead"):
+        umap = UMAPBaseline(random_state=0).fit(X)
+    assert umap.n_neighbors_ == 11 and umap.umap_.n_neighbors == 11 and umap.n_neighbors == 15
+    with pytest.raises(ValueError, match="UMAP needs at least 3 samples .* got n_samples=2"):
+        UMAPBaseline().fit(X[:2])
+    with pytest.raises(ValueError, match="n_neighbors must be an integer of at least 2, got 1"):
+        UMAPBaseline(n_neighbors=1).fit(X)
+
+
+def test_umap_places_each_row_whatever_rows_come_with_it():
+    X, _ = blobs(n_per_class=10)
+    umap = UMAPBaseline(n_neighbors=5, random_state=0).fit(X)
+    together = umap.transform(X)
+    alone = np.vstack([umap.transform(X[i:i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(umap.transform(X[::-1]), together[::-1], rtol=1e-5, atol=1e-5)
+    assert umap.transform(X).dtype == np.float64 and umap.transform(X.astype(np.float32)).dtype == np.float32
 
 
 def test_a_precomputed_embedding_says_it_cannot_embed_new_data():

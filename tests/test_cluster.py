@@ -150,6 +150,27 @@ def test_n2d_separates_blobs():
     assert clustering_accuracy(y, model.labels_) == 1.0
 
 
+def test_n2d_shrinks_n_neighbors_to_small_data_with_a_warning():
+    X, _ = _unit_blobs(12, n_features=4, centers=2)
+    ae = clustering_autoencoder(latent_dim=2, epochs=2, hidden=(4,), random_state=0).fit(X)
+    with pytest.warns(UserWarning, match="n_neighbors=20 is not less than the 12 samples; using n_neighbors=11 "
+                                         "instead"):
+        model = N2D(ae, n_clusters=2, n_init=1, random_state=0).fit(X)
+    assert model.n_neighbors_ == 11 and model.umap_.n_neighbors == 11 and model.n_neighbors == 20
+    assert model.predict(X[:5]).tolist() == [int(model.predict(X[i:i + 1])[0]) for i in range(5)]
+
+
+def test_the_clusterers_random_state_seeds_an_unseeded_autoencoder():
+    X, _ = _unit_blobs(60, n_features=4, centers=3)
+    template = clustering_autoencoder(latent_dim=2, epochs=2, hidden=(4,))
+    first, second = (AutoencoderKMeans(template, n_clusters=3, n_init=1, random_state=7).fit(X) for _ in range(2))
+    assert first.autoencoder_.random_state == 7 and template.random_state is None
+    np.testing.assert_array_equal(first.autoencoder_.transform(X), second.autoencoder_.transform(X))
+    seeded = AutoencoderKMeans(clustering_autoencoder(latent_dim=2, epochs=2, hidden=(4,), random_state=3),
+                               n_clusters=3, n_init=1, random_state=7).fit(X)
+    assert seeded.autoencoder_.random_state == 3  # its own seed wins
+
+
 def test_errors_say_what_was_wrong():
     X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
     ae = clustering_autoencoder(latent_dim=2, epochs=1, hidden=(4,), random_state=0).fit(X)

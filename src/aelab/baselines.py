@@ -6,7 +6,8 @@ Each baseline is a scikit-learn style transformer: ``__init__`` stores the param
 ``aelab compare`` is: fit on the training split, ``transform`` the test split, measure the test codes.
 
 t-SNE embeds new rows with openTSNE's ``TSNEEmbedding.transform`` (each new point is placed against the fixed
-training embedding) and UMAP with its own ``transform``. A method that cannot embed new rows raises a
+training embedding) and UMAP at the weighted mean of their training neighbours' places (``umap_transform``), so
+that each row's code depends on that row alone. A method that cannot embed new rows raises a
 ValueError that says so (see ``PrecomputedEmbedding``).
 
 Examples
@@ -72,6 +73,40 @@ def check_n_neighbors(n_neighbors: int, n_samples: int) -> int:
     warnings.warn(f"n_neighbors={n_neighbors} is not less than the {n_samples} samples; using "
                   f"n_neighbors={n_samples - 1} instead", UserWarning, stacklevel=3)
     return n_samples - 1
+
+
+def umap_transform(reducer, X: np.ndarray) -> np.ndarray:
+    """The embedding of new rows by a fitted ``umap.UMAP``: each row at the mean of its training neighbours'
+    embedding, weighted by UMAP's membership strengths of the row to them.
+
+    This is the starting point of umap-learn's own ``transform``, without the stochastic refinement that follows
+    it there: that refinement draws its negative samples from one random stream for the whole batch and scales
+    the edge weights by the batch's strongest edge, so a row's place would depend on which other rows are
+    transformed with it (and a row transformed alone lands between the clusters). Here each row's place depends
+    on that row alone, in any batch.
+
+    Examples
+    --------
+    >>> import numpy as np, umap
+    >>> X = np.random.default_rng(0).random((40, 3)).astype(np.float32)
+    >>> reducer = umap.UMAP(n_neighbors=5, random_state=0).fit(X)  # doctest: +SKIP
+    >>> np.allclose(umap_transform(reducer, X[:5])[2], umap_transform(reducer, X[2:3])[0])  # doctest: +SKIP
+    True
+    """
+    import copy
+
+    from sklearn.preprocessing import normalize
+
+    import scipy.sparse
+
+    graph_only = copy.copy(reducer)  # the fitted reducer is left as it is (it may be shared)
+    graph_only.transform_mode = "graph"
+    X = np.asarray(X, dtype=np.float32)
+    # umap-learn recognises its whole training set (by a hash) and then returns the fit's symmetrised graph
+    # instead of each row's own membership strengths: a batch of another size is never recognised
+    halves = [X] if len(X) != reducer.embedding_.shape[0] else np.array_split(X, 2)
+    graph = scipy.sparse.vstack([graph_only.transform(part) for part in halves]).tocsr()
+    return np.asarray(normalize(graph, norm="l1") @ reducer.embedding_)
 
 
 class RawInput(TransformerMixin, BaseEstimator):
@@ -156,7 +191,7 @@ class TSNEBaseline(TransformerMixin, BaseEstimator):
 
 
 class UMAPBaseline(TransformerMixin, BaseEstimator):
-    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows.
+    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows (see ``umap_transform``).
 
     Parameters
     ----------
@@ -165,6 +200,9 @@ class UMAPBaseline(TransformerMixin, BaseEstimator):
         Shrunk to ``n_samples - 1``, with a warning, on fewer samples, as umap-learn does.
     min_dist : float, default=0.1
     random_state : int, default=0
+
+    ``fit_transform(X)`` is ``fit(X).transform(X)``: the training rows placed as new rows are; the layout UMAP
+    optimised for them is ``umap_.embedding_``.
 
     Attributes
     ----------
@@ -194,7 +232,7 @@ class UMAPBaseline(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return np.asarray(self.umap_.transform(X.astype(np.float32)), dtype=X.dtype)
+        return umap_transform(self.umap_, X).astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from aelab.augmentation import random_affine
-from aelab.baselines import check_n_neighbors
+from aelab.baselines import check_n_neighbors, umap_transform
 from aelab.estimators import Autoencoder
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
@@ -257,7 +257,7 @@ class N2D(_CodeClustering):
         return self
 
     def _predict_code(self, code):
-        embedding = np.asarray(self.umap_.transform(np.asarray(code, dtype=np.float32)), dtype=np.float64)
+        embedding = umap_transform(self.umap_, code).astype(np.float64)
         return self.mixture_.predict(embedding)
 
 
