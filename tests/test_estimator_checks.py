@@ -13,7 +13,14 @@ The settings are the smallest that run each method: networks of one hidden layer
 2 epochs, one restart of k-means and of the mixtures, a few fine-tuning iterations for DEC and IDEC.
 """
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.base import TransformerMixin
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
 
 from aelab import Autoencoder
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
@@ -29,11 +36,7 @@ def self_training(method):
     return method(tiny_autoencoder(2), n_clusters=3, update_interval=2, max_iter=4, batch_size=32, n_init=1)
 
 
-@parametrize_with_checks([
-    tiny_autoencoder(),
-    AutoencoderDetector(tiny_autoencoder(), scorer="mse"),
-    BaselineDetector("pca", "mse"),
-    BaselineDetector("raw", "isolation-forest"),
+CLUSTERERS_AND_BASELINES = [
     AutoencoderKMeans(tiny_autoencoder(2), n_clusters=3, n_init=1),
     AutoencoderGaussianMixture(tiny_autoencoder(2), n_clusters=3, n_init=1),
     N2D(tiny_autoencoder(2), n_clusters=3, n_init=1),
@@ -43,6 +46,27 @@ def self_training(method):
     PCABaseline(),
     TSNEBaseline(),
     UMAPBaseline(),
+]
+
+
+@parametrize_with_checks([
+    tiny_autoencoder(),
+    AutoencoderDetector(tiny_autoencoder(), scorer="mse"),
+    BaselineDetector("pca", "mse"),
+    BaselineDetector("raw", "isolation-forest"),
+    *CLUSTERERS_AND_BASELINES,
 ])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", CLUSTERERS_AND_BASELINES, ids=lambda estimator: type(estimator).__name__)
+def test_feature_names(estimator):
+    """The feature-name checks scikit-learn runs on its own estimators (check_estimator leaves them out):
+    fitted on a DataFrame, the estimator keeps its column names and refuses other columns; a transformer names
+    its output columns."""
+    name = type(estimator).__name__
+    check_dataframe_column_names_consistency(name, estimator)
+    if isinstance(estimator, TransformerMixin):
+        check_transformer_get_feature_names_out(name, estimator)
+        check_transformer_get_feature_names_out_pandas(name, estimator)

@@ -21,11 +21,14 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, OneToOneFeatureMixin, TransformerMixin
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -93,12 +96,6 @@ def umap_transform(reducer, X: np.ndarray) -> np.ndarray:
     >>> np.allclose(umap_transform(reducer, X[:5])[2], umap_transform(reducer, X[2:3])[0])  # doctest: +SKIP
     True
     """
-    import copy
-
-    from sklearn.preprocessing import normalize
-
-    import scipy.sparse
-
     graph_only = copy.copy(reducer)  # the fitted reducer is left as it is (it may be shared)
     graph_only.transform_mode = "graph"
     X = np.asarray(X, dtype=np.float32)
@@ -109,7 +106,7 @@ def umap_transform(reducer, X: np.ndarray) -> np.ndarray:
     return np.asarray(normalize(graph, norm="l1") @ reducer.embedding_)
 
 
-class RawInput(TransformerMixin, BaseEstimator):
+class RawInput(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """The identity: the input itself as the code, the reference every learned code should beat."""
 
     def fit(self, X, y=None):
@@ -122,7 +119,7 @@ class RawInput(TransformerMixin, BaseEstimator):
         return validate_data(self, X, reset=False)
 
 
-class PCABaseline(TransformerMixin, BaseEstimator):
+class PCABaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis (scikit-learn's) with ``n_components`` components."""
 
     def __init__(self, n_components: int = 2, random_state: int | None = 0):
@@ -144,8 +141,12 @@ class PCABaseline(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self.pca_.inverse_transform(np.asarray(Z))
 
+    @property
+    def _n_features_out(self) -> int:  # the names get_feature_names_out gives: pcabaseline0, pcabaseline1...
+        return self.pca_.n_components_
 
-class TSNEBaseline(TransformerMixin, BaseEstimator):
+
+class TSNEBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """t-SNE (openTSNE) of the training rows; new rows are placed into that embedding by ``transform``.
 
     Parameters
@@ -189,8 +190,12 @@ class TSNEBaseline(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return np.asarray(self.embedding_.transform(X))
 
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
 
-class UMAPBaseline(TransformerMixin, BaseEstimator):
+
+class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows (see ``umap_transform``).
 
     Parameters
@@ -233,6 +238,10 @@ class UMAPBaseline(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return umap_transform(self.umap_, X).astype(X.dtype, copy=False)
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

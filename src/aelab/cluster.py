@@ -89,6 +89,11 @@ class _CodeClustering(ClusterMixin, BaseEstimator):
         code = self.autoencoder_.transform(X)
         self.n_clusters_ = _check_n_clusters(self.n_clusters, len(code))
         self.n_features_in_ = self.autoencoder_.n_features_in_
+        names = getattr(self.autoencoder_, "feature_names_in_", None)  # its transform checks them in predict
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
         return code
 
     def fit_predict(self, X, y=None):
