@@ -3,7 +3,7 @@
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
 from aelab.data import load_dataset
 from aelab.estimators import Autoencoder
-from aelab.persistence import load
+from aelab.estimators import load
 
 __version__ = "0.1.0"
 
