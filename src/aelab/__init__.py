@@ -2,8 +2,7 @@
 
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
 from aelab.data import load_dataset
-from aelab.estimators import Autoencoder
-from aelab.estimators import load
+from aelab.estimators import Autoencoder, load
 
 __version__ = "0.1.0"
 

@@ -89,7 +89,7 @@ def _add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none") -> None:
-    from aelab.augmentation import AUGMENT_CHOICES
+    from aelab.parts.augmentations import AUGMENT_CHOICES
 
     parser.add_argument("--augment", default=default, choices=tuple(AUGMENT_CHOICES),
                         help="move each training image by a random rotation (up to 10 degrees), shift (10%%) and zoom "
@@ -105,11 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train an autoencoder and write a run folder")
     _add_data_arguments(train, required=False)
-    from aelab.estimators import KINDS
+    from aelab.parts.kinds import KINDS
 
     train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
                        help="the kind of autoencoder: " + ", ".join(KINDS))
-    train.add_argument("--latent", type=int, default=32, help="size of the code")
+    train.add_argument("--latent", type=int, default=32, help="size of the code (n_components)")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
     _add_job_arguments(train, epochs=20, what="run folder", out_required=False)
@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(compare, required=False)
     compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
                          help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
-    compare.add_argument("--latent", type=int, default=2, help="size of every code")
+    compare.add_argument("--latent", type=int, default=2, help="size of every code (n_components)")
     compare.add_argument("--subset", type=int, default=None,
                          help="use a fixed random subset of this many samples (the official split is kept)")
     _add_job_arguments(compare, epochs=30, what="comparison folder")
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--sweep", type=_k_range, default=None,
                          help="range of k to sweep, e.g. 2..15 (implies --k auto; default range 2..15)")
     cluster.add_argument("--hidden", type=_int_list, default=(500, 500, 2000), help="encoder hidden widths")
-    cluster.add_argument("--latent", type=int, default=10, help="size of the code")
+    cluster.add_argument("--latent", type=int, default=10, help="size of the code (n_components)")
     cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
     _add_augment(cluster)
     cluster.add_argument("--seed", type=int, default=0, help="random state of the weights and the methods")
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
-    from aelab.augmentation import AUGMENT_CHOICES
+    from aelab.parts.augmentations import AUGMENT_CHOICES
 
     bench.add_argument("--augment", default=None, choices=tuple(AUGMENT_CHOICES),
                        help="image augmentation of the pretraining, see aelab train --augment (clustering only; "
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--architecture", default=None, choices=("dense", "conv"),
                         help="default: dense (512, 256)")
     detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths (default 512,256)")
-    detect.add_argument("--latent", type=int, default=None, help="size of the code (default 16)")
+    detect.add_argument("--latent", type=int, default=None, help="size of the code, n_components (default 16)")
     detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
     detect.add_argument("--batch-size", type=int, default=None)
     detect.add_argument("--label-column", default=None, help="CSV/Parquet column holding labels (not a feature)")
@@ -279,7 +279,7 @@ def _train(args) -> int:
         out = check_output_folder(args.out, args.force) if writer else Path(args.out)
         job = TrainJob(
             data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind,
-            hidden=args.hidden, latent_dim=args.latent, activation=args.activation, loss=args.loss,
+            hidden=args.hidden, n_components=args.latent, activation=args.activation, loss=args.loss,
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
             test_size=args.test_size, random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
             precision=args.precision, compile=args.compile, stream=args.stream,
@@ -320,9 +320,10 @@ def _train(args) -> int:
             print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
                   file=sys.stderr)
         out = write_run(outcome, out, force=True, checkpoint=checkpoint)
-    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
-    if outcome.estimator.architecture == "conv":
-        shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
+    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.n_components))
+    encoder_params = outcome.estimator.encoder.get_params()
+    if "filters" in encoder_params:
+        shape = f"conv {'-'.join(map(str, encoder_params['filters']))} to {job.n_components}"
     print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
           f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
           f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
@@ -344,7 +345,7 @@ def _compare(args) -> int:
     check_output_folder(args.out, args.force)
     job = CompareJob(
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
-        latent_dim=args.latent, subset=args.subset, hidden=args.hidden, epochs=args.epochs,
+        n_components=args.latent, subset=args.subset, hidden=args.hidden, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
         random_state=args.seed, device=args.device, skip_bad_rows=args.skip_bad_rows,
     )
@@ -374,7 +375,7 @@ def _cluster(args) -> int:
     check_output_folder(args.out, args.force)
     job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
-                     latent_dim=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
+                     n_components=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
                      verbose=0 if args.quiet else 1, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
@@ -495,7 +496,7 @@ def _detect(args) -> int:
         raise UsageError(f"--out {args.out} must end in .csv")
     job = DetectJob(train=args.train, score=args.score, out=args.out, report=args.report, scorer=args.scorer,
                     contamination=args.contamination, architecture=args.architecture, hidden=args.hidden,
-                    latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                    n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                     label_column=args.label_column, data_dir=args.data_dir, random_state=args.seed,
                     device=args.device)
     outcome = run_detection(job)

@@ -23,6 +23,7 @@ from aelab.anomaly import (
     default_autoencoder,
 )
 from aelab.data import Dataset, MinMaxScaling, load_dataset
+from aelab.parts import Conv, Gaussian
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
@@ -40,7 +41,7 @@ class DetectJob:
     contamination: float = 0.1
     architecture: str | None = None
     hidden: tuple[int, ...] | None = None
-    latent_dim: int | None = None
+    n_components: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
     label_column: str | None = None
@@ -126,14 +127,13 @@ def _autoencoder(job: DetectJob, train: Dataset):
         if not train.is_image:
             raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
                              f"{train.sample_shape}; use --architecture dense")
-        ae.set_params(architecture="conv", sample_shape=tuple(train.sample_shape))
-    elif job.scorer in ("auto", "smooth-mse") and train.is_image:
-        ae.set_params(sample_shape=tuple(train.sample_shape))  # the image shape the smooth-mse scorer blurs in
-    overrides = {"hidden": job.hidden, "latent_dim": job.latent_dim, "epochs": job.epochs,
-                 "batch_size": job.batch_size}
+        ae.set_params(encoder=Conv(sample_shape=tuple(train.sample_shape)))
+    elif job.hidden is not None:
+        ae.set_params(encoder__hidden=tuple(job.hidden))
+    overrides = {"n_components": job.n_components, "epochs": job.epochs, "batch_size": job.batch_size}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
     if job.scorer == "elbo":
-        ae.set_params(latent="gaussian", loss="bce")
+        ae.set_params(latent=Gaussian(), loss="bce")
     return ae
 
 

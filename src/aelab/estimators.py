@@ -351,7 +351,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return shape
 
     def _flatten_images(self, X):
-        """Image arrays (n, H, W) or (n, C, H, W) as flat rows for parts that work on images, with their sample shape."""
+        """Image arrays (n, H, W) or (n, C, H, W) as flat rows when a part works on images, with their shape."""
         if self._needs_image_shape() and getattr(X, "ndim", 2) in (3, 4):
             X = np.asarray(X)
             return X.reshape(len(X), -1), X.shape[1:]
@@ -503,7 +503,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if isinstance(self.random_state, np.random.RandomState) or self.random_state is None:
             raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
                              f"{self.random_state!r})")
-        config = {k: v for k, v in _params_record(self).items() if k not in ("verbose", "device", "compile")}
+        config = {k: v for k, v in params_record(self).items() if k not in ("verbose", "device", "compile")}
         config["n_features_in_"] = int(n_features)
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
                              resume=resume is not None, config=config,
@@ -690,7 +690,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
 
 # ------------------------------------------------------------------------------------------------ model files
-def _params_record(estimator: Autoencoder) -> dict[str, Any]:
+def params_record(estimator: Autoencoder) -> dict[str, Any]:
     """The parameters as JSON: parts as part records, the penalties as a list of them."""
     record = {}
     for key, value in estimator.get_params(deep=False).items():
@@ -726,7 +726,7 @@ def _model_record(estimator: Autoencoder) -> dict[str, Any]:
         "format_version": MODEL_FORMAT_VERSION,
         "aelab_version": __version__,
         "estimator": type(estimator).__name__,
-        "params": _params_record(estimator),
+        "params": params_record(estimator),
         "fitted": fitted,
     }
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from aelab.augmentation import augment_parameters
 from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
 from aelab.data.dataset import checked_rows
-from aelab.estimators import Autoencoder, kind_parameters
+from aelab.estimators import Autoencoder, load
 from aelab.figures import method_figures
 from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
+from aelab.parts.augmentations import augmentation
+from aelab.parts.kinds import kind
 from aelab.persistence import atomic_write_json
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -36,7 +37,7 @@ class TrainJob:
     label_column: str | None = None
     kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
-    latent_dim: int = 32
+    n_components: int = 32
     activation: str = "relu"
     loss: str = "mse"
     epochs: int = 20
@@ -57,24 +58,24 @@ class TrainJob:
     augment: str = "none"
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
-        """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
+        """The autoencoder of this job; ``kind`` sets its parts (see aelab.parts.kinds.KINDS).
 
-        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` (None
-        for data that are not images) is passed to convolutional kinds and to ``augment``.
+        ``hidden`` and ``activation`` go to the kind's encoder where the kind does not fix them (the conv
+        kind has no dense widths, the sparse kind's encoder is sigmoid); ``sample_shape`` (None for data
+        that are not images) is passed to the parts that work on images.
         """
-        params = dict(
-            hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+        params = kind(
+            self.kind, hidden=tuple(self.hidden), activation=self.activation, n_components=self.n_components,
+            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
             precision=self.precision, compile=self.compile, on_divergence=self.on_divergence,
         )
-        params.update(kind_parameters(self.kind))
-        params.update(augment_parameters(self.augment))
-        if params.get("augmentation") and sample_shape is None:
+        params["augmentation"] = augmentation(self.augment, sample_shape)
+        if params["augmentation"] is not None and sample_shape is None:
             raise ValueError(f"--augment {self.augment} moves images, but {self.data} does not hold images; leave "
                              "out --augment for data that are not images")
-        if (params.get("architecture") == "conv" or params.get("augmentation")) and sample_shape is not None:
-            params["sample_shape"] = tuple(sample_shape)
+        if params["encoder"].needs_image_shape and sample_shape is not None:
+            params["encoder"].set_params(sample_shape=tuple(sample_shape))
         return Autoencoder(**params)
 
 
@@ -114,7 +115,7 @@ def _prepare_in_memory(job: TrainJob):
     dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
     dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
     estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
-    estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
+    estimator.check_params(dataset.n_features)  # fail on bad settings before any work
     split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     return dataset, split, scaling, estimator, X_train, X_train, X_test, skipped.tolist()
@@ -130,7 +131,7 @@ def _prepare_stream(job: TrainJob):
     source = StreamingSource(job.data, label_column=job.label_column)
     is_image = len(source.sample_shape) >= 2
     estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
-    estimator._validate_params(source.n_features)
+    estimator.check_params(source.n_features)
     train_part, test_part = source.split(job.test_size, random_state=job.random_state)
     if test_part is None:
         raise ValueError(f"{job.data} is a single block of {len(source)} rows, so no block can be held out for "
@@ -184,7 +185,7 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     reconstruction = estimator.reconstruct(X_test)
 
     started = time.perf_counter()
-    pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_pca)
+    pca = PCA(n_components=job.n_components, random_state=job.random_state).fit(X_pca)
     pca_seconds = time.perf_counter() - started
     pca_code = pca.transform(X_test)
 
@@ -200,9 +201,9 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
             **score_reconstruction(X_test, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
             **({"test_elbo": float(np.mean(estimator.elbo(X_test, random_state=job.random_state)))}
-               if estimator.latent == "gaussian" and estimator.loss == "bce" else {}),
+               if estimator.has_elbo else {}),
         },
-        f"pca-{job.latent_dim}": {
+        f"pca-{job.n_components}": {
             "fit_seconds": pca_seconds,
             "test_reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
             **score_reconstruction(X_test, pca.inverse_transform(pca_code)),
@@ -211,7 +212,7 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
         "history": history,
     }
     outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
-                           codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code}, skipped_rows=skipped)
+                           codes={"autoencoder": code, f"pca-{job.n_components}": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
 
@@ -271,7 +272,7 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
     rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
             for name, values in methods.items()]
-    return render_report(f"aelab train: {dataset.name}, {outcome.job.latent_dim}-D code", config,
+    return render_report(f"aelab train: {dataset.name}, {outcome.job.n_components}-D code", config,
                          {"metrics on the test split": rows}, figure_pngs, explorer,
                          ("All metrics on the test split; see 'aelab compare' for what each one measures.",))
 
@@ -315,7 +316,6 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
 
 def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoencoder, MinMaxScaling, tuple]:
     """The model, the scaling and the sample shape of a run folder written by ``aelab train``."""
-    from aelab.persistence import load
 
     run = Path(run)
     if not (run / PREPROCESSING_FILE).is_file():
