@@ -307,7 +307,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         for family, method in roles.items():
             value = getattr(self, family)
             if value is not None and not (isinstance(value, Part) and hasattr(value, method)):
-                raise ValueError(f"{family}={value!r} is not a {family} part; pass one of aelab.parts "
+                raise ValueError(f"{family}={value!r} is not one of the {family} parts; pass one of aelab.parts "
                                  f"({', '.join(n for n, c in PARTS.items() if hasattr(c, method))}) or None")
         names = []
         for penalty in self._penalties():
@@ -320,7 +320,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _needs_image_shape(self) -> bool:
         """Whether fitting needs the shape of one image: some part works on images."""
-        return any(p.needs_image_shape for p in self._parts())
+        return any(getattr(p, "needs_image_shape", False) for p in self._parts())
 
     def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None,
                               from_data: bool = True) -> tuple[int, int, int] | None:
@@ -397,11 +397,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return AutoencoderNetwork(encoder, decoder, output_activation)
 
     def training_loss(self, total_steps: int = 1, value_range: tuple[float, float] = (0.0, 1.0),
-                      generator: torch.Generator | None = None) -> AutoencoderLoss:
-        """The loss of a fitted composition: what its parts contribute, over a run of ``total_steps`` steps
-        on data in ``value_range``, its randomness drawn from ``generator``."""
+                      generator: torch.Generator | None = None, output_activation: str | None = None,
+                      ) -> AutoencoderLoss:
+        """The loss of this composition: what its parts contribute, over a run of ``total_steps`` steps on
+        data in ``value_range``, its randomness drawn from ``generator``; ``output_activation`` defaults to
+        the fitted one (``output_activation_``)."""
+        if output_activation is None:
+            output_activation = self.output_activation_
         return AutoencoderLoss(self._encoder(), self._latent(), self.corruption, self.augmentation,
-                               self._penalties(), self.loss, self.output_activation_, int(self.n_components),
+                               self._penalties(), self.loss, output_activation, int(self.n_components),
                                value_range, getattr(self, "sample_shape_", None), total_steps, generator)
 
     # -------------------------------------------------------------- fitting
