@@ -243,7 +243,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if "penalties" in params:
             self.penalties = params.pop("penalties")
         super().set_params(**params)
-        by_name = {p.short_name: p for p in self.penalties if isinstance(p, Part)}
+        if not nested:
+            return self
+        by_name = {p.short_name: p for p in self._penalties() if isinstance(p, Part)}
         for key, value in nested.items():
             _, name, inner = key.split("__", 2) if key.count("__") >= 2 else (None, key, "")
             if name not in by_name or not inner:
