@@ -1,4 +1,4 @@
-"""Anomaly scores, thresholds and detectors (aelab.anomaly and the Autoencoder's outlier interface)."""
+"""Anomaly scores, thresholds and detectors (aelab.anomaly); the Autoencoder itself has no threshold."""
 
 import json
 
@@ -18,12 +18,13 @@ from aelab.anomaly import (
     resolve_scorer,
     threshold_from_scores,
 )
+from aelab.parts import Dense, Gaussian
 
 UNSEEN = 7  # the digit left out of training: the planted anomalies
 
 
 def small_autoencoder(**params) -> Autoencoder:
-    defaults = dict(hidden=(32,), latent_dim=8, epochs=60, batch_size=32, random_state=0, device="cpu")
+    defaults = dict(encoder=Dense(hidden=(32,)), n_components=8, epochs=60, batch_size=32, random_state=0, device="cpu")
     return Autoencoder(**{**defaults, **params})
 
 
@@ -41,8 +42,9 @@ def digits_split():
 
 @pytest.fixture(scope="module")
 def fitted_autoencoder(digits_split):
+    """The detector that scores by the autoencoder's reconstruction error (what Autoencoder.score_samples gives)."""
     X_train, _, _ = digits_split
-    return small_autoencoder(contamination=0.05).fit(X_train)
+    return AutoencoderDetector(small_autoencoder(), scorer="mse", contamination=0.05).fit(X_train)
 
 
 def test_reconstruction_scores_by_hand():
@@ -91,6 +93,8 @@ def test_autoencoder_predict_flags_the_contamination_fraction_of_training_data(d
     assert flagged == pytest.approx(0.05, abs=1 / len(X_train))
     np.testing.assert_allclose(fitted_autoencoder.decision_function(X_train),
                                fitted_autoencoder.score_samples(X_train) - fitted_autoencoder.offset_)
+    np.testing.assert_allclose(fitted_autoencoder.score_samples(X_train),
+                               fitted_autoencoder.autoencoder_.score_samples(X_train), rtol=1e-6)
     assert set(np.unique(fitted_autoencoder.predict(X_train))) == {-1, 1}
 
 
@@ -131,7 +135,7 @@ def test_elbo_scorer_needs_a_bernoulli_variational_autoencoder(digits_split):
     X_train, held_out, _ = digits_split
     with pytest.raises(ValueError, match="scorer='elbo' needs a variational autoencoder"):
         AutoencoderDetector(small_autoencoder(), scorer="elbo").fit(X_train)
-    detector = AutoencoderDetector(small_autoencoder(epochs=5, latent="gaussian", loss="bce"), scorer="elbo")
+    detector = AutoencoderDetector(small_autoencoder(epochs=5, latent=Gaussian(), loss="bce"), scorer="elbo")
     scores = detector.fit(X_train).score_samples(held_out)
     assert scores.shape == (len(held_out),) and np.all(scores < 0)  # an ELBO of binary-ish data in nats
 
@@ -157,7 +161,7 @@ def test_baseline_refuses_reconstruction_error_on_raw_input():
 @pytest.mark.parametrize("contamination", [0.0, 0.6, "auto", True])
 def test_contamination_out_of_range_says_what_is_allowed(contamination):
     with pytest.raises(ValueError, match=r"contamination must be .* in \(0, 0.5\]"):
-        Autoencoder(contamination=contamination).fit(np.zeros((10, 3)))
+        AutoencoderDetector(Autoencoder(), contamination=contamination).fit(np.zeros((10, 3)))
 
 
 def test_set_threshold_moves_the_offset(digits_split, fitted_autoencoder):
@@ -175,30 +179,23 @@ def test_set_threshold_moves_the_offset(digits_split, fitted_autoencoder):
         ae.offset_ = before
 
 
-def test_threshold_is_saved_with_the_model_and_old_models_still_load(digits_split, fitted_autoencoder, tmp_path):
+def test_the_saved_autoencoder_holds_no_threshold_and_a_loaded_one_serves_a_detector(digits_split, fitted_autoencoder,
+                                                                                    tmp_path):
     X_train, held_out, _ = digits_split
-    fitted_autoencoder.save(tmp_path / "model")
-    loaded = load(tmp_path / "model")
-    assert loaded.contamination == 0.05 and loaded.offset_ == fitted_autoencoder.offset_
-    np.testing.assert_array_equal(loaded.predict(held_out), fitted_autoencoder.predict(held_out))
-    loaded.set_threshold(0.3)
-    assert loaded.offset_ == pytest.approx(np.interp(0.3, np.linspace(0, 1, 101), fitted_autoencoder.score_quantiles_))
-
+    fitted_autoencoder.autoencoder_.save(tmp_path / "model")
     record = json.loads((tmp_path / "model" / "model.json").read_text())
-    del record["params"]["contamination"], record["fitted"]["offset_"], record["fitted"]["score_quantiles_"]
+    assert "contamination" not in record["params"] and "offset_" not in record["fitted"]
+    loaded = load(tmp_path / "model")
+    assert not hasattr(loaded, "predict") and not hasattr(loaded, "offset_")
+    np.testing.assert_array_equal(loaded.score_samples(held_out), fitted_autoencoder.autoencoder_.score_samples(held_out))
+    record["fitted"]["offset_"] = -0.01
     (tmp_path / "model" / "model.json").write_text(json.dumps(record))
-    old = load(tmp_path / "model")
-    assert old.contamination == 0.1
-    with pytest.raises(ValueError, match=r"no anomaly threshold .* set_threshold\(quantile, X\)"):
-        old.predict(held_out)
-    with pytest.raises(ValueError, match="holds no training scores"):
-        old.set_threshold(0.1)
-    old.set_threshold(0.1, X=X_train)
-    assert np.mean(old.predict(X_train) == -1) == pytest.approx(0.1, abs=1 / len(X_train))
+    with pytest.raises(ValueError, match=r"unknown fitted attributes \['offset_'\]"):
+        load(tmp_path / "model")
 
 
 def test_default_autoencoder_trains_about_2000_steps():
     ae = default_autoencoder(784, n_samples=6000)
-    assert (ae.hidden, ae.latent_dim, ae.epochs, ae.batch_size) == ((512, 256), 16, 11, 32)
-    assert default_autoencoder(8).latent_dim == 8
+    assert (ae.encoder.hidden, ae.n_components, ae.epochs, ae.batch_size) == ((512, 256), 16, 11, 32)
+    assert default_autoencoder(8).n_components == 8
     assert default_epochs(400) == 154 and default_epochs(6000) == 11 and default_epochs(10) == 200
