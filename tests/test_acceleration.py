@@ -14,7 +14,8 @@ X = (load_digits().data[:400] / 16.0).astype(np.float32)
 
 
 def _fit(**params):
-    return Autoencoder(encoder=Dense(hidden=(16,)), n_components=2, epochs=2, random_state=0, device="cpu", **params).fit(X)
+    return Autoencoder(encoder=Dense(hidden=(16,)), n_components=2, epochs=2, random_state=0, device="cpu",
+                       **params).fit(X)
 
 
 def test_unknown_precision_names_the_choices():

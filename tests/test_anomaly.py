@@ -187,7 +187,8 @@ def test_the_saved_autoencoder_holds_no_threshold_and_a_loaded_one_serves_a_dete
     assert "contamination" not in record["params"] and "offset_" not in record["fitted"]
     loaded = load(tmp_path / "model")
     assert not hasattr(loaded, "predict") and not hasattr(loaded, "offset_")
-    np.testing.assert_array_equal(loaded.score_samples(held_out), fitted_autoencoder.autoencoder_.score_samples(held_out))
+    np.testing.assert_array_equal(loaded.score_samples(held_out),
+                                  fitted_autoencoder.autoencoder_.score_samples(held_out))
     record["fitted"]["offset_"] = -0.01
     (tmp_path / "model" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match=r"unknown fitted attributes \['offset_'\]"):

@@ -15,8 +15,8 @@ from torch import nn
 from aelab import Autoencoder, load
 from aelab.cli import main
 from aelab.faults import TrainingOutOfMemory
-from aelab.training import TrainingSettings, train_network
 from aelab.parts import Dense
+from aelab.training import TrainingSettings, train_network
 
 
 class LossNaNAt:
@@ -108,7 +108,8 @@ def test_out_of_memory_names_the_batch_size_and_a_smaller_one(monkeypatch, error
 def test_other_runtime_errors_are_not_taken_for_out_of_memory(monkeypatch):
     _failing_steps(monkeypatch, RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
-        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, random_state=0, device="cpu").fit(np.zeros((10, 6), np.float32))
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, random_state=0, device="cpu").fit(np.zeros((10, 6),
+                                                                                                           np.float32))
 
 
 def test_cli_out_of_memory_is_one_line_with_exit_2(monkeypatch, tmp_path, capsys):

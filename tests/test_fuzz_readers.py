@@ -300,7 +300,8 @@ def checkpoint(tmp_path_factory):
 
     X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
     folder = tmp_path_factory.mktemp("checkpoint") / "c"
-    Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X, checkpoint=folder)
+    Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X,
+                                                                                                        checkpoint=folder)
     return folder, X
 
 
@@ -324,7 +325,8 @@ def test_checkpoint_json(checkpoint, tmp_path, change, structural):
     (copy / "checkpoint.json").write_bytes(data)
     FUZZ_COUNTS["checkpoint.json"] += 1
     try:
-        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X, resume=copy)
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X,
+                                                                                                            resume=copy)
     except ValueError as e:
         assert str(e)
 

@@ -134,11 +134,14 @@ def test_contractive_penalty_lowers_the_jacobian_norm(digits):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"encoder": "rnn"}, "encoder='rnn' is not one of the encoder parts; pass one of aelab.parts \\(Dense, Conv\\) or None"),
-    ({"latent": "uniform"}, "latent='uniform' is not one of the latent parts; pass one of aelab.parts \\(Deterministic, "
+    ({"encoder": "rnn"},
+     "encoder='rnn' is not one of the encoder parts; pass one of aelab.parts \\(Dense, Conv\\) or None"),
+    ({"latent": "uniform"},
+     "latent='uniform' is not one of the latent parts; pass one of aelab.parts \\(Deterministic, "
                             "Gaussian\\)"),
     ({"latent": Gaussian(kl="mc")}, "Gaussian kl='mc' is not one of 'analytic', 'batch'"),
-    ({"corruption": "blur"}, "corruption='blur' is not one of the corruption parts; pass one of aelab.parts \\(GaussianNoise, "
+    ({"corruption": "blur"},
+     "corruption='blur' is not one of the corruption parts; pass one of aelab.parts \\(GaussianNoise, "
                              "Masking, SaltPepper\\)"),
     ({"corruption": Masking(1.5)}, "Masking level must be a number >= 0.0 and <= 1.0, got 1.5"),
     ({"latent": Gaussian(beta=-1)}, "Gaussian beta must be a number >= 0.0, got -1"),

@@ -121,6 +121,7 @@ def test_refuses_a_part_parameter_of_the_wrong_type(saved, tmp_path):
     record = json.loads((path / "model.json").read_text())
     record["params"]["encoder"]["params"]["hidden"] = [5.5]
     (path / "model.json").write_text(json.dumps(record))
-    with pytest.raises(ValueError, match=r"holds an invalid configuration \(ValueError: Dense hidden must hold positive "
+    with pytest.raises(ValueError,
+                       match=r"holds an invalid configuration \(ValueError: Dense hidden must hold positive "
                                          r"integer widths, got \(5.5,\)\)"):
         load(path)

@@ -57,7 +57,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             codes[name] = code
             say(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, {fit.seconds:.1f} s")
             if dataset.is_image:
-                slug = "relu" if params["code_activation"] else "linear"
+                slug = "relu" if params["encoder__code_activation"] else "linear"
                 figures[f"reconstructions_{slug}.png"] = plots.reconstruction_grid(
                     data.X_test[:10], reconstruction[:10], dataset.sample_shape,
                     title=f"{name}: original (top) vs reconstruction (bottom)")
