@@ -1,11 +1,13 @@
 import gzip
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -30,3 +32,17 @@ def idx_dir(tmp_path):
 needs_fashion_mnist = pytest.mark.skipif(
     not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)"
 )
+
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (.ci/run installs it)"
+)
+
+
+def chromium(*arguments: str, user_data_dir: Path) -> subprocess.CompletedProcess:
+    """Run headless Chromium on ``arguments`` (a page and --dump-dom or --screenshot) with a fresh profile."""
+    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={user_data_dir}", "--enable-logging=stderr", "--v=0",
+               "--virtual-time-budget=15000", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)

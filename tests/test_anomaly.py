@@ -1,4 +1,4 @@
-"""Anomaly scores, thresholds and detectors (aelab.anomaly); the Autoencoder itself has no threshold."""
+"""Anomaly scores, thresholds and detectors (aelab.anomaly); the Autoencoder itself only scores."""
 
 import json
 
@@ -41,8 +41,8 @@ def digits_split():
 
 
 @pytest.fixture(scope="module")
-def fitted_autoencoder(digits_split):
-    """The detector that scores by the autoencoder's reconstruction error (what Autoencoder.score_samples gives)."""
+def fitted_detector(digits_split):
+    """A detector whose scores are the autoencoder's own ``score_samples`` (negative mean squared error)."""
     X_train, _, _ = digits_split
     return AutoencoderDetector(small_autoencoder(), scorer="mse", contamination=0.05).fit(X_train)
 
@@ -87,21 +87,56 @@ def test_threshold_is_the_contamination_quantile():
     assert threshold_from_scores(np.arange(101.0), 0.1) == pytest.approx(10.0)
 
 
-def test_autoencoder_predict_flags_the_contamination_fraction_of_training_data(digits_split, fitted_autoencoder):
+def test_detector_predict_flags_the_contamination_fraction_of_training_data(digits_split, fitted_detector):
     X_train, _, _ = digits_split
-    flagged = np.mean(fitted_autoencoder.predict(X_train) == -1)
+    flagged = np.mean(fitted_detector.predict(X_train) == -1)
     assert flagged == pytest.approx(0.05, abs=1 / len(X_train))
-    np.testing.assert_allclose(fitted_autoencoder.decision_function(X_train),
-                               fitted_autoencoder.score_samples(X_train) - fitted_autoencoder.offset_)
-    np.testing.assert_allclose(fitted_autoencoder.score_samples(X_train),
-                               fitted_autoencoder.autoencoder_.score_samples(X_train), rtol=1e-6)
-    assert set(np.unique(fitted_autoencoder.predict(X_train))) == {-1, 1}
+    np.testing.assert_allclose(fitted_detector.decision_function(X_train),
+                               fitted_detector.score_samples(X_train) - fitted_detector.offset_)
+    assert set(np.unique(fitted_detector.predict(X_train))) == {-1, 1}
+    # the mse scorer is the autoencoder's own score_samples, so the threshold is a quantile of those
+    np.testing.assert_allclose(fitted_detector.score_samples(X_train),
+                               fitted_detector.autoencoder_.score_samples(X_train), rtol=1e-5)
 
 
-def test_planted_anomalies_are_flagged_far_above_the_contamination_rate(digits_split, fitted_autoencoder):
+def test_autoencoder_scores_but_holds_no_threshold(digits_split, fitted_detector):
+    X_train, held_out, _ = digits_split
+    ae = fitted_detector.autoencoder_
+    assert "contamination" not in Autoencoder().get_params()
+    for name in ("offset_", "score_quantiles_", "predict", "decision_function", "set_threshold"):
+        assert not hasattr(ae, name), name
+    np.testing.assert_allclose(ae.score_samples(held_out), -ae.reconstruction_error(held_out))
+    with pytest.raises(TypeError, match="contamination"):
+        Autoencoder(contamination=0.1)
+
+
+def test_autoencoder_fit_runs_no_scoring_pass_over_its_training_data(monkeypatch):
+    X = np.random.default_rng(0).random((64, 12)).astype(np.float32)
+    calls = []
+    for name in ("score_samples", "reconstruction_error", "reconstruct", "_batched"):
+        original = getattr(Autoencoder, name)
+        monkeypatch.setattr(Autoencoder, name,
+                            lambda self, *a, _name=name, _original=original, **k: calls.append(_name)
+                            or _original(self, *a, **k))
+    small_autoencoder(epochs=2).fit(X)
+    assert calls == []
+
+
+def test_detector_scores_its_training_data_once_to_set_the_threshold(monkeypatch):
+    X = np.random.default_rng(0).random((64, 12)).astype(np.float32)
+    scored = []
+    original = AutoencoderDetector.score_samples
+    monkeypatch.setattr(AutoencoderDetector, "score_samples",
+                        lambda self, X: scored.append(len(X)) or original(self, X))
+    detector = AutoencoderDetector(small_autoencoder(epochs=2), scorer="mse", contamination=0.25).fit(X)
+    assert scored == [64]
+    assert detector.offset_ == pytest.approx(np.quantile(detector.autoencoder_.score_samples(X), 0.25), rel=1e-5)
+
+
+def test_planted_anomalies_are_flagged_far_above_the_contamination_rate(digits_split, fitted_detector):
     _, held_out, sevens = digits_split
     X_test = np.concatenate([held_out, sevens])
-    predictions = fitted_autoencoder.predict(X_test)
+    predictions = fitted_detector.predict(X_test)
     flagged_sevens = np.mean(predictions[len(held_out):] == -1)
     flagged_normal = np.mean(predictions[:len(held_out)] == -1)
     assert flagged_sevens > 0.5  # ten times the contamination of 0.05
@@ -158,40 +193,61 @@ def test_baseline_refuses_reconstruction_error_on_raw_input():
         BaselineDetector("raw", "mse").fit(np.zeros((10, 3)))
 
 
+@pytest.mark.parametrize("detector", [AutoencoderDetector, BaselineDetector])
 @pytest.mark.parametrize("contamination", [0.0, 0.6, "auto", True])
-def test_contamination_out_of_range_says_what_is_allowed(contamination):
+def test_contamination_out_of_range_says_what_is_allowed(detector, contamination):
     with pytest.raises(ValueError, match=r"contamination must be .* in \(0, 0.5\]"):
-        AutoencoderDetector(Autoencoder(), contamination=contamination).fit(np.zeros((10, 3)))
+        detector(contamination=contamination).fit(np.zeros((10, 3)))
 
 
-def test_set_threshold_moves_the_offset(digits_split, fitted_autoencoder):
+def test_set_threshold_moves_the_offset(digits_split, fitted_detector):
     X_train, held_out, _ = digits_split
-    ae = fitted_autoencoder
-    before = ae.offset_
+    detector = fitted_detector
+    before = detector.offset_
     try:
-        ae.set_threshold(0.25)
-        assert np.mean(ae.predict(X_train) == -1) == pytest.approx(0.25, abs=0.011)
-        ae.set_threshold(0.5, X=held_out)
-        assert ae.offset_ == pytest.approx(np.median(ae.score_samples(held_out)))
+        detector.set_threshold(0.25)
+        assert np.mean(detector.predict(X_train) == -1) == pytest.approx(0.25, abs=0.011)
+        detector.set_threshold(0.3)
+        assert detector.offset_ == pytest.approx(np.interp(0.3, np.linspace(0, 1, 101), detector.score_quantiles_))
+        detector.set_threshold(0.5, X=held_out)
+        assert detector.offset_ == pytest.approx(np.median(detector.score_samples(held_out)))
+        detector.set_threshold(0.1, X=X_train)
+        assert np.mean(detector.predict(X_train) == -1) == pytest.approx(0.1, abs=1 / len(X_train))
         with pytest.raises(ValueError, match=r"quantile must be a number in \[0, 1\]"):
-            ae.set_threshold(1.5)
+            detector.set_threshold(1.5)
     finally:
-        ae.offset_ = before
+        detector.offset_ = before
 
 
-def test_the_saved_autoencoder_holds_no_threshold_and_a_loaded_one_serves_a_detector(digits_split, fitted_autoencoder,
-                                                                                    tmp_path):
-    X_train, held_out, _ = digits_split
-    fitted_autoencoder.autoencoder_.save(tmp_path / "model")
+def test_unfitted_detector_predict_says_to_fit_first(digits_split):
+    from sklearn.exceptions import NotFittedError
+
+    _, held_out, _ = digits_split
+    for method in ("predict", "decision_function", "score_samples"):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            getattr(AutoencoderDetector(small_autoencoder()), method)(held_out)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        AutoencoderDetector(small_autoencoder()).set_threshold(0.1)
+
+
+def test_saved_autoencoder_holds_no_threshold_and_a_model_with_one_is_refused(digits_split, fitted_detector,
+                                                                              tmp_path):
+    _, held_out, _ = digits_split
+    fitted_detector.autoencoder_.save(tmp_path / "model")
     record = json.loads((tmp_path / "model" / "model.json").read_text())
-    assert "contamination" not in record["params"] and "offset_" not in record["fitted"]
+    assert "contamination" not in record["params"]
+    assert not {"offset_", "score_quantiles_"} & set(record["fitted"])
     loaded = load(tmp_path / "model")
-    assert not hasattr(loaded, "predict") and not hasattr(loaded, "offset_")
-    np.testing.assert_array_equal(loaded.score_samples(held_out),
-                                  fitted_autoencoder.autoencoder_.score_samples(held_out))
-    record["fitted"]["offset_"] = -0.01
+    np.testing.assert_array_equal(loaded.score_samples(held_out), fitted_detector.autoencoder_.score_samples(held_out))
+
+    record["fitted"]["offset_"], record["fitted"]["score_quantiles_"] = -0.01, [-0.1, 0.0]
     (tmp_path / "model" / "model.json").write_text(json.dumps(record))
-    with pytest.raises(ValueError, match=r"unknown fitted attributes \['offset_'\]"):
+    with pytest.raises(ValueError, match=r"unknown fitted attributes \['offset_', 'score_quantiles_'\]"):
+        load(tmp_path / "model")
+    del record["fitted"]["offset_"], record["fitted"]["score_quantiles_"]
+    record["params"]["contamination"] = 0.05
+    (tmp_path / "model" / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"unknown \['contamination'\]"):
         load(tmp_path / "model")
 
 

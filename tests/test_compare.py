@@ -63,7 +63,7 @@ def test_report_is_self_contained(comparison):
     out, _ = comparison
     report = (out / "report.html").read_text()
     scripts = re.findall(r"<script\b[^>]*>", report)
-    assert len(scripts) == 4 and not any("src=" in tag for tag in scripts)  # plotly.js and the data are inline
+    assert len(scripts) == 5 and not any("src=" in tag for tag in scripts)  # plotly.js, samples, labels inline
     assert "<link" not in report
     assert report.count('<table class="metrics">') == 2
     assert report.count('<figure><img alt="') == 11  # the 11 PNG figures of the folder, embedded

@@ -56,7 +56,8 @@ def test_detect_writes_scores_flags_ranks_and_a_report(digit_files, tmp_path, ca
 
 
 @pytest.mark.parametrize(("bad_row", "message"), [
-    ("nan", "row 3 holds NaN or infinity (column 5)"),
+    ("nan", "row 3, column 5 holds nan; rows with NaN, infinite values or values beyond float32"),
+    ("huge", "row 3, column 5 holds 1e+300, beyond float32's range (|x| > 3.4e38); rows with NaN"),
     ("short", "row 3 has 63 values but the training data have 64 per row"),
     ("long", "row 3 has 65 values but the training data have 64 per row"),
 ])
@@ -65,8 +66,8 @@ def test_a_bad_row_in_the_score_file_is_named_and_nothing_is_written(digit_files
     folder, rows = digit_files
     lines = [",".join(f"{v:g}" for v in row) for row in rows[:5]]
     cells = lines[2].split(",")
-    if bad_row == "nan":
-        cells[4] = "nan"
+    if bad_row in ("nan", "huge"):
+        cells[4] = "nan" if bad_row == "nan" else "1e300"
     elif bad_row == "short":
         cells = cells[:-1]
     else:

@@ -67,3 +67,18 @@ def test_cli_refuses_a_folder_another_run_is_writing(tmp_path, holder, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"is being written by process {holder.pid}" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plain_train_into_a_run_in_the_making_names_its_writer_not_an_interrupted_run(tmp_path, holder, capsys):
+    # what a run being written looks like from outside: its checkpoint folder and job, no model yet
+    (tmp_path / "out" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "out" / "checkpoint" / "job.json").write_text("{}")
+    argv = ["train", "--data", "digits", "--hidden", "8", "--latent", "2", "--epochs", "1", "--quiet",
+            "--device", "cpu", "--out", str(tmp_path / "out")]
+    for extra in ([], ["--force"]):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"out is being written by process {holder.pid} (lock file " in err, err
+        assert "interrupted" not in err
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["checkpoint", "job.json"]
+    assert (tmp_path / "out" / "checkpoint" / "job.json").read_text() == "{}"

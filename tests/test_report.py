@@ -1,18 +1,12 @@
 import json
 import re
 import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from aelab.report import latent_explorer, render_report
-
-CHROMIUM = Path("/usr/bin/chromium")
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (.ci/run installs it)"
-)
+from tests.conftest import chromium, needs_chromium
 
 
 def test_render_report_holds_tables_figures_and_config():
@@ -41,14 +35,6 @@ def test_explorer_subsamples_and_shows_values_of_tabular_data():
         latent_explorer({"pca": X[:10, :2]}, X, labels, (20,))
 
 
-def _chromium(*arguments: str, user_data_dir: Path) -> subprocess.CompletedProcess:
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={user_data_dir}", "--enable-logging=stderr", "--v=0",
-               "--virtual-time-budget=15000", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180)
-
-
 @pytest.fixture(scope="module")
 def digits_report(tmp_path_factory):
     from aelab.compare import CompareJob, run_comparison, write_comparison
@@ -58,9 +44,9 @@ def digits_report(tmp_path_factory):
 
 
 @needs_chromium
-def test_report_opens_in_headless_chromium(digits_report, tmp_path):
+def test_report_opens_in_headlesschromium(digits_report, tmp_path):
     url = digits_report.resolve().as_uri()
-    dom = _chromium("--dump-dom", url, user_data_dir=tmp_path / "profile-dom")
+    dom = chromium("--dump-dom", url, user_data_dir=tmp_path / "profile-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
     assert console == []  # no errors (nor any other console output) while the page loads and draws
@@ -71,7 +57,7 @@ def test_report_opens_in_headless_chromium(digits_report, tmp_path):
                      r'src="data:image/png;base64,', dom.stdout)  # the sample panel was filled by the script
 
     screenshot = tmp_path / "report.png"
-    shot = _chromium("--window-size=1280,1800", f"--screenshot={screenshot}", url,
+    shot = chromium("--window-size=1280,1800", f"--screenshot={screenshot}", url,
                      user_data_dir=tmp_path / "profile-shot")
     assert shot.returncode == 0, shot.stderr[-2000:]
     from PIL import Image

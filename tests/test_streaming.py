@@ -172,7 +172,7 @@ def test_nan_in_a_block_names_the_row(tmp_path):
     X = np.ones((40, 3))
     X[27, 1] = np.nan
     np.save(tmp_path / "x.npy", X)
-    with pytest.raises(ValueError, match="row 28 holds NaN"):
+    with pytest.raises(ValueError, match="row 28, column 2 holds nan; rows with NaN"):
         StreamingSource(tmp_path / "x.npy", block_rows=10).value_range()
 
 

@@ -1,9 +1,24 @@
 """aelab, the autoencoder lab: scikit-learn compatible autoencoders over PyTorch."""
 
-from aelab.anomaly import AutoencoderDetector, BaselineDetector
-from aelab.data import load_dataset
-from aelab.estimators import Autoencoder, load
+import importlib
 
 __version__ = "0.1.0"
 
+# The public names are imported on first use, so that ``python -m aelab`` starts without torch and its
+# command line can answer Ctrl-C during the heavy imports in one line.
+_PUBLIC = {"Autoencoder": "aelab.estimators", "AutoencoderDetector": "aelab.anomaly",
+           "BaselineDetector": "aelab.anomaly", "load": "aelab.estimators", "load_dataset": "aelab.data"}
+
 __all__ = ["Autoencoder", "AutoencoderDetector", "BaselineDetector", "__version__", "load", "load_dataset"]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'aelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

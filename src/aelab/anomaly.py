@@ -16,8 +16,10 @@ normal (training) data and then scores any data:
 ========================  ==================================================================================
 
 ``AutoencoderDetector`` scores through an autoencoder; ``BaselineDetector`` scores raw input or PCA the same
-way, as the baseline to beat. Both are scikit-learn outlier detectors: ``predict`` gives +1 (normal) or -1
-(anomaly) with the threshold set by ``contamination``.
+way, as the baseline to beat. Both are scikit-learn outlier detectors, and the only place of aelab that holds
+an anomaly threshold: ``fit`` sets ``offset_`` at the ``contamination`` quantile of the scores of its training
+data (as IsolationForest does), ``decision_function`` is ``score_samples - offset_`` and ``predict`` gives +1
+(normal) or -1 (anomaly). ``Autoencoder`` itself only scores (``score_samples``).
 """
 
 from __future__ import annotations
@@ -225,9 +227,14 @@ class AutoencoderScorer:
 
 
 class _Detector(OutlierMixin, BaseEstimator):
-    """What both detectors share: the threshold from ``contamination``, ``decision_function``, ``predict``."""
+    """What both detectors share: the threshold from ``contamination``, ``decision_function``, ``predict``.
+
+    As in IsolationForest, ``fit`` sets ``offset_`` from the scores of its own training data, and
+    ``decision_function(X) = score_samples(X) - offset_``.
+    """
 
     def _fit_threshold(self, X) -> None:
+        """Set ``offset_`` and ``score_quantiles_`` from the scores of the training samples ``X``."""
         scores = self.score_samples(X)
         self.offset_ = threshold_from_scores(scores, self.contamination_)
         self.score_quantiles_ = score_quantiles(scores)
@@ -241,26 +248,21 @@ class _Detector(OutlierMixin, BaseEstimator):
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def set_threshold(self, quantile: float, X=None):
-        """Move the threshold to the ``quantile`` of the training scores (or of ``score_samples(X)``).
+        """Move the threshold ``offset_`` to the ``quantile`` of the training scores (interpolated in
+        ``score_quantiles_``), or of ``score_samples(X)`` when ``X`` (normal data, e.g. a validation set) is given.
 
         ``set_threshold(0.01)`` flags about 1% of data like the training data. Returns self.
         """
         check_is_fitted(self)
-        self.offset_ = _quantile_threshold(quantile, self.score_quantiles_,
-                                           None if X is None else self.score_samples(X))
+        if not isinstance(quantile, numbers.Real) or isinstance(quantile, bool) or not 0.0 <= quantile <= 1.0:
+            raise ValueError(f"quantile must be a number in [0, 1], the fraction of the scores to flag, "
+                             f"got {quantile!r}")
+        if X is not None:
+            self.offset_ = threshold_from_scores(self.score_samples(X), quantile)
+        else:
+            grid = np.linspace(0.0, 1.0, len(self.score_quantiles_))
+            self.offset_ = float(np.interp(quantile, grid, self.score_quantiles_))
         return self
-
-
-def _quantile_threshold(quantile, stored_quantiles: np.ndarray | None, scores: np.ndarray | None) -> float:
-    if not isinstance(quantile, numbers.Real) or isinstance(quantile, bool) or not 0.0 <= quantile <= 1.0:
-        raise ValueError(f"quantile must be a number in [0, 1], the fraction of the scores to flag, got {quantile!r}")
-    if scores is not None:
-        return float(np.quantile(np.asarray(scores, dtype=np.float64), quantile))
-    if stored_quantiles is None:
-        raise ValueError("this model holds no training scores (it was saved before thresholds were stored); "
-                         "pass normal data: set_threshold(quantile, X)")
-    grid = np.linspace(0.0, 1.0, len(stored_quantiles))
-    return float(np.interp(quantile, grid, stored_quantiles))
 
 
 class AutoencoderDetector(_Detector):

@@ -11,7 +11,6 @@ written.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 
 import torch
 
-from aelab.persistence import atomic_write_bytes, atomic_write_json
+from aelab.persistence import atomic_write_bytes, atomic_write_json, read_json
 
 CHECKPOINT_FORMAT = "aelab-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -77,6 +76,16 @@ class TrainingState:
 def has_checkpoint(folder: str | os.PathLike) -> bool:
     """True when ``folder`` holds a checkpoint."""
     return (Path(folder) / CHECKPOINT_FILE).is_file()
+
+
+def training_finished(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` holds the checkpoint of a training that ran to its end (its last epoch or an early
+    stop): resuming it trains no further. False when there is none or it cannot be read."""
+    try:
+        record = read_json(Path(folder) / CHECKPOINT_FILE, "")
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("finished") is True
 
 
 def _json_number(value: float) -> float | str:
@@ -137,7 +146,11 @@ def save_checkpoint(folder: str | os.PathLike, state: TrainingState, config: dic
         "config": config,
     }
     path = folder / CHECKPOINT_FILE
-    atomic_write_json(path, record)
+    try:
+        atomic_write_json(path, record)
+    except BaseException:  # (a full disk) the JSON still names the previous tensor file: this one is named nowhere
+        (folder / tensors_file).unlink(missing_ok=True)
+        raise
     for old in folder.glob("checkpoint-*.safetensors"):  # earlier checkpoints are no longer named
         if old.name != tensors_file:
             old.unlink(missing_ok=True)
@@ -164,10 +177,7 @@ def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = N
     path = folder / CHECKPOINT_FILE
     if not path.is_file():
         raise ValueError(f"no checkpoint in {folder} ({CHECKPOINT_FILE} is missing); train without resuming")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _invalid(path, f"not JSON ({e})") from None
+    record = read_json(path, "start the run again without resuming")
     if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
         raise _invalid(path, f"the keys must be exactly {sorted(_RECORD_KEYS)}")
     if record["format"] != CHECKPOINT_FORMAT or record["format_version"] != CHECKPOINT_FORMAT_VERSION:

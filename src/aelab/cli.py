@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import io
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 EXIT_USAGE = 2
@@ -14,6 +17,42 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 class UsageError(ValueError):
     """A command-line argument that makes no sense."""
+
+
+class OutputError(ValueError):
+    """An output the file system refused (read-only, full, a folder in the way): the path, the cause, what to do."""
+
+
+#: What to do when the file system refuses to write an output, by OSError number. Only these are a user's
+#: fault to report in one line; any other OSError is raised as it is.
+_WHAT_TO_DO = {getattr(errno, name): advice for name, advice in (
+    ("EROFS", "pass an --out on a writable file system"),
+    ("ENOSPC", "free some space or pass an --out on another disk"),
+    ("EDQUOT", "free some space or pass an --out on another disk"),
+    ("EFBIG", "pass an --out on a file system that holds larger files"),
+    ("EACCES", "pass an --out you may write to"),
+    ("EPERM", "pass an --out you may write to"),
+    ("EISDIR", "a folder is in the way; pass another --out"),
+    ("ENOTDIR", "a part of the path is a file, not a folder; pass another --out"),
+    ("ENAMETOOLONG", "pass a shorter --out"),
+) if hasattr(errno, name)}
+
+
+@contextlib.contextmanager
+def _writing(what: str, path: str | os.PathLike, kept: Callable[[], str | None] = lambda: None) -> Iterator[None]:
+    """Within the block, an OSError of the file system (``_WHAT_TO_DO``) becomes an OutputError naming ``what``
+    and ``path``; ``kept()``, called then, says what was kept and how to go on (None: the advice above)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _WHAT_TO_DO:
+            raise
+        raise OutputError(f"cannot write {what} {path}: {e.strerror}; {kept() or _WHAT_TO_DO[e.errno]}") from None
+
+
+def _refuse_folder(option: str, path: str | os.PathLike | None) -> None:
+    if path is not None and Path(path).is_dir():
+        raise UsageError(f"{option} {path} is a folder; pass the path of a file to write")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -243,17 +282,64 @@ def _format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _failed_after_training(error: BaseException, out: Path, checkpoint: Path) -> int | None:
+    """Say that a run whose training finished failed later and that ``--resume`` finishes it (only the
+    measuring and writing are done again); the exit code, or None to let an unexpected error's traceback
+    follow the message."""
+    resume = f"the trained model is kept in {checkpoint}; continue the run with: aelab train --resume {out}"
+    if isinstance(error, KeyboardInterrupt):
+        print(f"aelab: interrupted after training; {resume}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(error, OSError) and error.errno in _WHAT_TO_DO:
+        return None  # the file system's refusal: _writing names the path, the checkpoint and the resume
+    if isinstance(error, (ValueError, TypeError, OSError, FloatingPointError, MemoryError)):
+        print(f"aelab: error: {error}; {resume}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"aelab: {resume}", file=sys.stderr)
+    return None
+
+
+def _changed_options(args, command: str, *required: str) -> list[str]:
+    """The options of ``command`` that ``args`` sets to something other than their defaults, as ``--name``;
+    ``required`` are stand-in values for the command's required options."""
+    defaults = vars(build_parser().parse_args([command, *required]))
+    return [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+            if name in defaults and value != defaults[name]]
+
+
+def _refuse_ignored_train_options(args) -> None:
+    """Options that would do nothing in this combination are refused rather than silently ignored."""
+    from aelab.parts.kinds import kind
+
+    changed = _changed_options(args, "train")
+    if args.resume is not None:
+        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet")]
+        if ignored:
+            raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
+                             "would do nothing; leave them out (or start a new run with --out and --force)")
+        return
+    encoder = kind(args.kind)["encoder"].get_params()
+    if "--hidden" in changed and kind(args.kind, hidden=args.hidden)["encoder"].get_params() == encoder:
+        raise UsageError(f"--hidden sets the widths of dense layers, but --kind {args.kind} uses convolutions "
+                         f"({', '.join(map(str, encoder.get('filters', ())))} filters) and takes no --hidden; "
+                         "leave out --hidden, or use a dense kind such as vanilla")
+    if ("--activation" in changed and args.activation != encoder.get("activation")
+            and kind(args.kind, activation=args.activation)["encoder"].get_params() == encoder):
+        raise UsageError(f"--kind {args.kind} uses its own activation ({encoder.get('activation')}), so --activation "
+                         f"{args.activation} would do nothing; leave out --activation")
+
+
 def _train(args) -> int:
-    import contextlib
     from dataclasses import replace
 
-    from aelab.checkpoints import has_checkpoint
+    from aelab.checkpoints import has_checkpoint, training_finished
     from aelab.distributed import distributed_session, started_by_torchrun
     from aelab.faults import TrainingInterrupted
     from aelab.locks import folder_lock
     from aelab.runs import (
         TrainJob,
         check_output_folder,
+        clipped_message,
         discard_checkpoint,
         resume_job,
         run_training,
@@ -266,12 +352,14 @@ def _train(args) -> int:
     if args.resume is not None:
         if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
             raise UsageError("--resume continues a run in its own folder; leave out --out")
+        _refuse_ignored_train_options(args)
         out, job = Path(args.resume), None
     else:
         if args.out is None:
             raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
         if args.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+        _refuse_ignored_train_options(args)
         if args.stream and args.skip_bad_rows:
             raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
                              "bad rows from the file, or train without --stream")
@@ -286,10 +374,20 @@ def _train(args) -> int:
             distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
             on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows, augment=args.augment,
         )
-    with folder_lock(out) if writer else contextlib.nullcontext():
+    checkpoint = out / "checkpoint"
+
+    def kept() -> str | None:  # after a file system error: what a rerun can go on from
+        if not has_checkpoint(checkpoint):
+            return None
+        return (f"the checkpoint of the training is kept in {checkpoint}; make room, then finish the run with: "
+                f"aelab train --resume {out}")
+
+    with _writing("run folder", out, kept), folder_lock(out) if writer else contextlib.nullcontext():
         created = not out.exists()
         if job is None:
             job, checkpoint = resume_job(out)
+            if args.quiet:
+                job = replace(job, verbose=0)
         else:
             if writer:
                 check_output_folder(out, args.force)  # again, now that this process holds the folder
@@ -307,19 +405,25 @@ def _train(args) -> int:
                     return 0
             else:
                 outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+            if outcome.skipped_rows:
+                from aelab.data.dataset import skipped_message
+
+                print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
+                      file=sys.stderr)
+            if clipped_message(outcome) is not None:
+                print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
+            out = write_run(outcome, out, force=True, checkpoint=checkpoint)
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
-        except BaseException:
+        except BaseException as e:
             if writer:
                 discard_checkpoint(out, checkpoint, created)
+                if training_finished(checkpoint):
+                    code = _failed_after_training(e, out, checkpoint)
+                    if code is not None:
+                        return code
             raise
-        if outcome.skipped_rows:
-            from aelab.data.dataset import skipped_message
-
-            print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
-                  file=sys.stderr)
-        out = write_run(outcome, out, force=True, checkpoint=checkpoint)
     shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.n_components))
     encoder_params = outcome.estimator.encoder.get_params()
     if "filters" in encoder_params:
@@ -342,6 +446,12 @@ def _compare(args) -> int:
     from aelab.locks import folder_lock
 
     methods = parse_methods(args.methods)
+    if "ae" not in methods:
+        autoencoder_options = ("--hidden", "--epochs", "--batch-size", "--lr", "--patience")
+        ignored = [o for o in _changed_options(args, "compare", "--out", args.out) if o in autoencoder_options]
+        if ignored:
+            raise UsageError(f"{', '.join(ignored)} set(s) the autoencoder's training, but --methods "
+                             f"{args.methods} has no ae; leave them out or add ae to --methods")
     check_output_folder(args.out, args.force)
     job = CompareJob(
         data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
@@ -350,7 +460,7 @@ def _compare(args) -> int:
         random_state=args.seed, device=args.device, skip_bad_rows=args.skip_bad_rows,
     )
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with folder_lock(args.out):
+    with _writing("comparison folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
         outcome = run_comparison(job, progress=progress)
         if outcome.skipped_rows:
@@ -372,6 +482,9 @@ def _cluster(args) -> int:
     from aelab.cluster_runs import ClusterJob, run_clustering, write_clustering
     from aelab.runs import check_output_folder
 
+    if args.sweep is not None and args.k is not None and "--k" in _changed_options(args, "cluster", "--out", args.out):
+        raise UsageError(f"--sweep chooses k (the highest silhouette over {args.sweep[0]}..{args.sweep[1]}), so --k "
+                         f"{args.k} would do nothing; leave out --k, or --sweep to use k = {args.k}")
     check_output_folder(args.out, args.force)
     job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
@@ -379,7 +492,8 @@ def _cluster(args) -> int:
                      verbose=0 if args.quiet else 1, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
-    out = write_clustering(outcome, args.out, force=args.force)
+    with _writing("cluster folder", args.out):
+        out = write_clustering(outcome, args.out, force=args.force)
     metrics = outcome.metrics
     print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
     if outcome.sweep is not None:
@@ -391,7 +505,7 @@ def _cluster(args) -> int:
 
 
 def _bench(args) -> int:
-    from aelab.bench import AUGMENTING_STUDIES, STUDIES, study_module
+    from aelab.bench import AUGMENTING_STUDIES, REPEATING_STUDIES, STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder
@@ -403,12 +517,15 @@ def _bench(args) -> int:
     if args.augment is not None and args.study not in AUGMENTING_STUDIES:
         raise UsageError(f"the {args.study} study trains as its reference study did and takes no --augment; "
                          f"--augment is for {', '.join(AUGMENTING_STUDIES)}")
+    if args.seeds is not None and args.study not in REPEATING_STUDIES:
+        raise UsageError(f"the {args.study} study runs once and takes no --seeds; --seeds is for "
+                         f"{', '.join(REPEATING_STUDIES)}")
     check_output_folder(args.out, args.force)
     settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
                              label_column=args.label_column, quick=args.quick, epochs=args.epochs,
                              random_state=args.seed, device=args.device, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with folder_lock(args.out):
+    with _writing("results folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
         result = study_module(args.study).run(settings, progress=progress)
         command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
@@ -459,7 +576,7 @@ def _check_features(name: str, n_features: int, estimator) -> None:
 
 
 def _apply_run(args, what: str) -> int:
-    from aelab.data import load_dataset
+    from aelab.data import check_data_options, load_dataset
     from aelab.data.dataset import checked_rows, skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
@@ -467,14 +584,17 @@ def _apply_run(args, what: str) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
+    _refuse_folder("--out", out)
     estimator, scaling, _ = load_run(args.run, device=args.device)
     function = _apply_function(estimator, scaling, what)
     data = Path(args.data)
     if data.suffix.lower() in STREAM_SUFFIXES and data.is_file() and not args.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
+        check_data_options(data, args.data_dir)
         source = StreamingSource(data, label_column=args.label_column)
         _check_features(str(data), source.n_features, estimator)
-        shape = write_streamed(source, function, out)
+        with _writing(_APPLIED[what], out):
+            shape = write_streamed(source, function, out)
     else:
         dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
         dataset, skipped = checked_rows(dataset, args.skip_bad_rows)
@@ -483,7 +603,8 @@ def _apply_run(args, what: str) -> int:
                   file=sys.stderr)
         _check_features(dataset.name, dataset.n_features, estimator)
         result = function(dataset.X)
-        _write_array(out, result)
+        with _writing(_APPLIED[what], out):
+            _write_array(out, result)
         shape = result.shape
     print(f"wrote {shape[0]} x {shape[1]} {_APPLIED[what]} to {out}")
     return 0
@@ -494,13 +615,16 @@ def _detect(args) -> int:
 
     if Path(args.out).suffix.lower() != ".csv":
         raise UsageError(f"--out {args.out} must end in .csv")
+    _refuse_folder("--out", args.out)
+    _refuse_folder("--report", args.report)
     job = DetectJob(train=args.train, score=args.score, out=args.out, report=args.report, scorer=args.scorer,
                     contamination=args.contamination, architecture=args.architecture, hidden=args.hidden,
                     n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                     label_column=args.label_column, data_dir=args.data_dir, random_state=args.seed,
                     device=args.device)
     outcome = run_detection(job)
-    out, report = write_detection(outcome)
+    with _writing("scores and report", args.out):
+        out, report = write_detection(outcome)
     numbers = summary(outcome)
     print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
@@ -518,9 +642,8 @@ def _datasets(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aelab`` console script."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # building the parser imports torch: Ctrl-C from here on is one line too
+        args = build_parser().parse_args(argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
@@ -528,6 +651,11 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # a file system refusal outside the outputs above (a data file, a model folder)
+        if e.errno not in _WHAT_TO_DO or e.filename is None:
+            raise
+        print(f"aelab: error: {e.filename}: {e.strerror}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)

@@ -22,7 +22,15 @@ from aelab.anomaly import (
     check_scorer,
     default_autoencoder,
 )
-from aelab.data import Dataset, MinMaxScaling, load_dataset
+from aelab.data import (
+    Dataset,
+    MinMaxScaling,
+    check_data_options,
+    load_dataset,
+    reads_data_dir,
+    reads_label_column,
+)
+from aelab.data.dataset import first_bad_value
 from aelab.parts import Conv, Gaussian
 
 #: The most anomalous samples shown in the report.
@@ -112,12 +120,12 @@ def _not_a_number(cell: str) -> bool:
 
 
 def _check_rows_finite(dataset: Dataset, what: str) -> None:
-    X = np.asarray(dataset.X)
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1)) if X.dtype.kind == "f" else np.empty(0, int)
+    bad = dataset.bad_rows()
     if len(bad):
-        columns = np.flatnonzero(~np.isfinite(X[bad[0]]))
-        raise ValueError(f"{what} {dataset.name}: row {bad[0] + 1} holds NaN or infinity (column {columns[0] + 1}"
-                         + (f"; {len(bad)} rows in all" if len(bad) > 1 else "") + "); fix or remove that row")
+        first = first_bad_value(np.asarray(dataset.X[bad[0]:bad[0] + 1]), int(bad[0]))
+        raise ValueError(f"{what} {dataset.name}: {first}" + (f" ({len(bad)} bad rows in all)" if len(bad) > 1 else "")
+                         + "; rows with NaN, infinite values or values beyond float32's range cannot be scored: fix "
+                         "or remove them")
 
 
 def _autoencoder(job: DetectJob, train: Dataset):
@@ -137,15 +145,30 @@ def _autoencoder(job: DetectJob, train: Dataset):
     return ae
 
 
+def _data_options(job: DetectJob, name: str) -> dict[str, Any]:
+    """The data_dir and label_column that apply to ``name``: they are shared by --train and --score, and
+    are refused when they apply to neither (aelab.data.check_data_options)."""
+    if job.label_column is not None and not (reads_label_column(job.train) or reads_label_column(job.score)):
+        check_data_options(job.train, label_column=job.label_column)
+    if job.data_dir is not None and not (reads_data_dir(job.train) or reads_data_dir(job.score)):
+        check_data_options(job.train, data_dir=job.data_dir)
+    return {"data_dir": job.data_dir if reads_data_dir(name) else None,
+            "label_column": job.label_column if reads_label_column(name) else None}
+
+
 def run_detection(job: DetectJob) -> DetectOutcome:
     """Load and check both datasets, train the detector on the normal data and score the new data."""
     check_scorer(job.scorer, ("auto", *(s for s in SCORERS if s != "ocsvm")))
     check_contamination(job.contamination)
-    train = load_dataset(job.train, data_dir=job.data_dir, label_column=job.label_column)
+    if job.architecture == "conv" and job.hidden is not None:
+        raise ValueError("--hidden sets the widths of dense layers, but --architecture conv uses convolutions and "
+                         "takes no --hidden; leave out --hidden, or use --architecture dense")
+    train_options, score_options = _data_options(job, job.train), _data_options(job, job.score)
+    train = load_dataset(job.train, **train_options)
     _check_rows_finite(train, "--train")
     if str(job.score).lower().endswith(".csv") and Path(job.score).is_file():
-        check_csv_rows(job.score, train.n_features, job.label_column)
-    data = load_dataset(job.score, data_dir=job.data_dir, label_column=job.label_column)
+        check_csv_rows(job.score, train.n_features, score_options["label_column"])
+    data = load_dataset(job.score, **score_options)
     if data.n_features != train.n_features:
         raise ValueError(f"--score {data.name} has {data.n_features} features per row but --train {train.name} has "
                          f"{train.n_features}; pass data with the same columns as the training data")
@@ -211,7 +234,11 @@ def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
     out, report = Path(outcome.job.out), outcome.job.report_path()
     csv_text, html_text = scores_csv(outcome), detection_report(outcome)
     atomic_write_text(out, csv_text)
-    atomic_write_text(report, html_text)
+    try:
+        atomic_write_text(report, html_text)
+    except BaseException:  # the two are written together or not at all
+        out.unlink(missing_ok=True)
+        raise
     return out, report
 
 

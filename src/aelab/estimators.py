@@ -15,6 +15,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.acceleration import check_precision, prefer_channels_last
+from aelab.data.dataset import bad_values
 from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
@@ -63,12 +64,13 @@ def _as_tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
 
 
 def _check_finite(X: np.ndarray, what: str = "X") -> None:
-    finite = np.isfinite(X)
-    if not finite.all():
-        rows, cols = np.nonzero(~finite)
+    rows, cols = np.nonzero(bad_values(X))
+    if len(rows):
+        value = float(X[rows[0], cols[0]])
+        huge = f" ({value!r}, beyond float32's range |x| > 3.4e38)" if np.isfinite(value) else ""
         raise ValueError(
-            f"{what} contains {len(rows)} NaN or infinite value(s), the first at row {rows[0]}, column {cols[0]}; "
-            "remove or impute them first"
+            f"{what} contains {len(rows)} NaN or infinite value(s), the first at row {rows[0]}, column {cols[0]}"
+            f"{huge}; remove or impute them first"
         )
 
 
@@ -667,7 +669,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return np.concatenate(norms).astype(X.dtype, copy=False)
 
     def score_samples(self, X):
-        """Negative per-sample reconstruction error: higher means more like the training data."""
+        """Negative per-sample reconstruction error: higher means more like the training data.
+
+        A threshold on these scores, ``predict`` and ``decision_function`` are ``aelab.AutoencoderDetector``'s.
+        """
         return -self.reconstruction_error(X)
 
     def score(self, X, y=None):
@@ -773,6 +778,8 @@ def _estimator_from_record(record: dict[str, Any], config: Path) -> Autoencoder:
         else:
             require(_param_type_ok(value, defaults[key], key in ("patience", "random_state")), config,
                     f"params.{key} is {value!r}, of the wrong type for this parameter")
+            require(not isinstance(value, float) or bool(np.isfinite(value)), config,
+                    f"params.{key} is {value!r}; it must be a finite number")
     return Autoencoder(**params)
 
 
@@ -812,7 +819,7 @@ def load(path: str | os.PathLike, device: str | None = None) -> Autoencoder:
                                                sample_shape=sample_shape).state_dict()
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
             RuntimeError) as e:
-        if str(e).startswith(f"{config} "):
+        if str(e).startswith(str(config)):
             raise
         raise ValueError(f"{config} holds an invalid configuration ({type(e).__name__}: {e})") from None
 

@@ -33,6 +33,25 @@ def _holder(path: Path) -> int | None:
         return None
 
 
+def busy_message(folder: str | os.PathLike, pid: int | None) -> str:
+    """What to tell a user whose run would write into ``folder`` while process ``pid`` writes it."""
+    path = lock_path(folder)
+    who = f"process {pid}" if pid is not None else "another process"
+    return (f"{folder} is being written by {who} (lock file {path}); wait for that run to finish or pass another "
+            f"--out (if no such run exists, delete {path})")
+
+
+def other_writer(folder: str | os.PathLike) -> int | None:
+    """The pid of a living process other than this one that holds the lock of ``folder``, else None.
+
+    A look without taking the lock, so that a check before the work can say who is writing the folder.
+    """
+    pid = _holder(lock_path(folder))
+    if pid is None or pid == os.getpid() or not _pid_alive(pid):
+        return None
+    return pid
+
+
 def acquire(folder: str | os.PathLike) -> Path:
     """Take the lock of ``folder`` for this process and return the lock file.
 
@@ -48,11 +67,7 @@ def acquire(folder: str | os.PathLike) -> Path:
         except FileExistsError:
             pid = _holder(path)
             if pid is None or pid == os.getpid() or _pid_alive(pid):
-                who = f"process {pid}" if pid is not None else "another process"
-                raise ValueError(
-                    f"{folder} is being written by {who} (lock file {path}); wait for that run to finish or "
-                    f"pass another --out (if no such run exists, delete {path})"
-                ) from None
+                raise ValueError(busy_message(folder, pid)) from None
             # the holder is dead: move its lock aside under a unique name; only one taker can succeed
             stale = path.with_name(f"{path.name}.stale-{os.getpid()}")
             try:
@@ -65,10 +80,14 @@ def acquire(folder: str | os.PathLike) -> Path:
             with contextlib.suppress(OSError):
                 os.unlink(stale)
             continue
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(f"{os.getpid()}\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:  # (a full disk) an empty lock file would refuse every later run
+            path.unlink(missing_ok=True)
+            raise
         return path
     raise ValueError(f"could not take the lock {path} of {folder}; several runs are starting at once, try again")
 

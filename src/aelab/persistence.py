@@ -63,6 +63,64 @@ def atomic_write_json(path: str | os.PathLike, record: Any) -> None:
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
 
 
+# ------------------------------------------------------------------- JSON reading
+#: The deepest nesting of arrays and objects accepted in a JSON file aelab reads; its own files nest 4 deep.
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (0 for a number or string), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def read_json(path: str | os.PathLike, fix: str) -> Any:
+    """The JSON value in the file ``path``: every model, checkpoint, run and job file aelab reads goes through here.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, UTF-8 JSON text.
+    fix : str
+        What the user should do when the file cannot be read, appended to the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not UTF-8 JSON, nests arrays and objects deeper than ``MAX_JSON_DEPTH``
+        (which would exhaust Python's recursion limit) or holds an integer longer than Python converts
+        (``sys.get_int_max_str_digits``). ``OSError`` from reading the file is raised as it is.
+
+    Examples
+    --------
+    >>> read_json("run/model.json", "the model folder is damaged")  # doctest: +SKIP
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 JSON text; {fix}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from None
+    except RecursionError:
+        raise ValueError(f"{path} nests arrays or objects more than {MAX_JSON_DEPTH} deep; {fix}") from None
+    except ValueError as e:  # an integer longer than sys.get_int_max_str_digits()
+        raise ValueError(f"{path} holds a number too long to read ({e}); {fix}") from None
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"{path} nests arrays or objects more than {MAX_JSON_DEPTH} deep; {fix}")
+    return value
+
+
 # ------------------------------------------------------------------------- saving
 def json_safe(value: Any) -> Any:
     """``value`` as JSON can hold it: tuples as lists, NumPy numbers as Python ones, a RandomState as None."""
@@ -94,13 +152,7 @@ def read_model_record(path: Path, version: int) -> dict[str, Any]:
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         require((path / name).is_file(), path, f"{name} is missing")
     config = path / CONFIG_FILE
-    try:
-        text = config.read_text(encoding="utf-8")
-        record = json.loads(text)
-    except UnicodeDecodeError:
-        raise ValueError(f"{config} is not UTF-8 JSON text; the model folder is damaged") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{config} is not valid JSON ({e}); the model folder is damaged") from None
+    record = read_json(config, "the model folder is damaged")
     require(isinstance(record, dict), config, "the JSON must be an object")
     require(record.get("format") == MODEL_FORMAT, config, f"format is {record.get('format')!r}, not {MODEL_FORMAT!r}")
     if record.get("format_version") != version:

@@ -3,7 +3,6 @@ figures and a run folder written in one piece."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -13,14 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
+from aelab.data import Dataset, MinMaxScaling, Split, check_data_options, load_dataset, split_dataset
 from aelab.data.dataset import checked_rows
 from aelab.estimators import Autoencoder, load
 from aelab.figures import method_figures
-from aelab.metrics import reconstruction_mse, score_code, score_reconstruction
+from aelab.locks import busy_message, other_writer
+from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
-from aelab.persistence import atomic_write_json
+from aelab.persistence import atomic_write_json, read_json
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -128,6 +128,7 @@ def _prepare_stream(job: TrainJob):
 
     if not 0.0 < job.test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {job.test_size}")
+    check_data_options(job.data, job.data_dir)
     source = StreamingSource(job.data, label_column=job.label_column)
     is_image = len(source.sample_shape) >= 2
     estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
@@ -163,15 +164,15 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
                  resume: bool = False) -> TrainOutcome | None:
-    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both.
+    """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both
+    (``measure_run``).
 
     With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
     of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
-    there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there.
+    there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
+    checkpoint of a finished training is not trained further: only the measuring is done again).
     """
-    from sklearn.decomposition import PCA
-
     prepare = _prepare_stream if job.stream else _prepare_in_memory
     dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
 
@@ -181,13 +182,53 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     ae_seconds = time.perf_counter() - started
     if distributed is not None and not distributed.is_main:
         return None
+    # from here on the checkpoint records a finished training: a failure below is finished by --resume
+    return measure_run(job, dataset, split, scaling, estimator, ae_seconds, X_pca, X_test, skipped)
+
+
+#: The key of metrics.json (in each method's metrics) counting the scaled test values that BCE and the ELBO
+#: saw clipped to the training range [0, 1].
+CLIPPED_KEY = "test_values_clipped_to_training_range"
+
+
+def clip_to_training_range(X_scaled: np.ndarray) -> tuple[np.ndarray, int]:
+    """Scaled values clipped to [0, 1], the range the scaling gives the training part, and how many changed.
+
+    Test values beyond the training part's minimum or maximum leave [0, 1] after scaling, which ``transform``
+    accepts; binary cross-entropy and the ELBO read values as probabilities, so they measure these clipped.
+
+    Examples
+    --------
+    >>> clip_to_training_range(np.array([[-0.5, 0.25], [1.0, 2.0]]))
+    (array([[0.  , 0.25],
+           [1.  , 1.  ]]), 2)
+    """
+    clipped = np.clip(X_scaled, 0.0, 1.0)
+    return clipped, int(np.count_nonzero(clipped != X_scaled))
+
+
+def _reconstruction_scores(X_test: np.ndarray, X_unit: np.ndarray, reconstruction: np.ndarray) -> dict[str, Any]:
+    """MSE and PSNR of the test values as they are; BCE of them clipped to the training range (``X_unit``)."""
+    return {**score_reconstruction(X_test, reconstruction),
+            "reconstruction_bce": reconstruction_bce(X_unit, reconstruction)}
+
+
+def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxScaling, estimator: Autoencoder,
+                ae_seconds: float, X_pca, X_test: np.ndarray, skipped: list[int]) -> TrainOutcome:
+    """Fit PCA with as many components as the code, measure it and the fitted autoencoder on the scaled test
+    split ``X_test``, and make the figures. BCE and the ELBO see the test values clipped to the training
+    range; metrics.json counts them (``CLIPPED_KEY``)."""
+    from sklearn.decomposition import PCA
+
     code = estimator.transform(X_test)
     reconstruction = estimator.reconstruct(X_test)
+    X_unit, n_clipped = clip_to_training_range(X_test)
 
     started = time.perf_counter()
     pca = PCA(n_components=job.n_components, random_state=job.random_state).fit(X_pca)
     pca_seconds = time.perf_counter() - started
     pca_code = pca.transform(X_test)
+    pca_reconstruction = pca.inverse_transform(pca_code)
 
     history = estimator.history_
     metrics = {
@@ -198,16 +239,18 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
             "final_train_loss": history["train_loss"][-1],
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
-            **score_reconstruction(X_test, reconstruction),
+            **_reconstruction_scores(X_test, X_unit, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
-            **({"test_elbo": float(np.mean(estimator.elbo(X_test, random_state=job.random_state)))}
+            **({"test_elbo": float(np.mean(estimator.elbo(X_unit, random_state=job.random_state)))}
                if estimator.has_elbo else {}),
+            CLIPPED_KEY: n_clipped,
         },
         f"pca-{job.n_components}": {
             "fit_seconds": pca_seconds,
-            "test_reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
-            **score_reconstruction(X_test, pca.inverse_transform(pca_code)),
+            "test_reconstruction_mse": reconstruction_mse(X_test, pca_reconstruction),
+            **_reconstruction_scores(X_test, X_unit, pca_reconstruction),
             **code_metrics(X_test, pca_code, split.y_test, job.random_state),
+            CLIPPED_KEY: n_clipped,
         },
         "history": history,
     }
@@ -215,6 +258,15 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
                            codes={"autoencoder": code, f"pca-{job.n_components}": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
+
+
+def clipped_message(outcome: TrainOutcome) -> str | None:
+    """What the run says when BCE and the ELBO measured clipped test values; None when none were clipped."""
+    n_clipped = outcome.metrics["autoencoder"].get(CLIPPED_KEY, 0)
+    if not n_clipped:
+        return None
+    return (f"{n_clipped} of {outcome.split.X_test.size} test values lie outside the training range after scaling; "
+            "BCE and the ELBO are measured with them clipped to it ([0, 1]); MSE and PSNR with them as they are")
 
 
 def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str, Any]:
@@ -227,6 +279,9 @@ def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; pass a folder path")
+    writer = other_writer(out)
+    if writer is not None:  # a run in the making looks like an interrupted or finished one
+        raise ValueError(busy_message(out, writer))
     if (out / CHECKPOINT_FOLDER / JOB_FILE).is_file() and not (out / "model.json").is_file() and not force:
         raise ValueError(f"output folder {out} holds an interrupted run; continue it with 'aelab train --resume "
                          f"{out}', or pass --force to start again")
@@ -272,9 +327,12 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
     rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
             for name, values in methods.items()]
+    notes = ["All metrics on the test split; see 'aelab compare' for what each one measures."]
+    clipped = clipped_message(outcome)
+    if clipped is not None:
+        notes.append(clipped[0].upper() + clipped[1:] + ".")
     return render_report(f"aelab train: {dataset.name}, {outcome.job.n_components}-D code", config,
-                         {"metrics on the test split": rows}, figure_pngs, explorer,
-                         ("All metrics on the test split; see 'aelab compare' for what each one measures.",))
+                         {"metrics on the test split": rows}, figure_pngs, explorer, tuple(notes))
 
 
 def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
@@ -321,11 +379,19 @@ def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoenc
     if not (run / PREPROCESSING_FILE).is_file():
         raise ValueError(f"{run} is not an aelab run folder ({PREPROCESSING_FILE} is missing)")
     estimator = load(run, device=device)
+    record = read_json(run / PREPROCESSING_FILE, "train the run again")
     try:
-        record = json.loads((run / PREPROCESSING_FILE).read_text())
-        scaling = MinMaxScaling.from_dict(record["scaling"])
-        sample_shape = tuple(int(d) for d in record["sample_shape"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        if not isinstance(record, dict) or not {"sample_shape", "scaling"} <= set(record):
+            raise ValueError("it must be an object with the fields sample_shape and scaling")
+        scaling = MinMaxScaling.from_dict(record["scaling"], n_features=estimator.n_features_in_)
+        sample_shape = record["sample_shape"]
+        if not isinstance(sample_shape, list) or not sample_shape or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in sample_shape) \
+                or int(np.prod(sample_shape, dtype=np.float64)) != estimator.n_features_in_:
+            raise ValueError(f"sample_shape is {sample_shape!r}, but it must be positive sizes whose product is the "
+                             f"model's {estimator.n_features_in_} features")
+        sample_shape = tuple(sample_shape)
+    except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
     return estimator, scaling, sample_shape
 
@@ -364,10 +430,7 @@ def resume_job(run: str | os.PathLike) -> tuple[TrainJob, Path]:
     if not path.is_file():
         raise ValueError(f"{run} holds no checkpoint to resume ({path} is missing); train with --out {run} "
                          "(and --force) to start again")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is damaged ({e}); train the run again with --force") from None
+    record = read_json(path, "train the run again with --force")
     defaults = asdict(TrainJob())
     if not isinstance(record, dict) or set(record) != set(defaults):
         raise ValueError(f"{path} is not the job of a run of this aelab; train the run again with --force")

@@ -28,6 +28,8 @@ STUDIES: dict[str, tuple[str, str, str]] = {
 
 #: The studies that take ``--augment`` (the others train as their reference study did).
 AUGMENTING_STUDIES = ("clustering",)
+#: The studies that repeat over seeds and take ``--seeds``.
+REPEATING_STUDIES = ("clustering",)
 
 
 def study_module(name: str) -> ModuleType:

@@ -13,8 +13,44 @@ from aelab.data.preprocessing import MinMaxScaling, Split, split_dataset
 
 __all__ = [
     "Dataset", "MinMaxScaling", "Split", "describe_builtin", "load_dataset", "read_idx", "split_dataset",
-    "BUILTIN",
+    "BUILTIN", "check_data_options", "reads_data_dir", "reads_label_column",
 ]
+
+#: The built-in datasets read from a directory of IDX files, the only ones ``data_dir`` is for.
+IDX_BUILTINS = ("fashion-mnist", "mnist")
+#: The file suffixes whose columns ``label_column`` can name.
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def reads_label_column(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``label_column`` means something for this data: a CSV or Parquet file."""
+    name = str(name_or_path)
+    return name not in BUILTIN and Path(name).suffix.lower() in TABLE_SUFFIXES and not Path(name).is_dir()
+
+
+def reads_data_dir(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``data_dir`` means something for this data: a built-in dataset of IDX files."""
+    return str(name_or_path) in IDX_BUILTINS
+
+
+def check_data_options(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+                       label_column: str | None = None) -> None:
+    """Refuse ``data_dir`` or ``label_column`` where they would be ignored, so that they never silently do nothing.
+
+    Raises
+    ------
+    ValueError
+        ``label_column`` for data other than a CSV or Parquet file, or ``data_dir`` for data other than
+        fashion-mnist and mnist.
+    """
+    name = str(name_or_path)
+    what = f"the built-in dataset {name}" if name in BUILTIN else name
+    if label_column is not None and not reads_label_column(name):
+        raise ValueError(f"--label-column {label_column} (label_column) names a column of a CSV or Parquet file, but "
+                         f"{what} has no named columns (its labels, if any, come with it); leave out --label-column")
+    if data_dir is not None and not reads_data_dir(name):
+        raise ValueError(f"--data-dir (data_dir) is where the IDX files of {' and '.join(IDX_BUILTINS)} are read "
+                         f"from, and {what} does not use it; leave out --data-dir")
 
 
 def load_dataset(
@@ -34,6 +70,8 @@ def load_dataset(
         Fashion-MNIST Debian's /usr/share/datasets/fashion-mnist).
     label_column : str, optional
         For CSV and Parquet: the column holding the labels (default: one named label/y/target/class).
+        Refused for other data, where it would do nothing (see ``check_data_options``); so is ``data_dir``
+        for data other than ``fashion-mnist`` and ``mnist``.
 
     Returns
     -------
@@ -49,9 +87,11 @@ def load_dataset(
     """
     name = str(name_or_path)
     if name in BUILTIN:
+        check_data_options(name, data_dir, label_column)
         return BUILTIN[name].loader(data_dir)
     path = Path(name).expanduser()
     if path.exists():
+        check_data_options(path, data_dir, label_column)
         return read_file(path, label_column)
     raise ValueError(
         f"unknown dataset '{name}': it is neither a built-in name ({', '.join(BUILTIN)}) nor an existing "

@@ -10,6 +10,38 @@ import numpy as np
 SKIP_BAD_ROWS_REMEDY = "fix or remove them, or pass --skip-bad-rows (skip_bad_rows=True) to drop them"
 #: Where it cannot: the studies and the clustering command.
 FIX_BAD_ROWS_REMEDY = "fix or remove them first"
+#: The largest magnitude a float32 holds: a larger value becomes infinity when the model reads it.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def bad_values(X: np.ndarray) -> np.ndarray:
+    """True where a value of ``X`` is NaN, infinite or too large for float32 (it would become infinity).
+
+    Integer arrays never hold such values. Every check of user data for unusable values goes through here.
+
+    Examples
+    --------
+    >>> bad_values(np.array([[0.5, np.nan], [1e300, -2.0]])).tolist()
+    [[False, True], [True, False]]
+    """
+    X = np.asarray(X)
+    if X.dtype.kind != "f":
+        return np.zeros(X.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(X) <= FLOAT32_MAX)  # NaN compares False, so it is bad too
+
+
+def first_bad_value(X: np.ndarray, row_offset: int = 0) -> str:
+    """Where the first bad value of ``X`` is (see ``bad_values``), 1-based as in the file, and what it holds:
+    ``"row 6, column 3 holds 1e+300, beyond float32's range (|x| > 3.4e38)"``. ``row_offset`` is the 0-based
+    number of ``X``'s first row in the file."""
+    X = np.asarray(X)
+    rows, columns = np.nonzero(bad_values(X))
+    if not len(rows):
+        raise ValueError("first_bad_value needs an array holding a bad value")
+    value = float(X[rows[0], columns[0]])
+    where = f"row {int(rows[0]) + row_offset + 1}, column {int(columns[0]) + 1} holds {value!r}"
+    return where + (", beyond float32's range (|x| > 3.4e38)" if np.isfinite(value) else "")
 
 
 @dataclass
@@ -56,22 +88,22 @@ class Dataset:
             raise ValueError(f"{len(self.y)} labels for {len(self.X)} samples; they must match one to one")
 
     def bad_rows(self) -> np.ndarray:
-        """Indices (0-based) of the rows holding NaN or infinity (readers turn missing, non-numeric and
-        wrongly sized rows of a table into such rows)."""
+        """Indices (0-based) of the rows holding NaN, infinity or values too large for float32 (see
+        ``bad_values``; readers turn missing, non-numeric and wrongly sized rows of a table into NaN rows)."""
         bad = []
         for start in range(0, self.n_samples, 65536):  # in blocks, so memory maps are never loaded whole
             block = np.asarray(self.X[start:start + 65536])
-            if block.dtype.kind == "f":
-                bad.append(np.flatnonzero(~np.isfinite(block).all(axis=1)) + start)
+            bad.append(np.flatnonzero(bad_values(block).any(axis=1)) + start)
         return np.concatenate(bad) if bad else np.empty(0, np.int64)
 
     def check_finite(self, remedy: str = SKIP_BAD_ROWS_REMEDY) -> None:
         """Raise ValueError naming the first bad rows (1-based, as in the file; see ``bad_rows``) and ``remedy``."""
         bad = self.bad_rows()
         if len(bad):
+            first = first_bad_value(np.asarray(self.X[bad[0]:bad[0] + 1]), int(bad[0]))
             raise ValueError(
-                f"{self.name}: {len(bad)} bad row(s) with NaN, infinite, missing or non-numeric values or the wrong "
-                f"number of fields (rows {_first_rows(bad)}); {remedy}"
+                f"{self.name}: {first}; {len(bad)} bad row(s) with NaN, infinite, missing or non-numeric values or "
+                f"the wrong number of fields (rows {_first_rows(bad)}); {remedy}"
             )
 
     def without_bad_rows(self) -> tuple[Dataset, np.ndarray]:
@@ -81,7 +113,7 @@ class Dataset:
             return self, bad
         if len(bad) == self.n_samples:
             raise ValueError(f"{self.name}: all {self.n_samples} rows are bad (NaN, infinite, missing or "
-                             "non-numeric values); check the file's format")
+                             "non-numeric values, or beyond float32's range); check the file's format")
         keep = np.setdiff1d(np.arange(self.n_samples), bad)
         n_train = None if self.n_train is None else int(np.sum(keep < self.n_train))
         dataset = Dataset(np.asarray(self.X[keep]), None if self.y is None else self.y[keep], self.sample_shape,

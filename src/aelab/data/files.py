@@ -44,6 +44,8 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> D
         )
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{path} holds values of type {X.dtype}; only numeric arrays can be used as samples")
+    if X.shape[0] == 0:
+        raise ValueError(f"{path} holds no rows (an array of shape {X.shape}); pass a file with one sample per row")
     sample_shape = _sample_shape_of(X)
     flat = X.reshape(X.shape[0], -1)  # a view for C-contiguous arrays, memory maps included
     label_names = None

@@ -144,11 +144,54 @@ class MinMaxScaling:
         }
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> MinMaxScaling:
+    def from_dict(cls, record: dict[str, Any], n_features: int | None = None) -> MinMaxScaling:
+        """The scaling written by ``to_dict``, checked field by field.
+
+        ``data_min`` and ``data_max`` must be lists of finite numbers of the same length (``n_features`` when
+        per feature and ``n_features`` is given, else 1) with ``data_min <= data_max``; equal values are a
+        constant feature, as ``fit`` writes them, and map to 0. Raises ValueError naming the field.
+        """
+        if not isinstance(record, dict):
+            raise ValueError(f"scaling must be an object, got {type(record).__name__}")
         if record.get("kind") != "minmax":
             raise ValueError(f"unknown scaling kind {record.get('kind')!r}; expected 'minmax'")
-        data_min = np.asarray(record["data_min"], dtype=np.float64)
-        data_max = np.asarray(record["data_max"], dtype=np.float64)
-        if data_min.shape != data_max.shape or data_min.ndim != 1:
-            raise ValueError("scaling record has mismatched data_min/data_max; the run folder is damaged")
-        return cls(data_min, data_max, bool(record["per_feature"]))
+        per_feature = record.get("per_feature")
+        if not isinstance(per_feature, bool):
+            raise ValueError(f"scaling.per_feature must be true or false, got {per_feature!r}")
+        expected = (n_features if per_feature else 1) if n_features is not None else None
+        bounds = {}
+        for name in ("data_min", "data_max"):
+            values = record.get(name)
+            if not isinstance(values, list) or not values or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise ValueError(f"scaling.{name} must be a non-empty list of numbers, got {_shown(values)}")
+            try:
+                array = np.asarray(values, dtype=np.float64)
+            except OverflowError:  # an integer too large for a float
+                array = np.asarray([float(v) if abs(v) < 2**1023 else np.inf for v in values])
+            if not np.isfinite(array).all():
+                index = int(np.flatnonzero(~np.isfinite(array))[0])
+                raise ValueError(f"scaling.{name}[{index}] is {_shown(values[index])}; every bound must be a finite "
+                                 "number")
+            if expected is not None and len(array) != expected:
+                what = f"{expected} features" if per_feature else "one global range (per_feature is false)"
+                raise ValueError(f"scaling.{name} holds {len(array)} values but the model has {what}")
+            bounds[name] = array
+        data_min, data_max = bounds["data_min"], bounds["data_max"]
+        if len(data_min) != len(data_max):
+            raise ValueError(f"scaling.data_min holds {len(data_min)} values but scaling.data_max holds "
+                             f"{len(data_max)}; they must have one value per feature each")
+        if not per_feature and len(data_min) != 1:
+            raise ValueError(f"scaling.data_min holds {len(data_min)} values but per_feature is false, which needs "
+                             "one global range")
+        inverted = np.flatnonzero(data_min > data_max)
+        if len(inverted):
+            i = int(inverted[0])
+            raise ValueError(f"scaling.data_min[{i}] = {float(data_min[i])!r} is above scaling.data_max[{i}] = "
+                             f"{float(data_max[i])!r}; the minimum cannot exceed the maximum")
+        return cls(data_min, data_max, per_feature)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -12,11 +12,12 @@ Examples
 >>> from aelab.data.streaming import StreamingSource
 >>> source = StreamingSource("big.npy")                          # doctest: +SKIP
 >>> source = source.with_scaling(source.minmax(per_feature=False))  # doctest: +SKIP
->>> Autoencoder(latent_dim=32).fit(source)                      # doctest: +SKIP
+>>> Autoencoder(n_components=32).fit(source)                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import queue
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.dataset import bad_values, first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.data.preprocessing import MinMaxScaling
 
@@ -69,7 +71,9 @@ def _npy_layout(path: Path, block_rows: int | None) -> _Layout:
                          "again with numpy.save(path, numpy.ascontiguousarray(X))")
     if dtype.kind not in "biuf" or dtype.hasobject:
         raise ValueError(f"{path} holds values of type {dtype}; only numeric arrays can be streamed")
-    if len(shape) < 2 or shape[0] == 0:
+    if len(shape) >= 2 and shape[0] == 0:
+        raise ValueError(f"{path} holds no rows (an array of shape {shape}); pass a file with one sample per row")
+    if len(shape) < 2:
         raise ValueError(f"{path} holds an array of shape {shape}; samples must be rows (n_samples, n_features) "
                          "or images (n_samples, H, W) / (n_samples, C, H, W)")
     sample_shape = tuple(int(d) for d in shape[1:])
@@ -158,6 +162,9 @@ class StreamingSource:
                                  "datasets and folders are loaded whole: drop --stream)")
             suffix = path.suffix.lower()
             if suffix == ".npy":
+                if self.label_column is not None:
+                    raise ValueError(f"label_column (--label-column {self.label_column}) names a column of a Parquet "
+                                     f"file, but {path} is a .npy array without named columns; leave it out")
                 layout = _npy_layout(path, self.block_rows)
             elif suffix in (".parquet", ".pq"):
                 layout = _parquet_layout(path, self.label_column)
@@ -229,11 +236,13 @@ class StreamingSource:
         return table.column(0).to_numpy(zero_copy_only=False)
 
     def read_block(self, block: int) -> np.ndarray:
-        """Block ``block`` as float32 rows, scaled when a scaling is set; raises on NaN or infinity."""
+        """Block ``block`` as float32 rows, scaled when a scaling is set; raises on NaN, infinity or values
+        beyond float32's range (``aelab.data.dataset.bad_values``)."""
         rows = self.read_raw(block)
-        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
-            bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0]) + self._layout.block_starts[block]
-            raise ValueError(f"{self.path}: row {bad + 1} holds NaN or infinite values; remove or impute them first")
+        if bad_values(rows).any():
+            first = first_bad_value(rows, self._layout.block_starts[block])
+            raise ValueError(f"{self.path}: {first}; rows with NaN, infinite values or values beyond float32's "
+                             "range cannot be used: remove or impute them first")
         if self.scaling is not None:
             return self.scaling.transform(rows)
         return rows.astype(np.float32, copy=False)
@@ -422,6 +431,21 @@ class DeviceStream:
             yield self._tensor(chunk)
 
 
+def _reserve(path: Path) -> None:
+    """Allocate the blocks of a sparse file now, so that a full disk is an OSError here rather than a SIGBUS
+    when a page of its memory map is written."""
+    if not hasattr(os, "posix_fallocate"):  # not on every platform; there, a full disk may still end the process
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # file systems that cannot allocate
+            raise
+    finally:
+        os.close(fd)
+
+
 def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.ndarray], out: str | os.PathLike,
                    rows: int = 65536) -> tuple[int, int]:
     """Apply ``function`` to the source's rows chunk by chunk and write the results to ``out`` as they come.
@@ -446,6 +470,7 @@ def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.
                 if array is None:
                     n_columns = result.shape[1]
                     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=(n_rows, n_columns))
+                    _reserve(tmp)
                 array[written:written + len(result)] = result
                 written += len(result)
             array.flush()

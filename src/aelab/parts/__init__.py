@@ -5,8 +5,10 @@
 >>> ae = Autoencoder(encoder=Conv(filters=(32, 64)), latent=Gaussian(beta=1.0), corruption=GaussianNoise(0.5))
 """
 
+# base first, as it imports NumPy before torch: a Ctrl-C that lands while torch itself imports NumPy is lost
+# inside torch's import, and this is the first module the command line imports
+from aelab.parts.base import Part  # isort: skip
 from aelab.parts.augmentations import Affine
-from aelab.parts.base import Part
 from aelab.parts.corruptions import GaussianNoise, Masking, SaltPepper
 from aelab.parts.encoders import Conv, Dense
 from aelab.parts.kinds import KINDS, PARTS, kind

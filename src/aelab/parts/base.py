@@ -139,6 +139,9 @@ def part_from_record(record: Any, registry: Mapping[str, type[Part]], where: str
     if cls is None:
         raise ValueError(f"{where} names the part {record['part']!r}, which is not one of {', '.join(registry)}")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in record["params"].items()}
+    for key, value in params.items():  # a value no check reads (a weight left at 0) must still be a number
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"{where}.params.{key} is {value!r}; it must be a finite number")
     expected = set(cls().get_params())
     if set(params) != expected:
         raise ValueError(f"{where}: the parameters of {record['part']} must be exactly {sorted(expected)}, got "

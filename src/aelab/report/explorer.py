@@ -4,6 +4,7 @@ shows that sample (a thumbnail for images, its first values for tables) and its 
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 from collections.abc import Sequence
@@ -15,25 +16,64 @@ COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#17becf"]
 N_VALUES_SHOWN = 12
 
+# The sample panel is built from DOM nodes, and every string of the data reaches it through textContent: a label
+# is data, never markup, whatever it holds.
 _HOVER_SCRIPT = """
 var plot = document.getElementById('{plot_id}');
-function aelabShowSample(index, label) {
-  var samples = window.aelabSamples = window.aelabSamples
-    || JSON.parse(document.getElementById('explorer-samples').textContent);
+function aelabIsland(id) {
+  return JSON.parse(document.getElementById(id).textContent);
+}
+function aelabShowSample(index) {
+  var samples = window.aelabSamples = window.aelabSamples || aelabIsland('explorer-samples');
+  var labels = window.aelabLabels = window.aelabLabels || aelabIsland('explorer-labels');
   var sample = samples[index];
-  var body = sample.startsWith('data:image/')
-    ? '<img alt="sample ' + index + '" src="' + sample + '">'
-    : '<pre>' + sample + '</pre>';
-  document.getElementById('explorer-sample').innerHTML =
-    body + '<p>label: <b>' + label + '</b><br>test sample ' + index + '</p>';
+  var shown;
+  if (sample.startsWith('data:image/png;base64,')) {
+    shown = document.createElement('img');
+    shown.alt = 'sample ' + index;
+    shown.src = sample;
+  } else {
+    shown = document.createElement('pre');
+    shown.textContent = sample;
+  }
+  var label = document.createElement('b');
+  label.className = 'explorer-label';
+  label.textContent = labels[index];
+  var caption = document.createElement('p');
+  caption.append('label: ', label, document.createElement('br'), 'test sample ' + index);
+  document.getElementById('explorer-sample').replaceChildren(shown, caption);
 }
 plot.on('plotly_hover', function (event) {
-  var point = event.points[0];
-  aelabShowSample(point.customdata[0], point.customdata[1]);
+  aelabShowSample(event.points[0].customdata[0]);
 });
-var first = plot.data[0].customdata[0];
-aelabShowSample(first[0], first[1]);
+aelabShowSample(plot.data[0].customdata[0][0]);
 """
+
+
+def json_island(element_id: str, value) -> str:
+    """A ``<script type="application/json">`` element holding ``value``, read back with
+    ``JSON.parse(element.textContent)``.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e`` and ``\\u0026``, so that no string in ``value``
+    (``</script>``, ``<!--``) can end the element early or change how the page around it is parsed.
+    """
+    text = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{html.escape(element_id)}">{text}</script>'
+
+
+def plotly_text(text: str) -> str:
+    """``text`` as plotly shows it literally.
+
+    Plotly reads names, titles and hover text as a subset of HTML (``<b>``, ``<br>``, ``<a href>``) and fills
+    ``%{...}`` in them from the data; it decodes only a few named entities (``&amp;``, ``&lt;``, ``&gt;``) and the
+    numeric ones. So ``&``, ``<``, ``>`` and ``%`` are written as entities, and nothing else.
+
+    Examples
+    --------
+    >>> plotly_text('<a href="javascript:x()">%{x}</a>')
+    '&lt;a href="javascript:x()"&gt;&#37;{x}&lt;/a&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "&#37;")
 
 
 def _thumbnail(row: np.ndarray, sample_shape: Sequence[int]) -> str:
@@ -76,7 +116,7 @@ def latent_explorer(
 
     Parameters
     ----------
-    codes : dict of str to ndarray of shape (n_samples, latent_dim)
+    codes : dict of str to ndarray of shape (n_samples, n_components)
         The code of the rows of ``X`` for each method; a menu switches between methods. Codes wider than 2 are
         shown by their first two principal components.
     X : ndarray of shape (n_samples, n_features)
@@ -111,23 +151,27 @@ def latent_explorer(
         return str(c)
 
     figure = go.Figure()
-    visibility, subtitles = [], []
+    visibility, subtitles, shown_labels = [], [], {}
     for m, (method, code) in enumerate(codes.items()):
         points, what = _two_dimensional(np.asarray(code)[shown])
-        subtitles.append(f"{method}: {what}")
+        subtitles.append(plotly_text(f"{method}: {what}"))
         for k, c in enumerate(classes):
             mask = np.ones(len(shown), bool) if c is None else labels == c
+            name = label_name(c)
+            shown_labels.update((int(i), name) for i in shown[mask])
+            # the label reaches plotly only escaped (name, text) and the page's panel only through JSON
             figure.add_trace(go.Scatter(
-                x=points[mask, 0], y=points[mask, 1], mode="markers", name=label_name(c),
-                legendgroup=label_name(c), showlegend=True, visible=(m == 0),
+                x=points[mask, 0], y=points[mask, 1], mode="markers", name=plotly_text(name),
+                legendgroup=plotly_text(name), showlegend=True, visible=(m == 0),
                 marker={"size": 6, "color": COLOURS[k % len(COLOURS)], "opacity": 0.75},
-                customdata=[[int(i), label_name(c)] for i in shown[mask]],
-                hovertemplate="label %{customdata[1]}<br>sample %{customdata[0]}<extra>" + method + "</extra>",
+                customdata=[[int(i)] for i in shown[mask]], text=[plotly_text(name)] * int(mask.sum()),
+                meta=plotly_text(method),
+                hovertemplate="label %{text}<br>sample %{customdata[0]}<extra>%{meta}</extra>",
             ))
             visibility.append(m)
     menus = []
     if len(codes) > 1:
-        buttons = [{"label": method, "method": "update",
+        buttons = [{"label": plotly_text(method), "method": "update",
                     "args": [{"visible": [v == m for v in visibility]}, {"title.text": subtitles[m]}]}
                    for m, method in enumerate(codes)]
         menus = [{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left", "y": 1.12,
@@ -137,8 +181,7 @@ def latent_explorer(
                          margin={"l": 50, "r": 20, "t": 90, "b": 50}, template="plotly_white")
     plot = figure.to_html(full_html=False, include_plotlyjs=True, div_id="explorer-plot",
                           post_script=_HOVER_SCRIPT, config={"scrollZoom": True, "displaylogo": False})
-    data = json.dumps(samples).replace("</", "<\\/")
-    return (f'<script type="application/json" id="explorer-samples">{data}</script>'
+    return (json_island("explorer-samples", samples) + json_island("explorer-labels", shown_labels) +
             # the sample panel comes first in the page so that it exists when the plot's script fills it
             f'<div class="explorer"><div id="explorer-sample" class="explorer-sample">'
             f'<p>hover a point to see its sample</p></div><div class="explorer-plot">{plot}</div></div>'
