@@ -14,8 +14,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aelab import __version__
 from aelab.acceleration import check_precision, prefer_channels_last
+from aelab.checkpoints import Checkpointing
 from aelab.data.dataset import bad_values
+from aelab.data.streaming import DeviceStream, StreamingSource
 from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
@@ -442,8 +445,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         -------
         self : Autoencoder
         """
-        from aelab.data.streaming import DeviceStream, StreamingSource
-
         streaming = isinstance(X, StreamingSource)
         if streaming:
             n_features = X.n_features
@@ -503,8 +504,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
         """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
-        from aelab.checkpoints import Checkpointing
-
         if checkpoint is None and resume is None:
             return None
         check_positive_int("checkpoint_every", every, minimum=0)
@@ -718,8 +717,6 @@ def params_record(estimator: Autoencoder) -> dict[str, Any]:
 
 def _model_record(estimator: Autoencoder) -> dict[str, Any]:
     """The JSON-ready description of a fitted estimator: its class, parameters and fitted attributes."""
-    from aelab import __version__
-
     fitted = {
         "n_features_in_": int(estimator.n_features_in_),
         "output_activation_": estimator.output_activation_,
