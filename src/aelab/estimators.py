@@ -475,18 +475,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         else:
             X_train, X_validation = self._split_tensors(X, random_state, device)
 
-        settings = TrainingSettings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-            optimizer=self.optimizer,
-            patience=self.patience,
-            verbose=self.verbose,
-            precision=self.precision,
-            compile=bool(self.compile),
-            on_divergence=self.on_divergence,
-        )
+        settings = self._training_settings()
         total_steps = self.epochs * -(-len(X_train) // min(self.batch_size, len(X_train)))
         # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
         loss_fn = self.training_loss(total_steps, value_range, make_generator(seed + 1, device))
@@ -501,6 +490,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
         return self
+
+    def _training_settings(self) -> TrainingSettings:
+        return TrainingSettings(epochs=self.epochs, batch_size=self.batch_size, learning_rate=float(self.learning_rate),
+                                weight_decay=float(self.weight_decay), optimizer=self.optimizer, patience=self.patience,
+                                verbose=self.verbose, precision=self.precision, compile=bool(self.compile),
+                                on_divergence=self.on_divergence)
 
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
         """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
@@ -780,6 +775,23 @@ def _estimator_from_record(record: dict[str, Any], config: Path) -> Autoencoder:
     return Autoencoder(**params)
 
 
+def _load_weights(network: torch.nn.Module, weights: Path) -> None:
+    """Read the safetensors file ``weights`` into ``network``, checking each tensor's type and values."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as safetensors_load
+
+    try:
+        tensors = safetensors_load(weights.read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise ValueError(f"{weights} is not a valid safetensors file ({e}); the model folder is damaged") from None
+    state = network.state_dict()
+    for name, tensor in tensors.items():
+        require(tensor.dtype == state[name].dtype, weights,
+                f"tensor {name} is {tensor.dtype} but the configuration needs {state[name].dtype}")
+        require(bool(torch.isfinite(tensor).all()), weights, f"tensor {name} holds NaN or inf")
+    network.load_state_dict(tensors)
+
+
 def load(path: str | os.PathLike, device: str | None = None) -> Autoencoder:
     """Load a model saved with ``est.save(path)`` (or the model of an ``aelab train`` run folder).
 
@@ -796,9 +808,6 @@ def load(path: str | os.PathLike, device: str | None = None) -> Autoencoder:
     Autoencoder
         A fitted estimator.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as safetensors_load
-
     path = Path(path)
     record = read_model_record(path, MODEL_FORMAT_VERSION)
     config = path / CONFIG_FILE
@@ -831,18 +840,7 @@ def load(path: str | os.PathLike, device: str | None = None) -> Autoencoder:
                 f"tensor {name} has shape {shape} but the configuration needs {tuple(expected[name].shape)}")
     network = estimator.build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
                                       sample_shape=sample_shape)
-    try:
-        tensors = safetensors_load((path / WEIGHTS_FILE).read_bytes())
-    except (SafetensorError, ValueError, OSError) as e:
-        raise ValueError(
-            f"{path / WEIGHTS_FILE} is not a valid safetensors file ({e}); the model folder is damaged"
-        ) from None
-    state = network.state_dict()
-    for name, tensor in tensors.items():
-        require(tensor.dtype == state[name].dtype, path / WEIGHTS_FILE,
-                f"tensor {name} is {tensor.dtype} but the configuration needs {state[name].dtype}")
-        require(bool(torch.isfinite(tensor).all()), path / WEIGHTS_FILE, f"tensor {name} holds NaN or inf")
-    network.load_state_dict(tensors)
+    _load_weights(network, path / WEIGHTS_FILE)
 
     if device is None:
         try:
