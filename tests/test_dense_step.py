@@ -44,6 +44,20 @@ def test_loss_and_gradients_match_autograd(loss, output, code_activation):
         assert torch.allclose(p.grad, expected[name], rtol=1e-5, atol=1e-7), name
 
 
+def test_steps_of_one_batch_size_write_into_the_same_buffers_and_gradients():
+    network, loss_fn = _network_and_loss()
+    step = dense_step_for(network, loss_fn)
+    x = torch.rand(7, 20, generator=torch.Generator().manual_seed(1))
+    step(x)
+    (buffers,) = step._buffers.values()
+    kept = [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, buffers.difference)]
+    grads = [p.grad.data_ptr() for p in network.parameters()]
+    step(x.flip(0))
+    assert len(step._buffers) == 1 and next(iter(step._buffers.values())) is buffers
+    assert [t.data_ptr() for t in (*buffers.outputs, *buffers.input_grads, buffers.difference)] == kept
+    assert [p.grad.data_ptr() for p in network.parameters()] == grads
+
+
 @pytest.mark.parametrize("params", [
     {"encoder": Conv(filters=(4,))}, {"latent": Gaussian()}, {"corruption": GaussianNoise()},
     {"penalties": (L1Code(1e-3),)}, {"encoder": Dense(hidden=(8,), activation="tanh")},

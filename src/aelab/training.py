@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import sys
 import time
@@ -66,68 +67,46 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     return generator
 
 
-class LeanFusedAdam(torch.optim.Adam):
-    """``torch.optim.Adam(fused=True)`` whose steps after the first go straight to the fused kernel.
+@functools.cache
+def fused_adam_available(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether this PyTorch has a fused Adam kernel for parameters of ``device`` and ``dtype``.
 
-    The parent regroups the same tensors by device and dtype on every call; on a small network that
-    bookkeeping costs as much as the update itself. The state (``step``, ``exp_avg``, ``exp_avg_sq`` per
-    parameter) is the parent's, so ``state_dict``/``load_state_dict`` are unchanged, and any case this fast
-    path does not cover (a closure, amsgrad, a missing gradient, several parameter groups) falls back to the
-    parent's step. ``decoupled=True`` gives AdamW.
+    Found by one Adam step on a throwaway tensor: PyTorch names the devices with a fused kernel only in a
+    private function, and recent versions raise for an unsupported one at the first step, not at
+    construction.
     """
-
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, decoupled: bool = False) -> None:
-        super().__init__(params, lr=lr, weight_decay=weight_decay, fused=True, decoupled_weight_decay=decoupled)
-        self._lists = None
-
-    def load_state_dict(self, state_dict) -> None:
-        super().load_state_dict(state_dict)
-        self._lists = None
-
-    def _gather(self):
-        group = self.param_groups[0]
-        params = [p for p in group["params"] if p.requires_grad]
-        states = [self.state.get(p) for p in params]
-        if any(not state or "exp_avg" not in state for state in states):
-            return None
-        return (params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-                [s["step"] for s in states])
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        group = self.param_groups[0] if len(self.param_groups) == 1 else None
-        if closure is not None or group is None or group["amsgrad"] or group["maximize"]:
-            return super().step(closure)
-        if self._lists is None:
-            self._lists = self._gather()
-            if self._lists is None:  # the first step creates the state
-                return super().step()
-        params, exp_avgs, exp_avg_sqs, steps = self._lists
-        grads = [p.grad for p in params]
-        if any(g is None for g in grads):
-            return super().step()
-        torch._foreach_add_(steps, 1)
-        kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
-        beta1, beta2 = group["betas"]
-        kernel(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
-               beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-               grad_scale=None, found_inf=None)
-        return None
+    try:
+        probe = torch.zeros(1, device=device, dtype=dtype, requires_grad=True)
+        probe.grad = torch.zeros_like(probe)
+        torch.optim.Adam([probe], fused=True).step()
+    except (RuntimeError, TypeError):
+        return False
+    return True
 
 
 def make_optimizer(parameters, settings: TrainingSettings, device: torch.device) -> torch.optim.Optimizer:
-    """Adam (default), AdamW or SGD with momentum; the fused kernels where this PyTorch has them."""
+    """Adam (default), AdamW or SGD with momentum, built by ``torch.optim``.
+
+    Adam and AdamW run PyTorch's fused kernel (``fused=True``) where this PyTorch has one for every
+    parameter's device and dtype, and the multi-tensor kernel (``foreach=True``) elsewhere; the two keep
+    the same state, so a checkpoint written by one loads into the other.
+
+    Examples
+    --------
+    >>> network = torch.nn.Linear(4, 2)
+    >>> settings = TrainingSettings(epochs=1, batch_size=8, learning_rate=1e-3, optimizer="adamw")
+    >>> optimizer = make_optimizer(network.parameters(), settings, torch.device("cpu"))
+    >>> type(optimizer).__name__
+    'AdamW'
+    """
     parameters = list(parameters)
     name = settings.optimizer
     if name in ("adam", "adamw"):
-        if hasattr(torch, "_fused_adam_") and hasattr(torch, "_fused_adamw_"):
-            try:
-                return LeanFusedAdam(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay,
-                                     decoupled=name == "adamw")
-            except (RuntimeError, TypeError, ValueError):
-                pass  # no fused kernel for this device or dtype
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return cls(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay, foreach=True)
+        kinds = {(p.device, p.dtype) for p in parameters}
+        fused = all(fused_adam_available(*kind) for kind in kinds)
+        return cls(parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay,
+                   fused=True if fused else None, foreach=None if fused else True)
     if name == "sgd":
         return torch.optim.SGD(parameters, lr=settings.learning_rate, momentum=0.9,
                                weight_decay=settings.weight_decay)
