@@ -57,7 +57,7 @@ class DenseStep:
     output_activation : {"sigmoid", "linear"}
         Applied to the last layer's output (``bce`` needs ``sigmoid``).
     counter : object with an integer ``step`` attribute, optional
-        Advanced by one per call, as the composite loss counts its training steps.
+        Advanced by one per call, as the loss (aelab.parts.loss) counts its training steps.
     augment : callable, optional
         Applied to each batch first; the moved batch is then both input and target.
 
