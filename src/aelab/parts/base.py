@@ -36,9 +36,6 @@ class Part(BaseEstimator):
         """Check the part's parameters (and, where a part needs it, the encoder's) for ``n_features`` inputs;
         a ValueError names the parameter, the value seen and how to fix it. Parts without checks pass."""
 
-    def _name(self, parameter: str) -> str:
-        return f"{type(self).__name__}({parameter}=...)"
-
 
 # ---------------------------------------------------------------------------- checks of parameter values
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
