@@ -20,6 +20,7 @@ from aelab.checkpoints import Checkpointing
 from aelab.data.dataset import bad_values
 from aelab.data.streaming import DeviceStream, StreamingSource
 from aelab.faults import ON_DIVERGENCE
+from aelab.io import atomic_write_bytes, atomic_write_json, json_safe
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
 from aelab.parts.base import (
@@ -41,10 +42,7 @@ from aelab.persistence import (
     CONFIG_FILE,
     MODEL_FORMAT,
     WEIGHTS_FILE,
-    atomic_write_bytes,
-    atomic_write_json,
     check_fitted_record,
-    json_safe,
     read_model_record,
     require,
     tensor_shapes,
