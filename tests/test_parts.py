@@ -174,3 +174,40 @@ def test_a_model_folder_of_the_old_format_gets_one_line_naming_both_versions(dig
         load(tmp_path / "m")
     assert str(caught.value) == (f"model.json in {tmp_path / 'm'} has format version 1 but this aelab reads version 2; "
                                  "retrain the model with this version")
+
+
+def test_a_new_part_needs_only_its_class_and_a_registry_line(digits, tmp_path, monkeypatch):
+    from aelab.parts.base import check_number
+    from aelab.parts.penalties import Penalty
+
+    class L2Code(Penalty):
+        """``weight`` times the squared L2 norm of the code (batch mean)."""
+
+        short_name = "l2_code"
+
+        def __init__(self, weight=1e-3):
+            self.weight = weight
+
+        def validate(self, n_features, encoder=None):
+            check_number("L2Code weight", self.weight)
+
+        def term(self, batch):
+            return float(self.weight) * batch.codes.square().sum(dim=1).mean()
+
+    monkeypatch.setitem(PARTS, "L2Code", L2Code)  # the registry line
+    settings = dict(encoder=Dense(hidden=(8,)), n_components=2, epochs=2, random_state=0, device="cpu")
+    ae = Autoencoder(penalties=(L2Code(0.5),), **settings).fit(digits)
+    plain = Autoencoder(**settings).fit(digits)
+    x = torch.from_numpy(digits[:20])
+    network = ae.network_.eval()
+    with torch.no_grad():
+        codes = network.encode(x)
+        expected = (reconstruction_loss(network.decoder(codes), x, "mse", "sigmoid")
+                    + 0.5 * codes.square().sum(dim=1).mean())
+        assert float(ae.training_loss()(network, x)) == pytest.approx(float(expected), rel=1e-6)
+    assert ae.history_["train_loss"] != plain.history_["train_loss"]
+    assert ae.get_params()["penalties__l2_code__weight"] == 0.5
+    ae.save(tmp_path / "m")
+    assert load(tmp_path / "m").penalties[0].get_params() == {"weight": 0.5}
+    with pytest.raises(ValueError, match="L2Code weight must be a number >= 0.0, got -1"):
+        Autoencoder(penalties=(L2Code(-1),), **settings).fit(digits)
