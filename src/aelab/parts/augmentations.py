@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+from sklearn.base import clone
 from torch.nn import functional as F
 
 from aelab.parts.base import Part, check_bool, check_number, check_sample_shape
@@ -122,8 +123,6 @@ AUGMENT_CHOICES: dict[str, Affine | None] = {
 
 def augmentation(name: str, sample_shape: Sequence[int] | None = None) -> Affine | None:
     """A fresh part of the named augmentation (None for ``"none"``), e.g. ``augmentation("affine-flip")``."""
-    from sklearn.base import clone
-
     if name not in AUGMENT_CHOICES:
         raise ValueError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENT_CHOICES)}")
     part = AUGMENT_CHOICES[name]
