@@ -26,10 +26,12 @@ from aelab import Autoencoder
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
 from aelab.baselines import PCABaseline, RawInput, TSNEBaseline, UMAPBaseline
 from aelab.cluster import DEC, IDEC, N2D, AutoencoderGaussianMixture, AutoencoderKMeans
+from aelab.parts import Dense, Gaussian, GaussianNoise, L1Code
 
 
-def tiny_autoencoder(epochs=3):
-    return Autoencoder(hidden=(8,), latent_dim=2, epochs=epochs, batch_size=32, device="cpu")
+def tiny_autoencoder(epochs=3, **parts):
+    return Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=epochs, batch_size=32, device="cpu",
+                       **parts)
 
 
 def self_training(method):
@@ -51,6 +53,7 @@ CLUSTERERS_AND_BASELINES = [
 
 @parametrize_with_checks([
     tiny_autoencoder(),
+    tiny_autoencoder(latent=Gaussian(beta=0.5), corruption=GaussianNoise(0.1), penalties=(L1Code(1e-3),)),
     AutoencoderDetector(tiny_autoencoder(), scorer="mse"),
     BaselineDetector("pca", "mse"),
     BaselineDetector("raw", "isolation-forest"),
