@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from aelab import Autoencoder, faults
-from aelab.checkpoints import load_checkpoint
+from aelab import Autoencoder
+from aelab.training import faults
+from aelab.training.checkpoints import load_checkpoint
 
 SETTINGS = dict(hidden=(16,), latent_dim=4, epochs=6, batch_size=32, random_state=0, device="cpu")
 

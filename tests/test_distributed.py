@@ -10,7 +10,7 @@ import torch
 from safetensors.numpy import load_file
 
 from aelab.cli import main
-from aelab.distributed import DistributedContext
+from aelab.training.distributed import DistributedContext
 
 # digits: 1,438 training rows, 143 of them for validation; 1,295 rows in batches of 64 leave a last batch of
 # 15, which the two processes share unevenly (8 and 7 rows)
@@ -91,7 +91,7 @@ def test_a_helper_rank_leaves_the_folder_rank_0_is_writing_alone(tmp_path, monke
         calls.append(kwargs)  # a helper rank's run_training returns None: it only helps to train
 
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setattr("aelab.distributed.distributed_session", lambda device: contextlib.nullcontext(helper))
+    monkeypatch.setattr("aelab.training.distributed.distributed_session", lambda device: contextlib.nullcontext(helper))
     monkeypatch.setattr("aelab.runs.run_training", fake_training)
     assert main([*TRAIN, "--distributed", "--out", str(out)]) == 0
     assert len(calls) == 1 and calls[0]["checkpoint"] == out / CHECKPOINT_FOLDER

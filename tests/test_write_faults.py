@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from aelab import load
-from aelab.checkpoints import load_checkpoint
 from aelab.cli import main
 from aelab.persistence import MAX_JSON_DEPTH, read_json
+from aelab.training.checkpoints import load_checkpoint
 
 TRAIN = ["train", "--hidden", "8", "--latent", "2", "--epochs", "2", "--batch-size", "32", "--quiet",
          "--device", "cpu"]

@@ -330,9 +330,6 @@ def _refuse_ignored_train_options(args) -> None:
 def _train(args) -> int:
     from dataclasses import replace
 
-    from aelab.checkpoints import has_checkpoint, training_finished
-    from aelab.distributed import distributed_session, started_by_torchrun
-    from aelab.faults import TrainingInterrupted
     from aelab.locks import folder_lock
     from aelab.runs import (
         TrainJob,
@@ -345,6 +342,9 @@ def _train(args) -> int:
         summary_rows,
         write_run,
     )
+    from aelab.training.checkpoints import has_checkpoint, training_finished
+    from aelab.training.distributed import distributed_session, started_by_torchrun
+    from aelab.training.faults import TrainingInterrupted
 
     writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
     if args.resume is not None:

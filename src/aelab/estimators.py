@@ -18,7 +18,6 @@ from aelab.augmentation import AUGMENTATIONS, AffineAugmentation
 from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
 from aelab.corruption import CORRUPTIONS
 from aelab.data.dataset import bad_values
-from aelab.faults import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
 from aelab.nn.conv import ConvBody, ConvDecoder, ConvDenseBody
 from aelab.nn.dense import DenseStack
@@ -27,11 +26,14 @@ from aelab.nn.layers import ACTIVATIONS
 from aelab.objectives import RECONSTRUCTION_LOSSES, analytic_kl, reconstruction_error, reconstruction_error_sum
 from aelab.training import (
     OPTIMIZERS,
+    Checkpointing,
     TrainingSettings,
     make_generator,
     resolve_device,
     train_network,
 )
+from aelab.training.callbacks import check_callbacks
+from aelab.training.faults import ON_DIVERGENCE
 
 _INFERENCE_BATCH = 8192
 ARCHITECTURES = ("dense", "conv")
@@ -243,6 +245,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         network keeps the weights of the last good epoch). ``restore_halve_lr``: the weights and optimizer
         state of the last good epoch are restored, the learning rate halved and the epoch trained again, at
         most 4 times in a run.
+    callbacks : list of aelab.training.Callback or None, default=None
+        Objects the training loop calls at the start and end of training, of each epoch and after each
+        batch (see aelab.training.callbacks for the hooks and the state they receive); one may stop
+        training. They are copied by ``clone`` and not saved with the model.
 
     Attributes
     ----------
@@ -318,6 +324,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         precision="fp32",
         compile=False,
         on_divergence="stop",
+        callbacks=None,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -362,6 +369,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.compile = compile
         self.on_divergence = on_divergence
+        self.callbacks = callbacks
 
     # ----------------------------------------------------------------- checks
     def _validate_params(self, n_features: int) -> None:
@@ -432,6 +440,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if not isinstance(self.compile, (bool, np.bool_)):
             raise ValueError(f"compile must be True or False, got {self.compile!r}")
         _check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
+        check_callbacks(self.callbacks)
 
     def _needs_image_shape(self) -> bool:
         """Whether fitting needs the shape of one image: convolutions and image augmentation do."""
@@ -570,13 +579,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             ``validation_fraction`` of its blocks.
         y : ignored
         distributed : DistributedContext or None, default=None
-            Under torchrun, the context of ``aelab.distributed.distributed_session()``: this process trains
-            on its share of every batch of ``batch_size`` rows on the context's device and the gradients are
-            all-reduced across processes (see docs/scaling.md).
+            Under torchrun, the context of ``aelab.training.distributed.distributed_session()``: this process
+            trains on its share of every batch of ``batch_size`` rows on the context's device and the gradients
+            are averaged across processes (see docs/scaling.md).
         checkpoint : path-like or None, default=None
-            A folder to write the training checkpoint to (see aelab.checkpoints): every ``checkpoint_every``
-            epochs, at the end, and on Ctrl-C, which stops training after the current batch and raises
-            aelab.faults.TrainingInterrupted (a KeyboardInterrupt).
+            A folder to write the training checkpoint to (see aelab.training.checkpoints): every
+            ``checkpoint_every`` epochs, at the end, and on Ctrl-C, which stops training after the current
+            batch and raises aelab.training.TrainingInterrupted (a KeyboardInterrupt).
         checkpoint_every : int, default=1
             Epochs between two checkpoints; 0 writes only the last one (and the one on Ctrl-C).
         resume : path-like or None, default=None
@@ -639,7 +648,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         checkpointing = self._checkpointing(checkpoint, checkpoint_every, resume, n_features, distributed)
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
-                                   make_generator(seed, device), distributed=distributed, checkpointing=checkpointing)
+                                   make_generator(seed, device), distributed=distributed, checkpointing=checkpointing,
+                                   callbacks=check_callbacks(self.callbacks))
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self.history_ = result.history
@@ -650,7 +660,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
         """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
-        from aelab.checkpoints import Checkpointing
         from aelab.persistence import _json_safe
 
         if checkpoint is None and resume is None:
@@ -660,7 +669,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
                              f"{self.random_state!r})")
         config = {k: _json_safe(v) for k, v in self.get_params(deep=False).items()
-                  if k not in ("verbose", "device", "compile")}
+                  if k not in ("verbose", "device", "compile", "callbacks")}
         config["n_features_in_"] = int(n_features)
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
                              resume=resume is not None, config=config,

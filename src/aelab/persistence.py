@@ -25,7 +25,7 @@ _FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 _TUPLE_PARAMS = ("hidden", "decoder_hidden", "filters", "conv_hidden", "sample_shape")
 _LATER_PARAMS = ("precision", "compile", "conv_hidden", "on_divergence", "augmentation",
-                 "augment_rotation", "augment_shift", "augment_scale", "augment_flip")
+                 "augment_rotation", "augment_shift", "augment_scale", "augment_flip", "callbacks")
 
 
 #: The JSON types a parameter may have besides its default's (None: the parameter may be None).
@@ -187,7 +187,9 @@ def estimator_record(estimator) -> dict[str, Any]:
         "format_version": MODEL_FORMAT_VERSION,
         "aelab_version": __version__,
         "estimator": type(estimator).__name__,
-        "params": {k: _json_safe(v) for k, v in estimator.get_params(deep=False).items()},
+        # callbacks are objects of the user's code, not part of a model file
+        "params": {k: None if k == "callbacks" else _json_safe(v)
+                   for k, v in estimator.get_params(deep=False).items()},
         "fitted": fitted,
     }
 

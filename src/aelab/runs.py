@@ -167,7 +167,7 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     (``measure_run``).
 
     With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
-    of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
+    of aelab.training.distributed.distributed_session) every process trains its share; only rank 0 goes on to
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
     there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
     checkpoint of a finished training is not trained further: only the measuring is done again).
@@ -409,7 +409,7 @@ def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:
 def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, created: bool) -> None:
     """After a run failed before its first checkpoint: remove the checkpoint folder, and ``out`` too when the
     run created it and nothing else is in it. A checkpoint to resume from is kept."""
-    from aelab.checkpoints import has_checkpoint
+    from aelab.training.checkpoints import has_checkpoint
 
     if has_checkpoint(checkpoint):
         return
