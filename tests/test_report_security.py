@@ -87,7 +87,7 @@ def reports(hostile_csv, tmp_path_factory):
     commands = {
         "train": ["train", "--data", data, "--latent", "2", "--batch-size", "16", *SMALL, "--quiet",
                   "--device", "cpu", "--out", str(out / "train")],
-        "compare": ["compare", "--data", data, "--methods", "raw,pca", "--latent", "2", *SMALL, "--quiet",
+        "compare": ["compare", "--data", data, "--methods", "raw,pca,ae", "--latent", "2", *SMALL, "--quiet",
                     "--device", "cpu", "--out", str(out / "compare")],
         "cluster": ["cluster", "--data", data, "--method", "kmeans", "--k", "3", "--latent", "2", *SMALL,
                     "--quiet", "--device", "cpu", "--out", str(out / "cluster")],
