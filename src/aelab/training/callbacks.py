@@ -34,7 +34,7 @@ class Callback:
     last epoch's), ``state.history``, ``state.network``, ``state.optimizer``. Setting
     ``state.stop_training = True`` ends training after the current epoch. Callbacks are parameters of the
     estimator: ``clone`` copies them, and they are not saved with a model. In a distributed run every process
-    calls them, with the losses of all processes together.
+    calls them; ``state.train_loss`` and ``state.validation_loss`` are those of all processes together.
 
     Examples
     --------
