@@ -46,3 +46,23 @@ def chromium(*arguments: str, user_data_dir: Path) -> subprocess.CompletedProces
                f"--user-data-dir={user_data_dir}", "--enable-logging=stderr", "--v=0",
                "--virtual-time-budget=15000", *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+def left_in(folder: Path) -> list[str]:
+    """The names in ``folder``, sorted, less the lock files of folder locks, each checked to be free.
+
+    The lock of ``runs/a`` is the file ``runs/.a.lock``; on Unix, filelock leaves it in place, empty, when the
+    lock is released (some of its versions remove it). A lock file listed here must be empty and free, and
+    the ``.a.writer.json`` of its holder gone (it is not left out, so a leftover one shows in the names).
+    """
+    from aelab.locks import acquire, release
+
+    names = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") and path.name.endswith(".lock") and path.is_file():
+            assert path.read_bytes() == b"", path
+            locked = path.parent / path.name[1:-len(".lock")]
+            release(locked, acquire(locked))  # a held lock refuses with ValueError
+            continue
+        names.append(path.name)
+    return names

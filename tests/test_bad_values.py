@@ -8,6 +8,7 @@ import pytest
 
 from aelab import Autoencoder, load
 from aelab.cli import main
+from tests.conftest import left_in
 
 TINY = ["--hidden", "4", "--latent", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
@@ -51,7 +52,7 @@ def test_train_refuses_a_value_beyond_float32_with_its_row_and_column(tables, tm
     argv = ["train", "--data", str(data), *TINY, "--out", str(tmp_path / "run"), *(["--stream"] if stream else [])]
     assert main(argv) == 2
     _one_line_error(capsys, f"{data.name}: {OVERFLOW}")
-    assert list(tmp_path.iterdir()) == []  # no run folder, no checkpoint, no preprocessing.json with Infinity
+    assert left_in(tmp_path) == []  # no run folder, no checkpoint, no preprocessing.json with Infinity
 
 
 @pytest.mark.parametrize("data", ["big.csv", "big.npy"])
@@ -60,7 +61,7 @@ def test_reconstruct_refuses_a_value_beyond_float32_instead_of_writing_inf(table
     out = tmp_path / "r.npy"
     assert main(["reconstruct", "--run", str(run), "--data", str(folder / data), "--out", str(out)]) == 2
     _one_line_error(capsys, OVERFLOW)
-    assert list(tmp_path.iterdir()) == []
+    assert left_in(tmp_path) == []
 
 
 def test_skip_bad_rows_drops_a_row_beyond_float32(tables, tmp_path, capsys):
@@ -158,7 +159,7 @@ def test_a_model_json_with_an_infinite_parameter_is_refused(tables, tmp_path, ca
 def test_options_that_would_do_nothing_are_refused(tmp_path, capsys, argv, message):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     _one_line_error(capsys, message)
-    assert list(tmp_path.iterdir()) == []
+    assert left_in(tmp_path) == []
 
 
 def test_label_column_of_an_npy_file_is_refused_in_memory_and_streamed(tables, tmp_path, capsys):
@@ -170,7 +171,7 @@ def test_label_column_of_an_npy_file_is_refused_in_memory_and_streamed(tables, t
                   str(tmp_path / "z.npy")]):
         assert main(argv) == 2
         _one_line_error(capsys, "x.npy", "leave")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+    assert left_in(tmp_path) == ["x.npy"]
 
 
 def test_resume_refuses_settings_it_would_ignore(tables, tmp_path, capsys):
@@ -178,12 +179,12 @@ def test_resume_refuses_settings_it_would_ignore(tables, tmp_path, capsys):
     # an interrupted run: its checkpoint folder and job, no model yet
     assert main(["train", "--data", str(clean), *TINY, "--out", str(tmp_path / "run")]) == 0
     (tmp_path / "run" / "model.json").unlink()
-    before = sorted(p.name for p in (tmp_path / "run").iterdir())
+    before = left_in(tmp_path / "run")
     capsys.readouterr()  # the first run's own messages
     assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "5", "--lr", "0.1"]) == 2
     _one_line_error(capsys, "--resume continues a run with the settings it was started with, so --epochs, --lr would "
                     "do nothing")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before
+    assert left_in(tmp_path / "run") == before
 
 
 def test_detect_refuses_hidden_with_conv(tmp_path, capsys):
@@ -192,7 +193,7 @@ def test_detect_refuses_hidden_with_conv(tmp_path, capsys):
     assert main(["detect", "--train", str(tmp_path / "x.npy"), "--score", str(tmp_path / "x.npy"), "--out", str(out),
                  "--architecture", "conv", "--hidden", "8"]) == 2
     _one_line_error(capsys, "--architecture conv uses convolutions and takes no --hidden")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+    assert left_in(tmp_path) == ["x.npy"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -201,4 +202,4 @@ def test_a_file_without_rows_says_so(tmp_path, capsys, stream):
     argv = ["train", "--data", str(tmp_path / "empty.npy"), *TINY, "--out", str(tmp_path / "o")]
     assert main([*argv, *(["--stream"] if stream else [])]) == 2
     _one_line_error(capsys, "empty.npy holds no rows (an array of shape (0, 4)); pass a file with one sample per row")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.npy"]
+    assert left_in(tmp_path) == ["empty.npy"]

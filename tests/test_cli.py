@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from aelab.cli import main
+from tests.conftest import left_in
 
 TRAIN = ["train", "--data", "digits", "--hidden", "32", "--latent", "2", "--epochs", "3", "--quiet",
          "--device", "cpu"]
@@ -81,7 +82,7 @@ def test_user_errors_are_one_line_with_exit_2_and_no_output(tmp_path, capsys, ar
 
     assert re.search(message, err), err
     assert not (tmp_path / "o").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+    assert not [name for name in left_in(tmp_path) if name.startswith(".o.")]  # no staging folder, no held lock
 
 
 def test_python_dash_m_and_console_entry_point(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from aelab.cli import main
 from aelab.compare import METHODS, CompareJob, parse_methods, run_comparison
-from aelab.data import load_dataset
+from aelab.data import DataOptions, load_dataset
 from aelab.data.preprocessing import subset_dataset
 from tests.conftest import needs_fashion_mnist
 
@@ -94,7 +94,8 @@ def test_comparison_of_tabular_data_has_no_image_figures(tmp_path):
     y = np.repeat([0, 1], 40)
     X = rng.normal(size=(80, 6)) + 4 * y[:, None]
     np.savez(tmp_path / "table.npz", X=X, y=y)
-    outcome = run_comparison(CompareJob(data=str(tmp_path / "table.npz"), methods=("pca",), random_state=0))
+    outcome = run_comparison(CompareJob(data=DataOptions(str(tmp_path / "table.npz")), methods=("pca",),
+                                        random_state=0))
     assert sorted(outcome.figures) == ["latent_panel.png", "latent_pca.png"]
     assert outcome.results["pca"].metrics["kmeans_accuracy"] == 1.0
 

@@ -1,31 +1,33 @@
-"""One writer per output folder: concurrent runs are refused, a dead run's lock is taken over."""
+"""One writer per output folder: concurrent runs are refused, a dead run's lock does not block the next one."""
 
+import errno
+import json
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
-from aelab import locks
 from aelab.cli import main
-from aelab.locks import acquire, folder_lock, lock_path, release
+from aelab.locks import acquire, folder_lock, other_writer, release, writer_path
+from tests.conftest import left_in
 
-# aelab.locks alone, loaded from its file: importing the package (and torch) would only slow the test down
+# aelab.locks imports no torch: the process starts quickly
 HOLD = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("locks", sys.argv[2])
-locks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(locks)
-with locks.folder_lock(sys.argv[1]):
+import sys
+from aelab.locks import folder_lock
+with folder_lock(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.read()  # hold the lock until the test closes stdin
 """
+ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
 @pytest.fixture
 def holder(tmp_path):
     """Another process holding the lock of tmp_path/out until the test ends."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out"), locks.__file__],
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out")], env=ENVIRONMENT,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline() == "locked\n"
     yield process
@@ -33,31 +35,64 @@ def holder(tmp_path):
     process.wait()
 
 
-def test_the_lock_file_holds_the_pid_and_is_removed_on_release(tmp_path):
-    with folder_lock(tmp_path / "out") as path:
-        assert path == tmp_path / ".out.lock"
-        assert path.read_text() == f"{os.getpid()}\n"
+def test_the_writer_file_names_this_process_and_goes_on_release(tmp_path):
+    with folder_lock(tmp_path / "out") as lock:
+        assert lock.is_locked and lock.lock_file == str(tmp_path / ".out.lock")
+        assert json.loads(writer_path(tmp_path / "out").read_text()) == {"pid": os.getpid(),
+                                                                          "host": socket.gethostname()}
         with pytest.raises(ValueError, match=f"is being written by process {os.getpid()}"):
             acquire(tmp_path / "out")
-    assert not path.exists()
+        assert other_writer(tmp_path / "out") is None  # this process is not another writer
+    assert not writer_path(tmp_path / "out").exists()
+    assert left_in(tmp_path) == []  # at most the empty lock file, free again
 
 
 def test_a_living_holder_refuses_a_second_writer_until_it_ends(tmp_path, holder):
     with pytest.raises(ValueError, match=rf"out is being written by process {holder.pid} \(lock file .*\.out\.lock\); "
-                       "wait for that run to finish or pass another --out"):
+                       "wait for that run to finish or pass another --out$"):
         acquire(tmp_path / "out")
+    assert other_writer(tmp_path / "out") == f"process {holder.pid}"
     holder.stdin.close()
     holder.wait()
-    release(acquire(tmp_path / "out"))
+    assert other_writer(tmp_path / "out") is None
+    release(tmp_path / "out", acquire(tmp_path / "out"))
 
 
-def test_a_dead_holder_s_lock_is_taken_over(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock_path(tmp_path / "out").write_text(dead.stdout)
-    path = acquire(tmp_path / "out")
-    assert path.read_text() == f"{os.getpid()}\n"
-    release(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+def test_a_holder_on_another_host_is_named_with_its_host(tmp_path, holder):
+    writer_path(tmp_path / "out").write_text('{"pid": 4321, "host": "elsewhere"}')
+    with pytest.raises(ValueError, match="out is being written by process 4321 on host elsewhere "):
+        acquire(tmp_path / "out")
+    writer_path(tmp_path / "out").unlink()  # a holder whose writer file is not written yet
+    with pytest.raises(ValueError, match="out is being written by another process "):
+        acquire(tmp_path / "out")
+
+
+def test_a_killed_holder_s_lock_does_not_block_the_next_run(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out")], env=ENVIRONMENT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "locked\n"
+    process.kill()  # SIGKILL: no release, its writer file stays
+    process.wait()
+    assert json.loads(writer_path(tmp_path / "out").read_text())["pid"] == process.pid
+    assert other_writer(tmp_path / "out") is None
+    lock = acquire(tmp_path / "out")
+    assert json.loads(writer_path(tmp_path / "out").read_text())["pid"] == os.getpid()
+    release(tmp_path / "out", lock)
+    assert left_in(tmp_path) == []
+
+
+def test_a_lock_is_refused_where_the_lock_file_cannot_be_created(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(OSError, match="Read-only file system"):
+        acquire(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_refuses_a_folder_another_run_is_writing(tmp_path, holder, capsys):

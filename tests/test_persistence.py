@@ -81,20 +81,6 @@ def test_refuses_missing_files(tmp_path):
         load(tmp_path)
 
 
-def test_atomic_writes_use_ordinary_permissions(tmp_path):
-    import os
-
-    from aelab.persistence import atomic_write_text
-
-    old = os.umask(0o022)
-    try:
-        atomic_write_text(tmp_path / "f.json", "{}")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
-
-
 @pytest.mark.parametrize("key, value", [("epochs", "50"), ("hidden", [5.5]), ("verbose", True), ("device", 0),
                                         ("random_state", 1.5), ("patience", [])])
 def test_refuses_a_parameter_of_the_wrong_type(saved, tmp_path, key, value):

@@ -38,8 +38,9 @@ def test_explorer_subsamples_and_shows_values_of_tabular_data():
 @pytest.fixture(scope="module")
 def digits_report(tmp_path_factory):
     from aelab.compare import CompareJob, run_comparison, write_comparison
+    from aelab.data import DataOptions
 
-    outcome = run_comparison(CompareJob(data="digits", methods=("raw", "pca"), random_state=0))
+    outcome = run_comparison(CompareJob(data=DataOptions("digits"), methods=("raw", "pca"), random_state=0))
     return write_comparison(outcome, tmp_path_factory.mktemp("report") / "digits") / "report.html"
 
 

@@ -97,61 +97,84 @@ def _k_range(text: str) -> tuple[int, int]:
     return first, last
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--data", required=required, default=None if required else "mnist5k",
-                        help="built-in name (see 'aelab datasets') or a .npy/.npz/.csv/.parquet file or image folder")
+_DATA_HELP = "built-in name (see 'aelab datasets') or a .npy/.npz/.csv/.parquet file or image folder"
+
+
+def _add_data_options(parser: argparse.ArgumentParser, data: bool = True, required: bool = False,
+                      default: str | None = "mnist5k", data_help: str = _DATA_HELP, split: bool = False,
+                      subset: bool = False, skip_bad_rows: bool = False) -> None:
+    """The options of ``aelab.data.DataOptions`` that a command takes (``_data_options`` reads them back):
+    ``--data`` (unless ``data`` is False), ``--data-dir`` and ``--label-column`` always; ``--test-size``,
+    ``--subset`` and ``--skip-bad-rows`` where the command uses them."""
+    if data:
+        parser.add_argument("--data", required=required, default=None if required else default, help=data_help)
     parser.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
     parser.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
+    if split:
+        parser.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
+    if subset:
+        parser.add_argument("--subset", type=int, default=None,
+                            help="use a fixed random subset of this many samples (the official split is kept)")
+    if skip_bad_rows:
+        parser.add_argument("--skip-bad-rows", action="store_true",
+                            help="drop rows with NaN, infinite, missing or non-numeric values or the wrong number of "
+                            "fields, and say how many (default: stop and name them)")
 
 
-def _add_job_arguments(parser: argparse.ArgumentParser, epochs: int, what: str, out_required: bool = True) -> None:
-    """The autoencoder's training settings and the output folder, shared by train and compare."""
+def _data_options(args, name: str | None = None):
+    """The ``aelab.data.DataOptions`` of the options ``_add_data_options`` added; ``name`` replaces --data."""
+    from aelab.data import DataOptions
+
+    defaults = DataOptions()
+    return DataOptions(name=args.data if name is None else name, data_dir=args.data_dir,
+                       label_column=args.label_column, test_size=getattr(args, "test_size", defaults.test_size),
+                       subset=getattr(args, "subset", defaults.subset),
+                       skip_bad_rows=getattr(args, "skip_bad_rows", defaults.skip_bad_rows))
+
+
+def _add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
+    """The autoencoder's training settings shared by train and compare."""
     parser.add_argument("--hidden", type=_int_list, default=(512, 256),
                         help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     parser.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
-    parser.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
-    parser.add_argument("--seed", type=int, default=0, help="random state of split, weights, shuffling and methods")
+
+
+def _add_seed_and_device(parser: argparse.ArgumentParser, seeded: str) -> None:
+    parser.add_argument("--seed", type=int, default=0, help=f"random state of {seeded}")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    parser.add_argument("--out", required=out_required, help=f"{what} to write")
+
+
+def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """The folder a command writes: --out, --force and --quiet."""
+    parser.add_argument("--out", required=required, help=f"{what} to write")
     parser.add_argument("--force", action="store_true", help=f"replace an existing {what}")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    _add_skip_bad_rows(parser)
 
 
-def _add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--skip-bad-rows", action="store_true",
-                        help="drop rows with NaN, infinite, missing or non-numeric values or the wrong number of "
-                        "fields, and say how many (default: stop and name them)")
-
-
-def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none") -> None:
+def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", help: str | None = None) -> None:
     from aelab.augmentation import AUGMENT_CHOICES
 
     parser.add_argument("--augment", default=default, choices=tuple(AUGMENT_CHOICES),
-                        help="move each training image by a random rotation (up to 10 degrees), shift (10%%) and zoom "
-                        "(10%%); affine-flip also mirrors half of them (for clothes, not digits)")
+                        help=help or "move each training image by a random rotation (up to 10 degrees), shift (10%%) "
+                        "and zoom (10%%); affine-flip also mirrors half of them (for clothes, not digits)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
-    from aelab import __version__
-
-    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train an autoencoder and write a run folder")
-    _add_data_arguments(train, required=False)
+def _add_train_parser(commands) -> None:
     from aelab.estimators import KINDS
 
+    train = commands.add_parser("train", help="train an autoencoder and write a run folder")
+    _add_data_options(train, split=True, skip_bad_rows=True)
     train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
                        help="the kind of autoencoder: " + ", ".join(KINDS))
     train.add_argument("--latent", type=int, default=32, help="size of the code")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
-    _add_job_arguments(train, epochs=20, what="run folder", out_required=False)
+    _add_training_options(train, epochs=20)
+    _add_seed_and_device(train, "split, weights, shuffling and methods")
+    _add_output_options(train, "run folder", required=False)
     train.add_argument("--resume", default=None, metavar="RUN",
                        help="continue the interrupted run in the folder RUN from its last checkpoint")
     train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
@@ -170,31 +193,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
 
+
+def _add_apply_parsers(commands) -> None:
     for name, what in (("encode", "the code of each sample"),
                        ("reconstruct", "the reconstruction of each sample, in the data's units"),
                        ("score", "the reconstruction error of each sample (higher: less like the training data)")):
         command = commands.add_parser(name, help=f"write {what} from a saved run to .npy or .csv")
         command.add_argument("--run", required=True, help="run folder written by 'aelab train'")
-        _add_data_arguments(command)
+        _add_data_options(command, required=True, skip_bad_rows=True)
         command.add_argument("--out", required=True, help="output file, .npy or .csv")
         command.add_argument("--device", default=None)
-        _add_skip_bad_rows(command)
 
+
+def _add_compare_parser(commands) -> None:
     compare = commands.add_parser("compare", help="fit several methods on one split, measure them the same way "
                                   "and write a folder with figures and report.html")
-    _add_data_arguments(compare, required=False)
+    _add_data_options(compare, split=True, subset=True, skip_bad_rows=True)
     compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
                          help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
     compare.add_argument("--latent", type=int, default=2, help="size of every code")
-    compare.add_argument("--subset", type=int, default=None,
-                         help="use a fixed random subset of this many samples (the official split is kept)")
-    _add_job_arguments(compare, epochs=30, what="comparison folder")
+    _add_training_options(compare, epochs=30)
+    _add_seed_and_device(compare, "split, weights, shuffling and methods")
+    _add_output_options(compare, "comparison folder")
+
+
+def _add_cluster_parser(commands) -> None:
+    from aelab.cluster import METHODS
 
     cluster = commands.add_parser("cluster", help="cluster the code of a pretrained autoencoder and write the "
                                   "assignments (CSV), figures and report.html")
-    _add_data_arguments(cluster, required=False)
-    from aelab.cluster import METHODS
-
+    _add_data_options(cluster)
     cluster.add_argument("--method", default="n2d", choices=tuple(METHODS),
                          help="kmeans or gmm of the code, n2d (UMAP then GMM), dec or idec (fine-tuned encoder)")
     cluster.add_argument("--k", type=_k_value, default=10, help="number of clusters, or 'auto': the highest "
@@ -205,43 +233,37 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--latent", type=int, default=10, help="size of the code")
     cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
     _add_augment(cluster)
-    cluster.add_argument("--seed", type=int, default=0, help="random state of the weights and the methods")
-    cluster.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    cluster.add_argument("--out", required=True, help="folder to write")
-    cluster.add_argument("--force", action="store_true", help="replace an existing folder")
-    cluster.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_seed_and_device(cluster, "the weights and the methods")
+    _add_output_options(cluster, "folder")
 
+
+def _add_bench_parser(commands) -> None:
     from aelab.bench import STUDIES
 
     bench = commands.add_parser("bench", help="run a reference study and write a results folder (results.md, "
                                 "results.json, figures, report.html)")
     bench.add_argument("study", choices=tuple(STUDIES),
                        help="; ".join(f"{name}: {what}" for name, (_, _, what) in STUDIES.items()))
-    bench.add_argument("--data", default=None, help="built-in name (see 'aelab datasets') or a data file or "
-                       "image folder; default: the study's own (mnist5k, or blobs for the blobs study)")
-    bench.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
-    bench.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
+    _add_data_options(bench, default=None, data_help="built-in name (see 'aelab datasets') or a data file or image "
+                      "folder; default: the study's own (mnist5k, or blobs for the blobs study)")
     bench.add_argument("--quick", action="store_true", help="a few epochs on a subset: a smoke test of the study")
     bench.add_argument("--epochs", type=int, default=None, help="override the study's number of epochs")
-    bench.add_argument("--seed", type=int, default=0, help="random state of split, weights and methods")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
-    from aelab.augmentation import AUGMENT_CHOICES
+    _add_augment(bench, default=None, help="image augmentation of the pretraining, see aelab train --augment "
+                 "(clustering only; default none)")
+    _add_seed_and_device(bench, "split, weights and methods")
+    _add_output_options(bench, "results folder")
 
-    bench.add_argument("--augment", default=None, choices=tuple(AUGMENT_CHOICES),
-                       help="image augmentation of the pretraining, see aelab train --augment (clustering only; "
-                       "default none)")
-    bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    bench.add_argument("--out", required=True, help="results folder to write")
-    bench.add_argument("--force", action="store_true", help="replace an existing results folder")
-    bench.add_argument("--quiet", action="store_true", help="no progress output")
 
+def _add_detect_parser(commands) -> None:
     from aelab.anomaly import DEFAULT_SCORER, SCORERS
 
     detect = commands.add_parser("detect", help="train an anomaly detector on normal data, score new data and "
                                  "write a CSV of index, score, flag, rank and an HTML report")
     detect.add_argument("--train", required=True, help="the normal data: built-in name, data file or image folder")
     detect.add_argument("--score", required=True, help="the data to score, with the training data's columns")
+    _add_data_options(detect, data=False)
     detect.add_argument("--out", required=True, help="the CSV to write (index, score, flag, rank)")
     detect.add_argument("--report", default=None, help="the HTML report to write (default: --out with .html)")
     detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=("auto", *(s for s in SCORERS if s != "ocsvm")),
@@ -256,11 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--latent", type=int, default=None, help="size of the code (default 16)")
     detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
     detect.add_argument("--batch-size", type=int, default=None)
-    detect.add_argument("--label-column", default=None, help="CSV/Parquet column holding labels (not a feature)")
-    detect.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
-    detect.add_argument("--seed", type=int, default=0, help="random state of weights, shuffling and scorer")
-    detect.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    _add_seed_and_device(detect, "weights, shuffling and scorer")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``aelab`` parser: one sub-command per job, each with the shared options its job takes."""
+    from aelab import __version__
+
+    parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
+    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train_parser(commands)
+    _add_apply_parsers(commands)
+    _add_compare_parser(commands)
+    _add_cluster_parser(commands)
+    _add_bench_parser(commands)
+    _add_detect_parser(commands)
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -327,23 +360,80 @@ def _refuse_ignored_train_options(args) -> None:
                          f"{args.activation} would do nothing; leave out --activation")
 
 
+def _new_train_job(args, writer: bool):
+    """The run folder and the TrainJob of a new run, from the options; the folder is checked first."""
+    from aelab.runs import TrainJob, check_output_folder
+    from aelab.training.distributed import started_by_torchrun
+
+    if args.out is None:
+        raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
+    if args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    _refuse_ignored_train_options(args)
+    if args.stream and args.skip_bad_rows:
+        raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
+                         "bad rows from the file, or train without --stream")
+    data = _data_options(args)
+    data.check()
+    # the other ranks would see rank 0's run in the making and refuse it
+    out = check_output_folder(args.out, args.force) if writer else Path(args.out)
+    job = TrainJob(
+        data=data, kind=args.kind, hidden=args.hidden, latent_dim=args.latent,
+        activation=args.activation, loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, patience=args.patience, random_state=args.seed, device=args.device,
+        verbose=0 if args.quiet else 1, precision=args.precision, compile=args.compile, stream=args.stream,
+        distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
+        on_divergence=args.on_divergence, augment=args.augment,
+    )
+    return out, job
+
+
+def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
+    """Train ``job`` and write its run folder; the outcome, or None on a rank other than 0 (it only helps to
+    train)."""
+    from dataclasses import replace
+
+    from aelab.runs import clipped_message, run_training, write_run
+    from aelab.training.distributed import distributed_session
+
+    if job.distributed:
+        with distributed_session(job.device) as context:
+            outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context,
+                                   checkpoint=checkpoint, resume=resume)
+        if outcome is None:
+            return None
+    else:
+        outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+    if outcome.skipped_rows:
+        from aelab.data.dataset import skipped_message
+
+        print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}", file=sys.stderr)
+    if clipped_message(outcome) is not None:
+        print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
+    write_run(outcome, out, force=True, checkpoint=checkpoint)
+    return outcome
+
+
+def _print_train_summary(outcome, job, out: Path) -> None:
+    from aelab.runs import summary_rows
+
+    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
+    if outcome.estimator.architecture == "conv":
+        shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
+    print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
+          f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
+          f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
+    print(_format_table(summary_rows(outcome.metrics),
+                        ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
+    print(f"run folder: {out}")
+
+
 def _train(args) -> int:
     from dataclasses import replace
 
     from aelab.locks import folder_lock
-    from aelab.runs import (
-        TrainJob,
-        check_output_folder,
-        clipped_message,
-        discard_checkpoint,
-        resume_job,
-        run_training,
-        start_checkpoint,
-        summary_rows,
-        write_run,
-    )
+    from aelab.runs import check_output_folder, discard_checkpoint, resume_job, start_checkpoint
     from aelab.training.checkpoints import has_checkpoint, training_finished
-    from aelab.training.distributed import distributed_session, started_by_torchrun
     from aelab.training.faults import TrainingInterrupted
 
     writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
@@ -353,25 +443,7 @@ def _train(args) -> int:
         _refuse_ignored_train_options(args)
         out, job = Path(args.resume), None
     else:
-        if args.out is None:
-            raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
-        if args.checkpoint_every < 0:
-            raise UsageError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
-        _refuse_ignored_train_options(args)
-        if args.stream and args.skip_bad_rows:
-            raise UsageError("--skip-bad-rows needs the data in memory and does not work with --stream; remove the "
-                             "bad rows from the file, or train without --stream")
-        # the other ranks would see rank 0's run in the making and refuse it
-        out = check_output_folder(args.out, args.force) if writer else Path(args.out)
-        job = TrainJob(
-            data=args.data, data_dir=args.data_dir, label_column=args.label_column, kind=args.kind,
-            hidden=args.hidden, latent_dim=args.latent, activation=args.activation, loss=args.loss,
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-            test_size=args.test_size, random_state=args.seed, device=args.device, verbose=0 if args.quiet else 1,
-            precision=args.precision, compile=args.compile, stream=args.stream,
-            distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
-            on_divergence=args.on_divergence, skip_bad_rows=args.skip_bad_rows, augment=args.augment,
-        )
+        out, job = _new_train_job(args, writer)
     checkpoint = out / "checkpoint"
 
     def kept() -> str | None:  # after a file system error: what a rerun can go on from
@@ -384,33 +456,14 @@ def _train(args) -> int:
         created = not out.exists()
         if job is None:
             job, checkpoint = resume_job(out)
-            if args.quiet:
-                job = replace(job, verbose=0)
-        else:
-            if writer:
-                check_output_folder(out, args.force)  # again, now that this process holds the folder
-                checkpoint = start_checkpoint(out, job)
-            else:
-                checkpoint = out / "checkpoint"
+            job = replace(job, verbose=0) if args.quiet else job
+        elif writer:
+            check_output_folder(out, args.force)  # again, now that this process holds the folder
+            checkpoint = start_checkpoint(out, job)
         # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
         resume = args.resume is not None and has_checkpoint(checkpoint)
         try:
-            if job.distributed:
-                with distributed_session(job.device) as context:
-                    outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context,
-                                           checkpoint=checkpoint, resume=resume)
-                if outcome is None:  # ranks other than 0 only help to train
-                    return 0
-            else:
-                outcome = run_training(job, checkpoint=checkpoint, resume=resume)
-            if outcome.skipped_rows:
-                from aelab.data.dataset import skipped_message
-
-                print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
-                      file=sys.stderr)
-            if clipped_message(outcome) is not None:
-                print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
-            out = write_run(outcome, out, force=True, checkpoint=checkpoint)
+            outcome = _train_and_write(job, out, checkpoint, resume)
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -422,26 +475,18 @@ def _train(args) -> int:
                     if code is not None:
                         return code
             raise
-    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
-    if outcome.estimator.architecture == "conv":
-        shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
-    print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
-          f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
-          f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
-    print(_format_table(summary_rows(outcome.metrics),
-                        ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
-    print(f"run folder: {out}")
+    if outcome is not None:  # ranks other than 0 only help to train
+        _print_train_summary(outcome, job, out)
     return 0
 
 
 def _compare(args) -> int:
     from aelab.compare import TABLE_COLUMNS, CompareJob, parse_methods, run_comparison, summary_rows, write_comparison
+    from aelab.locks import folder_lock
     from aelab.runs import check_output_folder
 
-    if args.subset is not None and args.subset < 2:
-        raise UsageError(f"--subset must be >= 2, got {args.subset}")
-    from aelab.locks import folder_lock
-
+    data = _data_options(args)
+    data.check()
     methods = parse_methods(args.methods)
     if "ae" not in methods:
         autoencoder_options = ("--hidden", "--epochs", "--batch-size", "--lr", "--patience")
@@ -451,10 +496,9 @@ def _compare(args) -> int:
                              f"{args.methods} has no ae; leave them out or add ae to --methods")
     check_output_folder(args.out, args.force)
     job = CompareJob(
-        data=args.data, data_dir=args.data_dir, label_column=args.label_column, methods=methods,
-        latent_dim=args.latent, subset=args.subset, hidden=args.hidden, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, test_size=args.test_size,
-        random_state=args.seed, device=args.device, skip_bad_rows=args.skip_bad_rows,
+        data=data, methods=methods, latent_dim=args.latent, hidden=args.hidden, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, random_state=args.seed,
+        device=args.device,
     )
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     with _writing("comparison folder", args.out), folder_lock(args.out):
@@ -483,7 +527,7 @@ def _cluster(args) -> int:
         raise UsageError(f"--sweep chooses k (the highest silhouette over {args.sweep[0]}..{args.sweep[1]}), so --k "
                          f"{args.k} would do nothing; leave out --k, or --sweep to use k = {args.k}")
     check_output_folder(args.out, args.force)
-    job = ClusterJob(data=args.data, data_dir=args.data_dir, label_column=args.label_column, method=args.method,
+    job = ClusterJob(data=_data_options(args), method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
                      latent_dim=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
                      verbose=0 if args.quiet else 1, augment=args.augment)
@@ -518,9 +562,9 @@ def _bench(args) -> int:
         raise UsageError(f"the {args.study} study runs once and takes no --seeds; --seeds is for "
                          f"{', '.join(REPEATING_STUDIES)}")
     check_output_folder(args.out, args.force)
-    settings = StudySettings(seeds=args.seeds, data=args.data or STUDIES[args.study][1], data_dir=args.data_dir,
-                             label_column=args.label_column, quick=args.quick, epochs=args.epochs,
-                             random_state=args.seed, device=args.device, augment=args.augment)
+    settings = StudySettings(data=_data_options(args, name=args.data or STUDIES[args.study][1]), seeds=args.seeds,
+                             quick=args.quick, epochs=args.epochs, random_state=args.seed, device=args.device,
+                             augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     with _writing("results folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
@@ -539,7 +583,7 @@ def _bench(args) -> int:
 def _write_array(path: Path, array) -> None:
     import numpy as np
 
-    from aelab.persistence import atomic_write_bytes
+    from aelab.io import atomic_write_bytes
 
     suffix = path.suffix.lower()
     buffer = io.BytesIO()
@@ -573,8 +617,7 @@ def _check_features(name: str, n_features: int, estimator) -> None:
 
 
 def _apply_run(args, what: str) -> int:
-    from aelab.data import check_data_options, load_dataset
-    from aelab.data.dataset import checked_rows, skipped_message
+    from aelab.data.dataset import skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
     from aelab.runs import load_run
 
@@ -584,17 +627,17 @@ def _apply_run(args, what: str) -> int:
     _refuse_folder("--out", out)
     estimator, scaling, _ = load_run(args.run, device=args.device)
     function = _apply_function(estimator, scaling, what)
-    data = Path(args.data)
-    if data.suffix.lower() in STREAM_SUFFIXES and data.is_file() and not args.skip_bad_rows:
+    data = _data_options(args)
+    path = Path(data.name)
+    if path.suffix.lower() in STREAM_SUFFIXES and path.is_file() and not data.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
-        check_data_options(data, args.data_dir)
-        source = StreamingSource(data, label_column=args.label_column)
-        _check_features(str(data), source.n_features, estimator)
+        data.check()
+        source = StreamingSource(path, label_column=data.label_column)
+        _check_features(str(path), source.n_features, estimator)
         with _writing(_APPLIED[what], out):
             shape = write_streamed(source, function, out)
     else:
-        dataset = load_dataset(args.data, data_dir=args.data_dir, label_column=args.label_column)
-        dataset, skipped = checked_rows(dataset, args.skip_bad_rows)
+        dataset, skipped = data.load()
         if len(skipped):
             print(f"aelab: {skipped_message(dataset.name, skipped)}; the output has one row per kept row",
                   file=sys.stderr)
@@ -614,11 +657,10 @@ def _detect(args) -> int:
         raise UsageError(f"--out {args.out} must end in .csv")
     _refuse_folder("--out", args.out)
     _refuse_folder("--report", args.report)
-    job = DetectJob(train=args.train, score=args.score, out=args.out, report=args.report, scorer=args.scorer,
-                    contamination=args.contamination, architecture=args.architecture, hidden=args.hidden,
-                    latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
-                    label_column=args.label_column, data_dir=args.data_dir, random_state=args.seed,
-                    device=args.device)
+    job = DetectJob(data=_data_options(args, name=args.train), score=args.score, out=args.out, report=args.report,
+                    scorer=args.scorer, contamination=args.contamination, architecture=args.architecture,
+                    hidden=args.hidden, latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                    random_state=args.seed, device=args.device)
     outcome = run_detection(job)
     with _writing("scores and report", args.out):
         out, report = write_detection(outcome)

@@ -14,9 +14,12 @@ import numpy as np
 
 from aelab.augmentation import augment_parameters, image_augmentation
 from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoencoder, sweep_k
-from aelab.data import Dataset, MinMaxScaling, load_dataset
+from aelab.data import DataOptions, Dataset, MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
+from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import ari, clustering_accuracy, nmi
+from aelab.report import figure_pngs, render_report
+from aelab.runs import write_folder
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
 DEFAULT_SWEEP = (2, 15)
@@ -30,9 +33,7 @@ class ClusterJob:
     last k, inclusive) on the autoencoder's code.
     """
 
-    data: str = "mnist5k"
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     method: str = "n2d"
     k: int | None = 10
     sweep: tuple[int, int] | None = None
@@ -57,6 +58,7 @@ class ClusterJob:
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         augment_parameters(self.augment)
+        self.data.check()
 
 
 @dataclass
@@ -79,8 +81,7 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
 
     say = progress or (lambda message: None)
     job.check()
-    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = job.data.load(job.random_state, remedy=FIX_BAD_ROWS_REMEDY)
     X = dataset.X.reshape(len(dataset.X), -1)
     X = MinMaxScaling.fit(X, per_feature=not dataset.is_image).transform(X)
     if job.latent_dim > X.shape[1]:
@@ -140,14 +141,10 @@ def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
 
 def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html."""
-    from aelab.persistence import atomic_write_json
-    from aelab.report import figure_pngs, render_report
-    from aelab.runs import write_folder
-
     def fill(staging: Path) -> None:
         dataset = outcome.dataset
         (staging / "assignments.csv").write_text(assignments_csv(outcome.labels, dataset.y), encoding="utf-8")
-        config = {"job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+        config = {"job": json_safe(asdict(outcome.job)),
                   "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples},
                   "scaling": "min-max to [0, 1] over all the samples"}
         record = dict(outcome.metrics)

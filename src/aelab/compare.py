@@ -20,34 +20,32 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data import Dataset, MinMaxScaling, Split, load_dataset, split_dataset
-from aelab.data.dataset import checked_rows
-from aelab.data.preprocessing import subset_dataset
+from aelab import baselines
+from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
+from aelab.estimators import Autoencoder
 from aelab.figures import method_figures
+from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
+from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.runs import scale_split, write_folder
 
 
 @dataclass
 class CompareJob:
     """Everything ``aelab compare`` needs, recorded as the folder's config.json."""
 
-    data: str = "mnist5k"
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
     latent_dim: int = 2
-    subset: int | None = None
     hidden: tuple[int, ...] = (512, 256)
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int | None = 10
-    test_size: float = 0.2
     random_state: int = 0
     device: str = "auto"
     n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
     verbose: int = 0
-    skip_bad_rows: bool = False
 
 
 @dataclass
@@ -59,8 +57,6 @@ class Method:
 
 
 def _autoencoder(job: CompareJob):
-    from aelab.estimators import Autoencoder
-
     return Autoencoder(hidden=tuple(job.hidden), latent_dim=job.latent_dim, epochs=job.epochs,
                        batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
                        random_state=job.random_state, device=job.device, verbose=job.verbose)
@@ -68,8 +64,6 @@ def _autoencoder(job: CompareJob):
 
 def _baseline(name: str) -> Callable[[CompareJob], Any]:
     def make(job: CompareJob):
-        from aelab import baselines
-
         if name == "raw":
             return baselines.RawInput()
         if name == "pca":
@@ -174,20 +168,15 @@ def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarra
 
 def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = None) -> CompareOutcome:
     """Load, (subset,) split and scale the data, then fit and measure every method of ``job``."""
-    from aelab.runs import scale_split
-
     methods = parse_methods(job.methods)
     if job.latent_dim < 1:
         raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
-    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
-    if job.subset is not None:
-        dataset = subset_dataset(dataset, job.subset, random_state=job.random_state)
+    dataset, skipped = job.data.load(job.random_state)
     if job.latent_dim > dataset.n_features:
         raise ValueError(f"the latent size {job.latent_dim} exceeds the {dataset.n_features} features of "
                          f"{dataset.name}; pass a smaller --latent")
     estimators = {name: METHODS[name].make(job) for name in methods}
-    split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
+    split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     results = {}
     for name, estimator in estimators.items():
@@ -219,8 +208,6 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
-    from aelab.report import latent_explorer, render_report
-
     dataset = outcome.dataset
     explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
                                outcome.split.y_test, dataset.sample_shape, dataset.label_names,
@@ -233,14 +220,10 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
     """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
-    from aelab.persistence import atomic_write_json
-    from aelab.report import figure_pngs
-    from aelab.runs import write_folder
-
     def fill(folder: Path) -> None:
         dataset = outcome.dataset
         config = {
-            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "job": json_safe(asdict(outcome.job)),
             "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
                      "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names,
                      "skipped_rows": outcome.skipped_rows},

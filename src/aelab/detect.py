@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from aelab.anomaly import (
     default_autoencoder,
 )
 from aelab.data import (
+    DataOptions,
     Dataset,
     MinMaxScaling,
     check_data_options,
@@ -31,6 +32,9 @@ from aelab.data import (
     reads_label_column,
 )
 from aelab.data.dataset import first_bad_value
+from aelab.data.files import LABEL_COLUMN_NAMES
+from aelab.io import atomic_write_text, json_safe
+from aelab.report import figure_pngs, render_report
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
@@ -38,9 +42,13 @@ N_TOP = 20
 
 @dataclass
 class DetectJob:
-    """Everything ``aelab detect`` needs; None model options keep the default autoencoder's."""
+    """Everything ``aelab detect`` needs; None model options keep the default autoencoder's.
 
-    train: str
+    ``data`` names the normal data to train on; the data to score, ``score``, is read with the same
+    ``data_dir`` and ``label_column`` where they apply to it.
+    """
+
+    data: DataOptions
     score: str
     out: str
     report: str | None = None
@@ -51,8 +59,6 @@ class DetectJob:
     latent_dim: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    label_column: str | None = None
-    data_dir: str | None = None
     random_state: int = 0
     device: str = "auto"
 
@@ -86,8 +92,6 @@ def check_csv_rows(path: str | os.PathLike, n_features: int, label_column: str |
         header = any(_not_a_number(cell) for cell in first)
         width = n_features
         if header:
-            from aelab.data.files import LABEL_COLUMN_NAMES
-
             names = [c.strip().strip('"') for c in first]
             has_label = (label_column in names) if label_column else any(
                 c.lower() in LABEL_COLUMN_NAMES for c in names)
@@ -145,15 +149,17 @@ def _autoencoder(job: DetectJob, train: Dataset):
     return ae
 
 
-def _data_options(job: DetectJob, name: str) -> dict[str, Any]:
-    """The data_dir and label_column that apply to ``name``: they are shared by --train and --score, and
-    are refused when they apply to neither (aelab.data.check_data_options)."""
-    if job.label_column is not None and not (reads_label_column(job.train) or reads_label_column(job.score)):
-        check_data_options(job.train, label_column=job.label_column)
-    if job.data_dir is not None and not (reads_data_dir(job.train) or reads_data_dir(job.score)):
-        check_data_options(job.train, data_dir=job.data_dir)
-    return {"data_dir": job.data_dir if reads_data_dir(name) else None,
-            "label_column": job.label_column if reads_label_column(name) else None}
+def _data_options(job: DetectJob, name: str) -> DataOptions:
+    """The data options of ``name`` (--train or --score): ``data_dir`` and ``label_column`` are shared by the two
+    and apply to those that read them; they are refused when they apply to neither
+    (aelab.data.check_data_options)."""
+    data, score = job.data.name, job.score
+    if job.data.label_column is not None and not (reads_label_column(data) or reads_label_column(score)):
+        check_data_options(data, label_column=job.data.label_column)
+    if job.data.data_dir is not None and not (reads_data_dir(data) or reads_data_dir(score)):
+        check_data_options(data, data_dir=job.data.data_dir)
+    return replace(job.data, name=name, data_dir=job.data.data_dir if reads_data_dir(name) else None,
+                   label_column=job.data.label_column if reads_label_column(name) else None)
 
 
 def run_detection(job: DetectJob) -> DetectOutcome:
@@ -163,12 +169,12 @@ def run_detection(job: DetectJob) -> DetectOutcome:
     if job.architecture == "conv" and job.hidden is not None:
         raise ValueError("--hidden sets the widths of dense layers, but --architecture conv uses convolutions and "
                          "takes no --hidden; leave out --hidden, or use --architecture dense")
-    train_options, score_options = _data_options(job, job.train), _data_options(job, job.score)
-    train = load_dataset(job.train, **train_options)
+    train_options, score_options = _data_options(job, job.data.name), _data_options(job, job.score)
+    train = load_dataset(train_options.name, data_dir=train_options.data_dir, label_column=train_options.label_column)
     _check_rows_finite(train, "--train")
     if str(job.score).lower().endswith(".csv") and Path(job.score).is_file():
-        check_csv_rows(job.score, train.n_features, score_options["label_column"])
-    data = load_dataset(job.score, **score_options)
+        check_csv_rows(job.score, train.n_features, score_options.label_column)
+    data = load_dataset(job.score, data_dir=score_options.data_dir, label_column=score_options.label_column)
     if data.n_features != train.n_features:
         raise ValueError(f"--score {data.name} has {data.n_features} features per row but --train {train.name} has "
                          f"{train.n_features}; pass data with the same columns as the training data")
@@ -197,8 +203,6 @@ def scores_csv(outcome: DetectOutcome) -> str:
 def detection_report(outcome: DetectOutcome) -> str:
     """The HTML report: summary, the most anomalous rows, the score histogram and, for images, the images."""
     from aelab import plots
-    from aelab.report import figure_pngs, render_report
-
     job, detector = outcome.job, outcome.detector
     n_flagged = int((outcome.flags == -1).sum())
     summary = [{"training samples": outcome.train.n_samples, "scored samples": outcome.data.n_samples,
@@ -217,7 +221,7 @@ def detection_report(outcome: DetectOutcome) -> str:
         figures["top_anomalies.png"] = plots.top_anomalies(
             np.clip(outcome.X_scaled, 0, 1), outcome.scores, images.sample_shape, n=N_TOP,
             title=f"the {min(N_TOP, len(order))} most anomalous samples (row index and score; lowest first)")
-    config = {"job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(job).items()},
+    config = {"job": json_safe(asdict(job)),
               "autoencoder": {k: (list(v) if isinstance(v, tuple) else v)
                               for k, v in detector.autoencoder_.get_params().items()}}
     notes = ("score: higher = more like the training data; flag -1 marks a score below the threshold, the "
@@ -229,8 +233,6 @@ def detection_report(outcome: DetectOutcome) -> str:
 
 def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
     """Write the CSV and the report (each atomically); returns their paths."""
-    from aelab.persistence import atomic_write_text
-
     out, report = Path(outcome.job.out), outcome.job.report_path()
     csv_text, html_text = scores_csv(outcome), detection_report(outcome)
     atomic_write_text(out, csv_text)

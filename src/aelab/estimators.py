@@ -660,7 +660,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
         """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
-        from aelab.persistence import _json_safe
+        from aelab.io import json_safe
 
         if checkpoint is None and resume is None:
             return None
@@ -668,7 +668,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if isinstance(self.random_state, np.random.RandomState) or self.random_state is None:
             raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
                              f"{self.random_state!r})")
-        config = {k: _json_safe(v) for k, v in self.get_params(deep=False).items()
+        config = {k: json_safe(v) for k, v in self.get_params(deep=False).items()
                   if k not in ("verbose", "device", "compile", "callbacks")}
         config["n_features_in_"] = int(n_features)
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),

@@ -1,4 +1,4 @@
-"""Saving and loading models as safetensors (weights) plus JSON (configuration); atomic file writes.
+"""Saving and loading models as safetensors (weights) plus JSON (configuration).
 
 No pickle is read or written: a model folder holds ``model.safetensors`` and ``model.json`` only, and
 loading checks the JSON against the expected schema and the tensors against the configuration.
@@ -6,15 +6,15 @@ loading checks the JSON against the expected schema and the tensors against the 
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from aelab.io import atomic_write_bytes, atomic_write_json, json_safe, read_json
 
 MODEL_FORMAT = "aelab-model"
 MODEL_FORMAT_VERSION = 1
@@ -55,117 +55,7 @@ def _param_type_ok(value: Any, default: Any, also: tuple[type, ...]) -> bool:
     return any(t is int and is_int(value) or t is not int and isinstance(value, t) for t in also)
 
 
-# ------------------------------------------------------------------ atomic writes
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    The temporary file is created with the usual permissions (0666 less the umask), as ``open`` would.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-    try:  # the rename itself survives a power cut only once the folder is synced
-        folder = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # a platform whose folders cannot be opened (Windows)
-        return
-    try:
-        os.fsync(folder)
-    except OSError:
-        pass
-    finally:
-        os.close(folder)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | os.PathLike, record: Any) -> None:
-    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
-
-
-# ------------------------------------------------------------------- JSON reading
-#: The deepest nesting of arrays and objects accepted in a JSON file aelab reads; its own files nest 4 deep.
-MAX_JSON_DEPTH = 32
-
-
-def _json_depth(value: Any) -> int:
-    """How deeply arrays and objects nest in ``value`` (0 for a number or string), counted without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        if depth > MAX_JSON_DEPTH:
-            break
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def read_json(path: str | os.PathLike, fix: str) -> Any:
-    """The JSON value in the file ``path``: every model, checkpoint, run and job file aelab reads goes through here.
-
-    Parameters
-    ----------
-    path : path-like
-        The file, UTF-8 JSON text.
-    fix : str
-        What the user should do when the file cannot be read, appended to the message.
-
-    Raises
-    ------
-    ValueError
-        Naming the file, when it is not UTF-8 JSON, nests arrays and objects deeper than ``MAX_JSON_DEPTH``
-        (which would exhaust Python's recursion limit) or holds an integer longer than Python converts
-        (``sys.get_int_max_str_digits``). ``OSError`` from reading the file is raised as it is.
-
-    Examples
-    --------
-    >>> read_json("run/model.json", "the model folder is damaged")  # doctest: +SKIP
-    """
-    path = Path(path)
-    data = path.read_bytes()
-    try:
-        value = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 JSON text; {fix}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from None
-    except RecursionError:
-        raise ValueError(f"{path} nests arrays or objects more than {MAX_JSON_DEPTH} deep; {fix}") from None
-    except ValueError as e:  # an integer longer than sys.get_int_max_str_digits()
-        raise ValueError(f"{path} holds a number too long to read ({e}); {fix}") from None
-    if _json_depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(f"{path} nests arrays or objects more than {MAX_JSON_DEPTH} deep; {fix}")
-    return value
-
-
 # ------------------------------------------------------------------------- saving
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.random.RandomState):
-        return None  # a generator's state is not a parameter worth storing; refits are then unseeded
-    return value
-
-
 def estimator_record(estimator) -> dict[str, Any]:
     """The JSON-ready description of a fitted estimator: its class, parameters and fitted attributes."""
     from aelab import __version__
@@ -188,7 +78,7 @@ def estimator_record(estimator) -> dict[str, Any]:
         "aelab_version": __version__,
         "estimator": type(estimator).__name__,
         # callbacks are objects of the user's code, not part of a model file
-        "params": {k: None if k == "callbacks" else _json_safe(v)
+        "params": {k: None if k == "callbacks" else json_safe(v)
                    for k, v in estimator.get_params(deep=False).items()},
         "fitted": fitted,
     }

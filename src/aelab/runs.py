@@ -6,20 +6,23 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aelab.augmentation import augment_parameters
-from aelab.data import Dataset, MinMaxScaling, Split, check_data_options, load_dataset, split_dataset
-from aelab.data.dataset import checked_rows
+from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
+from aelab.data.files import as_labels
+from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, kind_parameters
 from aelab.figures import method_figures
+from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
-from aelab.persistence import atomic_write_json, read_json
+from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.training.checkpoints import has_checkpoint
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -29,11 +32,9 @@ JOB_FILE = "job.json"
 
 @dataclass
 class TrainJob:
-    """Everything ``aelab train`` needs, recorded as the run's config.json."""
+    """Everything ``aelab train`` needs, recorded as the run's config.json (and its checkpoint's job.json)."""
 
-    data: str = "mnist5k"
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
     latent_dim: int = 32
@@ -43,7 +44,6 @@ class TrainJob:
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int | None = 10
-    test_size: float = 0.2
     random_state: int = 0
     device: str = "auto"
     verbose: int = 0
@@ -53,7 +53,6 @@ class TrainJob:
     distributed: bool = False
     checkpoint_every: int = 1
     on_divergence: str = "stop"
-    skip_bad_rows: bool = False
     augment: str = "none"
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
@@ -71,7 +70,7 @@ class TrainJob:
         params.update(kind_parameters(self.kind))
         params.update(augment_parameters(self.augment))
         if params.get("augmentation") and sample_shape is None:
-            raise ValueError(f"--augment {self.augment} moves images, but {self.data} does not hold images; leave "
+            raise ValueError(f"--augment {self.augment} moves images, but {self.data.name} does not hold images; leave "
                              "out --augment for data that are not images")
         if (params.get("architecture") == "conv" or params.get("augmentation")) and sample_shape is not None:
             params["sample_shape"] = tuple(sample_shape)
@@ -111,11 +110,10 @@ STREAM_PCA_ROWS = 20_000
 
 
 def _prepare_in_memory(job: TrainJob):
-    dataset = load_dataset(job.data, data_dir=job.data_dir, label_column=job.label_column)
-    dataset, skipped = checked_rows(dataset, job.skip_bad_rows)
+    dataset, skipped = job.data.load(job.random_state)
     estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
     estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
-    split = split_dataset(dataset, test_size=job.test_size, random_state=job.random_state)
+    split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     return dataset, split, scaling, estimator, X_train, X_train, X_test, skipped.tolist()
 
@@ -123,18 +121,17 @@ def _prepare_in_memory(job: TrainJob):
 def _prepare_stream(job: TrainJob):
     """The file as blocks: whole blocks held out for testing (at most STREAM_TEST_ROWS of them measured),
     scaling fitted in one pass over the training blocks, PCA fitted on a sample of them."""
-    from aelab.data.streaming import StreamingSource
-
-    if not 0.0 < job.test_size < 1.0:
-        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {job.test_size}")
-    check_data_options(job.data, job.data_dir)
-    source = StreamingSource(job.data, label_column=job.label_column)
+    if job.data.skip_bad_rows or job.data.subset is not None:
+        raise ValueError("a streamed file is read as it is: skip_bad_rows and subset need the data in memory; remove "
+                         "the bad rows from the file, or train without --stream")
+    job.data.check()
+    source = StreamingSource(job.data.name, label_column=job.data.label_column)
     is_image = len(source.sample_shape) >= 2
     estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
     estimator._validate_params(source.n_features)
-    train_part, test_part = source.split(job.test_size, random_state=job.random_state)
+    train_part, test_part = source.split(job.data.test_size, random_state=job.random_state)
     if test_part is None:
-        raise ValueError(f"{job.data} is a single block of {len(source)} rows, so no block can be held out for "
+        raise ValueError(f"{job.data.name} is a single block of {len(source)} rows, so no block can be held out for "
                          "testing; write the Parquet file with several row groups (row_group_size) or train "
                          "without --stream")
     scaling = train_part.minmax(per_feature=not is_image)
@@ -145,20 +142,18 @@ def _prepare_stream(job: TrainJob):
     y_test = None if y_test is None else _labels(y_test)
     # the rows stay in the file: the record holds a zero-stride stand-in of the right shape
     dataset = Dataset(np.broadcast_to(np.zeros((1, 1), np.float32), (len(source), source.n_features)), None,
-                      source.sample_shape, name=str(job.data), source=f"{Path(job.data).suffix[1:]} file {job.data} "
-                      "(streamed)")
+                      source.sample_shape, name=job.data.name,
+                      source=f"{Path(job.data.name).suffix[1:]} file {job.data.name} (streamed)")
     split = Split(X_train=np.empty((0, source.n_features), np.float32), X_test=X_test_raw, y_train=None,
                   y_test=y_test, train_index=np.empty(0, np.int64), test_index=np.empty(0, np.int64),
-                  description={"kind": "blocks", "test_size": job.test_size, "random_state": job.random_state,
+                  description={"kind": "blocks", "test_size": job.data.test_size, "random_state": job.random_state,
                                "n_train": len(train_part), "n_test": len(test_part), "n_test_measured": len(X_test),
                                "test_blocks": list(test_part.blocks)})
     return dataset, split, scaling, estimator, train_part, X_pca, X_test, []
 
 
 def _labels(values: np.ndarray) -> np.ndarray:
-    from aelab.data.files import _as_labels
-
-    return _as_labels(values, "the label column")[0]
+    return as_labels(values, "the label column")[0]
 
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
@@ -315,8 +310,6 @@ def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
 
 def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
     """The run's report.html: its metrics, figures, configuration and the latent explorer of its codes."""
-    from aelab.report import latent_explorer, render_report
-
     dataset = outcome.dataset
     explorer = None
     if outcome.codes:
@@ -340,8 +333,6 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
 
     The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``.
     """
-    from aelab.report import figure_pngs
-
     def fill(staging: Path) -> None:
         if checkpoint is not None:
             shutil.copytree(checkpoint, staging / CHECKPOINT_FOLDER,
@@ -349,7 +340,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
         outcome.estimator.save(staging)
         dataset = outcome.dataset
         config = {
-            "job": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(outcome.job).items()},
+            "job": json_safe(asdict(outcome.job)),
             "data": {"name": dataset.name, "source": dataset.source, "n_samples": dataset.n_samples,
                      "sample_shape": list(dataset.sample_shape), "label_names": dataset.label_names,
                      "skipped_rows": outcome.skipped_rows},
@@ -402,15 +393,13 @@ def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    atomic_write_json(folder / JOB_FILE, {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(job).items()})
+    atomic_write_json(folder / JOB_FILE, json_safe(asdict(job)))
     return folder
 
 
 def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, created: bool) -> None:
     """After a run failed before its first checkpoint: remove the checkpoint folder, and ``out`` too when the
     run created it and nothing else is in it. A checkpoint to resume from is kept."""
-    from aelab.training.checkpoints import has_checkpoint
-
     if has_checkpoint(checkpoint):
         return
     shutil.rmtree(checkpoint, ignore_errors=True)
@@ -419,7 +408,26 @@ def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, cr
         out.rmdir()
 
 
-_OPTIONAL_JOB_FIELDS = ("data_dir", "label_column", "patience")
+_OPTIONAL_JOB_FIELDS = ("patience",)
+
+
+def _job_value(key: str, value: Any, default: Any, path: Path) -> Any:
+    """The value of ``key`` in a job.json, checked against the type of its default."""
+    if key == "data":
+        try:
+            return DataOptions.from_dict(value)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}; train the run again with --force") from None
+    if isinstance(default, tuple) and isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        value = tuple(value)
+    elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = (value is None and key in _OPTIONAL_JOB_FIELDS) or (
+        type(value) is type(default) or (default is None and isinstance(value, str)))
+    if not ok:
+        raise ValueError(f"{path}: {key} is {value!r}, which is not a valid value; train the run again with --force")
+    return value
 
 
 def resume_job(run: str | os.PathLike) -> tuple[TrainJob, Path]:
@@ -431,23 +439,10 @@ def resume_job(run: str | os.PathLike) -> tuple[TrainJob, Path]:
         raise ValueError(f"{run} holds no checkpoint to resume ({path} is missing); train with --out {run} "
                          "(and --force) to start again")
     record = read_json(path, "train the run again with --force")
-    defaults = asdict(TrainJob())
+    defaults = {f.name: getattr(TrainJob(), f.name) for f in fields(TrainJob)}
     if not isinstance(record, dict) or set(record) != set(defaults):
         raise ValueError(f"{path} is not the job of a run of this aelab; train the run again with --force")
-    values = {}
-    for key, default in defaults.items():
-        value = record[key]
-        if isinstance(default, tuple) and isinstance(value, list) and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value):
-            value = tuple(value)
-        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        ok = (value is None and key in _OPTIONAL_JOB_FIELDS) or (
-            type(value) is type(default) or (default is None and isinstance(value, str)))
-        if not ok:
-            raise ValueError(f"{path}: {key} is {value!r}, which is not a valid value; train the run again "
-                             "with --force")
-        values[key] = value
+    values = {key: _job_value(key, record[key], default, path) for key, default in defaults.items()}
     for stray in folder.glob(".*.tmp"):
         stray.unlink(missing_ok=True)
     return TrainJob(**values), folder

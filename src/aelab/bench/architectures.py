@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelab.baselines import TSNEBaseline
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder
 from aelab.metrics import clustering_accuracy, kmeans_labels, nmi, reconstruction_mse, silhouette
@@ -38,8 +39,6 @@ def _code_row(method: str, code: np.ndarray, y: np.ndarray, seed: int) -> dict:
 def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     """Fit every architecture of ``ARCHITECTURES`` and t-SNE; measure them on the test split."""
     from aelab import plots
-    from aelab.baselines import TSNEBaseline
-
     say = progress or (lambda message: None)
     epochs = settings.epochs_or(full=50, quick=2)
     with Stopwatch() as total:

@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, require_labels
+from aelab.data import MinMaxScaling
+from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.estimators import Autoencoder
 from aelab.metrics import reconstruction_mse, silhouette
 
@@ -46,11 +48,7 @@ def load_blobs_split(settings: StudySettings, n_samples: int | None = None):
     """The dataset, split 80/20 with ``SPLIT_SEED`` and min-max scaled with the training part's statistics."""
     from sklearn.model_selection import train_test_split
 
-    from aelab.data import MinMaxScaling, load_dataset
-    from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
-
-    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     X, y = dataset.X, dataset.y
     if n_samples is not None and n_samples < len(X):
         keep = np.sort(np.random.default_rng(settings.random_state).choice(len(X), n_samples, replace=False))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from aelab.augmentation import describe_augmentation, image_augmentation
+from aelab.baselines import TSNEBaseline
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings
 from aelab.cluster import (
     DEC,
@@ -26,6 +27,8 @@ from aelab.cluster import (
     clustering_autoencoder,
     umap_embedding,
 )
+from aelab.data import MinMaxScaling
+from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.metrics import ari, clustering_accuracy, nmi
 
 NAME = "clustering"
@@ -45,11 +48,7 @@ PUBLISHED = {"n2d": {"mnist": 0.979, "fashion-mnist": 0.672}, "dec": {"mnist": 0
 
 
 def _load(settings: StudySettings):
-    from aelab.data import MinMaxScaling, load_dataset
-    from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
-
-    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     if dataset.y is None or len(np.unique(dataset.y)) < 2:
         raise ValueError(f"the {NAME} study measures clusters against labels, but {dataset.name} has no labels "
                          "of two classes or more; pass labelled data (--label-column for a table)")
@@ -101,8 +100,6 @@ def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
-
-    from aelab.baselines import TSNEBaseline
 
     def kmeans(Z):
         return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(Z)

@@ -18,8 +18,8 @@ import numpy as np
 
 from aelab.data import load_dataset, split_dataset
 from aelab.estimators import KINDS, Autoencoder, kind_parameters
+from aelab.io import atomic_write_json
 from aelab.metrics import psnr, reconstruction_mse
-from aelab.persistence import atomic_write_json
 from aelab.runs import code_metrics, scale_split
 
 

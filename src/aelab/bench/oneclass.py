@@ -17,6 +17,8 @@ on PCA's code and PCA's reconstruction error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from sklearn.base import clone
 
@@ -50,79 +52,76 @@ def _measure(y_normal: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     return float(roc_auc_score(y_normal, scores)), float(average_precision_score(1 - y_normal, -scores))
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
-    """Train per class, score the test split with every scorer and baseline, and tabulate AUROC, AP and time."""
-    say = progress or (lambda message: None)
+@dataclass
+class _Scores:
+    """AUROC, average precision and fit seconds of every method, per normal class."""
+
+    auroc: dict[str, dict[int, float]] = field(default_factory=dict)
+    precision: dict[str, dict[int, float]] = field(default_factory=dict)
+    seconds: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def record(self, method: str, c: int, scores: np.ndarray, fit_seconds: float, normal: np.ndarray) -> None:
+        self.auroc.setdefault(method, {})[c], self.precision.setdefault(method, {})[c] = _measure(normal, scores)
+        self.seconds.setdefault(method, {})[c] = fit_seconds
+
+
+def _score_class(c: int, data, y_train: np.ndarray, y_test: np.ndarray, settings: StudySettings,
+                 scores: _Scores) -> float:
+    """Train on the training samples of class ``c``, score the test split with every autoencoder scorer and
+    baseline and record them; the seconds the autoencoder trained."""
     seed = settings.random_state
-    with Stopwatch() as total:
-        data = load_study_data(settings, n_train=1500 if settings.quick else None,
-                               n_test=300 if settings.quick else None)
-        y_train = require_labels(data.y_train, data.dataset.name, NAME)
-        y_test = require_labels(data.y_test, data.dataset.name, NAME)
-        classes = np.unique(y_train)[:QUICK_CLASSES] if settings.quick else np.unique(y_train)
-        auroc: dict[str, dict[int, float]] = {}
-        precision: dict[str, dict[int, float]] = {}
-        seconds: dict[str, dict[int, float]] = {}
+    X_normal = data.X_train[y_train == c]
+    normal = (y_test == c).astype(int)
+    ae = default_autoencoder(data.X_train.shape[1], n_samples=len(X_normal), random_state=seed,
+                             device=settings.device)
+    epochs = settings.epochs_or(full=0, quick=1) or None
+    if epochs is not None:
+        ae.set_params(epochs=epochs)
+    vae = clone(ae).set_params(latent="gaussian", loss="bce")
+    with Stopwatch() as fit:
+        ae.fit(X_normal)
+    for scorer in AUTOENCODER_SCORERS:
+        with Stopwatch() as fit_scorer:
+            fitted = AutoencoderScorer(scorer, seed).fit(ae, X_normal)
+        scores.record(method_name("autoencoder", scorer), c, fitted.score(ae, data.X_test),
+                      fit.seconds + fit_scorer.seconds, normal)
+    with Stopwatch() as fit_vae:
+        vae.fit(X_normal)
+        fitted = AutoencoderScorer(VAE_SCORER, seed).fit(vae, X_normal)
+    scores.record(method_name("variational autoencoder", VAE_SCORER), c, fitted.score(vae, data.X_test),
+                  fit_vae.seconds, normal)
+    for representation, scorer in BASELINES:
+        detector = BaselineDetector(representation, scorer, random_state=seed)
+        with Stopwatch() as fit_baseline:
+            detector.fit(X_normal)
+        scores.record(method_name(representation, scorer), c, detector.score_samples(data.X_test),
+                      fit_baseline.seconds, normal)
+    return fit.seconds
 
-        def record(method: str, c: int, scores: np.ndarray, fit_seconds: float, normal: np.ndarray) -> None:
-            auroc.setdefault(method, {})[c], precision.setdefault(method, {})[c] = _measure(normal, scores)
-            seconds.setdefault(method, {})[c] = fit_seconds
 
-        settings_epochs = settings.epochs_or(full=0, quick=1) or None
-        for c in classes:
-            c = int(c)
-            X_normal = data.X_train[y_train == c]
-            normal = (y_test == c).astype(int)
-            ae = default_autoencoder(data.X_train.shape[1], n_samples=len(X_normal), random_state=seed,
-                                     device=settings.device)
-            if settings_epochs is not None:
-                ae.set_params(epochs=settings_epochs)
-            vae = clone(ae).set_params(latent="gaussian", loss="bce")
-            with Stopwatch() as fit:
-                ae.fit(X_normal)
-            for scorer in AUTOENCODER_SCORERS:
-                with Stopwatch() as fit_scorer:
-                    fitted = AutoencoderScorer(scorer, seed).fit(ae, X_normal)
-                record(method_name("autoencoder", scorer), c, fitted.score(ae, data.X_test),
-                       fit.seconds + fit_scorer.seconds, normal)
-            with Stopwatch() as fit_vae:
-                vae.fit(X_normal)
-                fitted = AutoencoderScorer(VAE_SCORER, seed).fit(vae, X_normal)
-            record(method_name("variational autoencoder", VAE_SCORER), c, fitted.score(vae, data.X_test),
-                   fit_vae.seconds, normal)
-            for representation, scorer in BASELINES:
-                detector = BaselineDetector(representation, scorer, random_state=seed)
-                with Stopwatch() as fit_baseline:
-                    detector.fit(X_normal)
-                record(method_name(representation, scorer), c, detector.score_samples(data.X_test),
-                       fit_baseline.seconds, normal)
-            default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
-            best_baseline = max((m for m in auroc if m.split()[0] in ("raw", "pca")), key=lambda m: auroc[m][c])
-            say(f"{NAME}: class {c} ({len(X_normal)} training samples): {default} AUROC {auroc[default][c]:.4f}, "
-                f"best baseline {best_baseline} {auroc[best_baseline][c]:.4f}; autoencoder {fit.seconds:.1f} s")
+def _is_baseline(method: str) -> bool:
+    return method.split()[0] in ("raw", "pca")
 
-    names = data.dataset.label_names
-    class_columns = {int(c): (f"{c} {names[int(c)]}" if names and int(c) < len(names) else str(int(c)))
-                     for c in classes}
 
-    def table(values: dict[str, dict[int, float]], digits_total: bool = False) -> list[dict]:
-        rows = []
-        for method, per_class in values.items():
-            row = {"method": method}
-            row.update({class_columns[c]: per_class[c] for c in per_class})
-            row["mean"] = float(np.mean(list(per_class.values())))
-            if digits_total:
-                row["total"] = float(np.sum(list(per_class.values())))
-            rows.append(row)
-        return rows
+def _table(values: dict[str, dict[int, float]], class_columns: dict[int, str], total: bool = False) -> list[dict]:
+    """One row per method: its value per class, the mean and, with ``total``, the sum."""
+    rows = []
+    for method, per_class in values.items():
+        row = {"method": method}
+        row.update({class_columns[c]: per_class[c] for c in per_class})
+        row["mean"] = float(np.mean(list(per_class.values())))
+        if total:
+            row["total"] = float(np.sum(list(per_class.values())))
+        rows.append(row)
+    return rows
 
-    means = {m: float(np.mean(list(v.values()))) for m, v in auroc.items()}
-    baselines = {m: v for m, v in means.items() if m.split()[0] in ("raw", "pca")}
+
+def _notes(means: dict[str, float], default: str) -> list[str]:
+    baselines = {m: v for m, v in means.items() if _is_baseline(m)}
     ours = {m: v for m, v in means.items() if m not in baselines}
-    default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
     best_baseline = max(baselines, key=baselines.get)
     best_ours = max(ours, key=ours.get)
-    notes = [
+    return [
         "AUROC: class c normal (the positive class, ranked by score_samples), every other test sample an anomaly; "
         "average precision: the anomalies as the positive class, ranked by -score_samples.",
         "fit seconds: training on class c (for the autoencoder scorers: the shared autoencoder's training plus "
@@ -132,8 +131,35 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         f"best baseline {best_baseline} {baselines[best_baseline]:.4f}. The default "
         + ("beats every baseline." if means[default] > baselines[best_baseline] else "does not beat every baseline."),
     ]
+
+
+def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+    """Train per class, score the test split with every scorer and baseline, and tabulate AUROC, AP and time."""
+    say = progress or (lambda message: None)
+    default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
+    with Stopwatch() as total:
+        data = load_study_data(settings, n_train=1500 if settings.quick else None,
+                               n_test=300 if settings.quick else None)
+        y_train = require_labels(data.y_train, data.dataset.name, NAME)
+        y_test = require_labels(data.y_test, data.dataset.name, NAME)
+        classes = np.unique(y_train)[:QUICK_CLASSES] if settings.quick else np.unique(y_train)
+        scores = _Scores()
+        for c in classes:
+            c = int(c)
+            fit_seconds = _score_class(c, data, y_train, y_test, settings, scores)
+            auroc = scores.auroc
+            best_baseline = max((m for m in auroc if _is_baseline(m)), key=lambda m: auroc[m][c])
+            say(f"{NAME}: class {c} ({int(np.sum(y_train == c))} training samples): {default} AUROC "
+                f"{auroc[default][c]:.4f}, best baseline {best_baseline} {auroc[best_baseline][c]:.4f}; autoencoder "
+                f"{fit_seconds:.1f} s")
+
+    names = data.dataset.label_names
+    class_columns = {int(c): (f"{c} {names[int(c)]}" if names and int(c) < len(names) else str(int(c)))
+                     for c in classes}
+    means = {m: float(np.mean(list(v.values()))) for m, v in scores.auroc.items()}
+    best_baseline = max((m for m in means if _is_baseline(m)), key=means.get)
     example = default_autoencoder(data.X_train.shape[1], n_samples=int(np.sum(y_train == classes[0])))
-    settings_record = {"quick": settings.quick, "epochs": settings.epochs, "random_state": seed,
+    settings_record = {"quick": settings.quick, "epochs": settings.epochs, "random_state": settings.random_state,
                        "device": settings.device, "classes": [int(c) for c in classes],
                        "default_scorer": DEFAULT_IMAGE_SCORER,
                        "autoencoder_of_first_class": {k: (list(v) if isinstance(v, tuple) else v)
@@ -144,11 +170,12 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         title=f"One-class anomaly detection on {data.dataset.name}",
         settings=settings_record,
         data={"name": data.dataset.name, **data.description},
-        tables={"AUROC per normal class": table(auroc), "average precision per normal class": table(precision),
-                "fit seconds per normal class": table(seconds, digits_total=True)},
+        tables={"AUROC per normal class": _table(scores.auroc, class_columns),
+                "average precision per normal class": _table(scores.precision, class_columns),
+                "fit seconds per normal class": _table(scores.seconds, class_columns, total=True)},
         figures={"mean_auroc.png": _mean_auroc_figure(means, default, data.dataset.name)},
-        notes=notes,
-        extra={"mean_auroc": means, "default_beats_every_baseline": bool(means[default] > baselines[best_baseline])},
+        notes=_notes(means, default),
+        extra={"mean_auroc": means, "default_beats_every_baseline": bool(means[default] > means[best_baseline])},
         seconds=total.seconds,
     )
 

@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from aelab.data import Dataset, load_dataset, split_dataset
+from aelab.data import DataOptions, Dataset, split_dataset
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
+from aelab.io import atomic_write_json, json_safe
+from aelab.report import figure_pngs, render_report
+from aelab.runs import scale_split, write_folder
 
 Progress = Callable[[str], None] | None
 
@@ -23,15 +26,15 @@ Progress = Callable[[str], None] | None
 class StudySettings:
     """The options every study takes (``aelab bench NAME ...``).
 
-    ``epochs`` None keeps the study's own number (fewer in quick mode); ``seeds`` None keeps the study's own
-    number of repetitions (for the studies that repeat over seeds); ``augment`` None keeps the study's own
-    image augmentation (for the studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``);
-    ``quick`` trains briefly on a subset, which is what the test suite runs.
+    ``data`` is the data the study reads (its ``test_size``, ``subset`` and ``skip_bad_rows`` stay unused: a
+    study splits and samples as its reference did, and stops at bad rows). ``epochs`` None keeps the study's
+    own number (fewer in quick mode); ``seeds`` None keeps the study's own number of repetitions (for the
+    studies that repeat over seeds); ``augment`` None keeps the study's own image augmentation (for the
+    studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``); ``quick`` trains briefly on
+    a subset, which is what the test suite runs.
     """
 
-    data: str
-    data_dir: str | None = None
-    label_column: str | None = None
+    data: DataOptions = field(default_factory=DataOptions)
     quick: bool = False
     epochs: int | None = None
     random_state: int = 0
@@ -66,12 +69,9 @@ def _subset(X: np.ndarray, y: np.ndarray | None, n: int | None, seed: int):
 
 def load_study_data(settings: StudySettings, n_train: int | None = None, n_test: int | None = None,
                     test_size: float = 0.2) -> StudyData:
-    """Load ``settings.data``, split it (official split when it has one, else random stratified), scale to
+    """Load the study's data, split it (official split when it has one, else random stratified), scale to
     [0, 1] with statistics of the training part and keep at most ``n_train`` / ``n_test`` random samples."""
-    from aelab.runs import scale_split
-
-    dataset = load_dataset(settings.data, data_dir=settings.data_dir, label_column=settings.label_column)
-    dataset.check_finite(FIX_BAD_ROWS_REMEDY)
+    dataset, _ = settings.data.load(remedy=FIX_BAD_ROWS_REMEDY)
     split = split_dataset(dataset, test_size=test_size, random_state=settings.random_state)
     _, X_train, X_test = scale_split(dataset, split)
     X_train, y_train = _subset(X_train, split.y_train, n_train, settings.random_state)
@@ -165,28 +165,10 @@ def results_markdown(result: StudyResult, command: str | None = None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False,
                 command: str | None = None) -> Path:
     """Write the results folder in one piece: ``results.md``, ``results.json``, one PNG per figure and
     ``report.html``."""
-    from aelab.persistence import atomic_write_json
-    from aelab.report import figure_pngs, render_report
-    from aelab.runs import write_folder
-
     def fill(staging: Path) -> None:
         pngs = figure_pngs(result.figures)
         for name, png in pngs.items():
@@ -194,7 +176,7 @@ def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False
         record = {"study": result.study, "title": result.title, "command": command, "settings": result.settings,
                   "data": result.data, "machine": machine_description(), "seconds": result.seconds,
                   "tables": result.tables, "notes": result.notes, **result.extra}
-        atomic_write_json(staging / "results.json", _json_ready(record))
+        atomic_write_json(staging / "results.json", json_safe(record))
         (staging / "results.md").write_text(results_markdown(result, command), encoding="utf-8")
         config = {"settings": result.settings, "data": result.data, "command": command}
         (staging / "report.html").write_text(

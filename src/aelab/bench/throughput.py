@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                      stream_bytes=int(args.stream_gb * 1e9), n_samples=args.n_samples)
     print(format_report(result))
     if args.json:
-        from aelab.persistence import atomic_write_json
+        from aelab.io import atomic_write_json
 
         atomic_write_json(args.json, result)
     return 0

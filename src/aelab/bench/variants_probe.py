@@ -23,9 +23,10 @@ import time
 
 import numpy as np
 
-from aelab.augmentation import AUGMENT_CHOICES
+from aelab.augmentation import AUGMENT_CHOICES, image_augmentation
 from aelab.bench.study import StudySettings, load_study_data
 from aelab.bench.variants import CONV, KINDS, conv_autoencoder
+from aelab.data import DataOptions
 from aelab.metrics import clustering_accuracy, gmm_labels, kmeans_labels
 
 
@@ -33,9 +34,7 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
           learning_rate: float = 1e-3, batch_size: int = CONV["batch_size"], seed: int = 0,
           device: str = "cpu", beta: float | None = None, augment: str = "none") -> dict:
     """Fit one autoencoder of the study with these settings and measure its codes; returns a record."""
-    from aelab.augmentation import image_augmentation
-
-    split = load_study_data(StudySettings(data=data, random_state=seed), n_train=n_train)
+    split = load_study_data(StudySettings(data=DataOptions(data), random_state=seed), n_train=n_train)
     n = len(split.X_train)
     epochs = max(1, round(steps * batch_size / n))
     ae = conv_autoencoder(kind, latent, epochs, seed, device).set_params(learning_rate=learning_rate,

@@ -19,8 +19,9 @@ _X_KEYS = ("X", "x", "data", "images", "samples")
 _Y_KEYS = ("y", "labels", "label", "targets", "target")
 
 
-def _as_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str] | None]:
-    """Integer labels 0..k-1 from any label column, with names when they were not integers."""
+def as_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str] | None]:
+    """Integer labels 0..k-1 from any label column, with names when they were not integers; ``where`` names the
+    column in the error of a column that is not one value per sample."""
     values = np.asarray(values)
     if values.ndim != 1:
         raise ValueError(f"labels in {where} must be one value per sample, got shape {values.shape}")
@@ -50,7 +51,7 @@ def _from_array(X: np.ndarray, y: np.ndarray | None, path: Path, kind: str) -> D
     flat = X.reshape(X.shape[0], -1)  # a view for C-contiguous arrays, memory maps included
     label_names = None
     if y is not None:
-        y, label_names = _as_labels(y, str(path))
+        y, label_names = as_labels(y, str(path))
     return Dataset(flat, y, sample_shape, name=str(path), source=f"{kind} file {path}", label_names=label_names)
 
 
@@ -146,7 +147,7 @@ def _table_to_dataset(frame, path: Path, label_column: str | None, kind: str) ->
                              "column that holds the labels")
         if missing_label.any():  # those rows become bad rows (below); their stand-in label is never used
             labels = labels.fillna(labels[~missing_label].iloc[0])
-        y, label_names = _as_labels(labels.to_numpy(), f"column '{label_column}' of {path}")
+        y, label_names = as_labels(labels.to_numpy(), f"column '{label_column}' of {path}")
         frame = frame.drop(columns=[label_column])
     if frame.shape[1] == 0:
         raise ValueError(f"{path} has no feature columns besides the labels")

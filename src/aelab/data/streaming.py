@@ -31,6 +31,7 @@ import numpy as np
 from aelab.data.dataset import bad_values, first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.data.preprocessing import MinMaxScaling
+from aelab.io import atomic_path
 
 #: Default block size of a .npy file, in bytes of the file's rows.
 BLOCK_BYTES = 16 * 2**20
@@ -458,10 +459,8 @@ def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.
     suffix = out.suffix.lower()
     if suffix not in (".npy", ".csv"):
         raise ValueError(f"--out {out} must end in .npy or .csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.partial{suffix}"
     n_rows, n_columns, written = len(source), None, 0
-    try:
+    with atomic_path(out) as tmp:
         if suffix == ".npy":
             array = None
             for chunk in source.chunks(rows):
@@ -485,9 +484,4 @@ def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.
                     np.savetxt(text, result, delimiter=",", fmt="%.7g")
                     f.write(text.getvalue())
                     written += len(result)
-        os.replace(tmp, out)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return written, n_columns

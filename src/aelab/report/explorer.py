@@ -103,6 +103,53 @@ def _two_dimensional(code: np.ndarray) -> tuple[np.ndarray, str]:
     return PCA(n_components=2, random_state=0).fit_transform(code), f"first 2 PCs of the {code.shape[1]}-D code"
 
 
+def _label_name(c, label_names: Sequence[str] | None) -> str:
+    if c is None:
+        return "unlabelled"
+    if label_names is not None and 0 <= int(c) < len(label_names):
+        return str(label_names[int(c)])
+    return str(c)
+
+
+def _explorer_figure(codes: dict[str, np.ndarray], shown: np.ndarray, labels: np.ndarray | None,
+                     label_names: Sequence[str] | None):
+    """The plotly figure: one trace per method and label (the first method's visible, a menu for the others),
+    and the label name of every shown sample."""
+    import plotly.graph_objects as go
+
+    classes = [None] if labels is None else list(np.unique(labels))
+    figure = go.Figure()
+    visibility, subtitles, shown_labels = [], [], {}
+    for m, (method, code) in enumerate(codes.items()):
+        points, what = _two_dimensional(np.asarray(code)[shown])
+        subtitles.append(plotly_text(f"{method}: {what}"))
+        for k, c in enumerate(classes):
+            mask = np.ones(len(shown), bool) if c is None else labels == c
+            name = _label_name(c, label_names)
+            shown_labels.update((int(i), name) for i in shown[mask])
+            # the label reaches plotly only escaped (name, text) and the page's panel only through JSON
+            figure.add_trace(go.Scatter(
+                x=points[mask, 0], y=points[mask, 1], mode="markers", name=plotly_text(name),
+                legendgroup=plotly_text(name), showlegend=True, visible=(m == 0),
+                marker={"size": 6, "color": COLOURS[k % len(COLOURS)], "opacity": 0.75},
+                customdata=[[int(i)] for i in shown[mask]], text=[plotly_text(name)] * int(mask.sum()),
+                meta=plotly_text(method),
+                hovertemplate="label %{text}<br>sample %{customdata[0]}<extra>%{meta}</extra>",
+            ))
+            visibility.append(m)
+    menus = []
+    if len(codes) > 1:
+        buttons = [{"label": plotly_text(method), "method": "update",
+                    "args": [{"visible": [v == m for v in visibility]}, {"title.text": subtitles[m]}]}
+                   for m, method in enumerate(codes)]
+        menus = [{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left", "y": 1.12,
+                  "yanchor": "top", "showactive": True}]
+    figure.update_layout(title={"text": subtitles[0], "x": 0.5}, updatemenus=menus, hovermode="closest",
+                         legend={"title": {"text": "label"}, "itemsizing": "constant"}, height=620,
+                         margin={"l": 50, "r": 20, "t": 90, "b": 50}, template="plotly_white")
+    return figure, shown_labels
+
+
 def latent_explorer(
     codes: dict[str, np.ndarray],
     X: np.ndarray,
@@ -127,8 +174,6 @@ def latent_explorer(
     max_points : int, default=2000
         At most this many samples (a fixed random subset) are shown, to keep the file small.
     """
-    import plotly.graph_objects as go
-
     if not codes:
         raise ValueError("latent_explorer needs the code of at least one method")
     n = len(X)
@@ -141,44 +186,7 @@ def latent_explorer(
     is_image = len(sample_shape) >= 2
     samples = {int(i): (_thumbnail(X[i], sample_shape) if is_image else _values_text(X[i])) for i in shown}
     labels = None if labels is None else np.asarray(labels)[shown]
-    classes = [None] if labels is None else list(np.unique(labels))
-
-    def label_name(c) -> str:
-        if c is None:
-            return "unlabelled"
-        if label_names is not None and 0 <= int(c) < len(label_names):
-            return str(label_names[int(c)])
-        return str(c)
-
-    figure = go.Figure()
-    visibility, subtitles, shown_labels = [], [], {}
-    for m, (method, code) in enumerate(codes.items()):
-        points, what = _two_dimensional(np.asarray(code)[shown])
-        subtitles.append(plotly_text(f"{method}: {what}"))
-        for k, c in enumerate(classes):
-            mask = np.ones(len(shown), bool) if c is None else labels == c
-            name = label_name(c)
-            shown_labels.update((int(i), name) for i in shown[mask])
-            # the label reaches plotly only escaped (name, text) and the page's panel only through JSON
-            figure.add_trace(go.Scatter(
-                x=points[mask, 0], y=points[mask, 1], mode="markers", name=plotly_text(name),
-                legendgroup=plotly_text(name), showlegend=True, visible=(m == 0),
-                marker={"size": 6, "color": COLOURS[k % len(COLOURS)], "opacity": 0.75},
-                customdata=[[int(i)] for i in shown[mask]], text=[plotly_text(name)] * int(mask.sum()),
-                meta=plotly_text(method),
-                hovertemplate="label %{text}<br>sample %{customdata[0]}<extra>%{meta}</extra>",
-            ))
-            visibility.append(m)
-    menus = []
-    if len(codes) > 1:
-        buttons = [{"label": plotly_text(method), "method": "update",
-                    "args": [{"visible": [v == m for v in visibility]}, {"title.text": subtitles[m]}]}
-                   for m, method in enumerate(codes)]
-        menus = [{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left", "y": 1.12,
-                  "yanchor": "top", "showactive": True}]
-    figure.update_layout(title={"text": subtitles[0], "x": 0.5}, updatemenus=menus, hovermode="closest",
-                         legend={"title": {"text": "label"}, "itemsizing": "constant"}, height=620,
-                         margin={"l": 50, "r": 20, "t": 90, "b": 50}, template="plotly_white")
+    figure, shown_labels = _explorer_figure(codes, shown, labels, label_names)
     plot = figure.to_html(full_html=False, include_plotlyjs=True, div_id="explorer-plot",
                           post_script=_HOVER_SCRIPT, config={"scrollZoom": True, "displaylogo": False})
     return (json_island("explorer-samples", samples) + json_island("explorer-labels", shown_labels) +

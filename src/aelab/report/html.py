@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aelab.io import atomic_write_bytes
+
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1200px;
        padding: 0 1rem; color: #222; }
@@ -111,8 +113,6 @@ def render_report(
 
 def write_report(path: str | os.PathLike, document: str) -> Path:
     """Write the HTML ``document`` atomically to ``path``."""
-    from aelab.persistence import atomic_write_bytes
-
     path = Path(path)
     atomic_write_bytes(path, document.encode("utf-8"))
     return path

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from aelab.persistence import atomic_write_bytes, atomic_write_json, read_json
+from aelab.io import atomic_write_bytes, atomic_write_json, read_json
 from aelab.training.state import TrainingState
 
 CHECKPOINT_FORMAT = "aelab-checkpoint"
