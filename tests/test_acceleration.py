@@ -7,13 +7,15 @@ from sklearn.datasets import load_digits
 
 from aelab import Autoencoder
 from aelab.acceleration import autocast, compiled_or_eager, prefer_channels_last
-from aelab.persistence import load
+from aelab.estimators import load
+from aelab.parts import Affine, Conv, Dense, GaussianNoise
 
 X = (load_digits().data[:400] / 16.0).astype(np.float32)
 
 
 def _fit(**params):
-    return Autoencoder(hidden=(16,), latent_dim=2, epochs=2, random_state=0, device="cpu", **params).fit(X)
+    return Autoencoder(encoder=Dense(hidden=(16,)), n_components=2, epochs=2, random_state=0, device="cpu",
+                       **params).fit(X)
 
 
 def test_unknown_precision_names_the_choices():
@@ -37,7 +39,7 @@ def test_bf16_autocast_computes_products_in_bfloat16_and_trains():
     np.testing.assert_allclose(bf16.history_["train_loss"], fp32.history_["train_loss"], rtol=0.05)
 
 
-@pytest.mark.parametrize("params", [{}, {"augmentation": "affine"}, {"corruption": "gaussian"}],
+@pytest.mark.parametrize("params", [{}, {"augmentation": Affine()}, {"corruption": GaussianNoise()}],
                          ids=["dense-step", "dense-step-augmented", "autograd"])
 def test_compile_failure_warns_and_trains_as_without_it(monkeypatch, params):
     def broken_compile(function):
@@ -79,7 +81,7 @@ def test_compile_true_trains_like_eager():
 
 
 def test_channels_last_on_cuda_layout_keeps_the_outputs():
-    ae = Autoencoder(architecture="conv", filters=(4, 8), latent_dim=2, epochs=1, random_state=0,
+    ae = Autoencoder(encoder=Conv(filters=(4, 8)), n_components=2, epochs=1, random_state=0,
                      device="cpu").fit(X)
     network = ae.network_
     before = network.decode(network.encode(torch.from_numpy(X[:5]))).detach()
@@ -89,19 +91,18 @@ def test_channels_last_on_cuda_layout_keeps_the_outputs():
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     after = converted.decode(converted.encode(torch.from_numpy(X[:5]))).detach()
     torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
-    cpu_only = Autoencoder(architecture="conv", filters=(4, 8), latent_dim=2, epochs=1, random_state=0,
+    cpu_only = Autoencoder(encoder=Conv(filters=(4, 8)), n_components=2, epochs=1, random_state=0,
                            device="cpu").fit(X).network_
     kept = prefer_channels_last(cpu_only, torch.device("cpu"))
     conv = [m for m in kept.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     assert conv.weight.is_contiguous() and not conv.weight.is_contiguous(memory_format=torch.channels_last)
 
 
-def test_models_saved_before_precision_and_compile_load_with_the_defaults(tmp_path):
+def test_precision_is_saved_and_a_model_without_it_is_refused(tmp_path):
     _fit(precision="bf16").save(tmp_path)
     record = json.loads((tmp_path / "model.json").read_text())
-    assert record["params"]["precision"] == "bf16"
+    assert record["params"]["precision"] == "bf16" and load(tmp_path).precision == "bf16"
     del record["params"]["precision"], record["params"]["compile"]
     (tmp_path / "model.json").write_text(json.dumps(record))
-    loaded = load(tmp_path)
-    assert loaded.precision == "fp32" and loaded.compile is False
-    assert loaded.transform(X).shape == (400, 2)
+    with pytest.raises(ValueError, match=r"params must be exactly .*missing \['compile', 'precision'\]"):
+        load(tmp_path)

@@ -18,12 +18,13 @@ from aelab.anomaly import (
     resolve_scorer,
     threshold_from_scores,
 )
+from aelab.parts import Dense, Gaussian
 
 UNSEEN = 7  # the digit left out of training: the planted anomalies
 
 
 def small_autoencoder(**params) -> Autoencoder:
-    defaults = dict(hidden=(32,), latent_dim=8, epochs=60, batch_size=32, random_state=0, device="cpu")
+    defaults = dict(encoder=Dense(hidden=(32,)), n_components=8, epochs=60, batch_size=32, random_state=0, device="cpu")
     return Autoencoder(**{**defaults, **params})
 
 
@@ -169,7 +170,7 @@ def test_elbo_scorer_needs_a_bernoulli_variational_autoencoder(digits_split):
     X_train, held_out, _ = digits_split
     with pytest.raises(ValueError, match="scorer='elbo' needs a variational autoencoder"):
         AutoencoderDetector(small_autoencoder(), scorer="elbo").fit(X_train)
-    detector = AutoencoderDetector(small_autoencoder(epochs=5, latent="gaussian", loss="bce"), scorer="elbo")
+    detector = AutoencoderDetector(small_autoencoder(epochs=5, latent=Gaussian(), loss="bce"), scorer="elbo")
     scores = detector.fit(X_train).score_samples(held_out)
     assert scores.shape == (len(held_out),) and np.all(scores < 0)  # an ELBO of binary-ish data in nats
 
@@ -252,6 +253,6 @@ def test_saved_autoencoder_holds_no_threshold_and_a_model_with_one_is_refused(di
 
 def test_default_autoencoder_trains_about_2000_steps():
     ae = default_autoencoder(784, n_samples=6000)
-    assert (ae.hidden, ae.latent_dim, ae.epochs, ae.batch_size) == ((512, 256), 16, 11, 32)
-    assert default_autoencoder(8).latent_dim == 8
+    assert (ae.encoder.hidden, ae.n_components, ae.epochs, ae.batch_size) == ((512, 256), 16, 11, 32)
+    assert default_autoencoder(8).n_components == 8
     assert default_epochs(400) == 154 and default_epochs(6000) == 11 and default_epochs(10) == 200

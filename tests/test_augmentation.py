@@ -9,8 +9,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from aelab import Autoencoder, load
-from aelab.augmentation import AffineAugmentation, affine_transform, random_affine, random_affine_matrices
-from aelab.composite_loss import CompositeLoss, LossComposition
+from aelab.parts import Affine, Conv, Dense
+from aelab.parts.augmentations import affine_transform, random_affine, random_affine_matrices
 
 
 def _dot_image(row: int, col: int, size: int = 4) -> torch.Tensor:
@@ -36,7 +36,7 @@ def test_a_mirror_matrix_flips_left_to_right_and_a_quarter_turn_rotates():
 
 
 def test_random_matrices_stay_within_their_ranges_and_flip_about_half():
-    augmentation = AffineAugmentation(rotation=10.0, shift=0.1, scale=0.2, flip=True)
+    augmentation = Affine(rotation=10.0, shift=0.1, scale=0.2, flip=True)
     theta = random_affine_matrices(4000, augmentation, torch.Generator().manual_seed(0), dtype=torch.float64)
     linear = theta[:, :, :2]
     determinant = torch.linalg.det(linear)  # (+/-) 1 / zoom^2
@@ -52,25 +52,26 @@ def test_random_matrices_stay_within_their_ranges_and_flip_about_half():
 
 def test_still_augmentation_leaves_images_alone_and_moves_keep_the_range():
     x = torch.rand(8, 64)
-    still = random_affine(x, (1, 8, 8), AffineAugmentation(0.0, 0.0, 0.0), torch.Generator().manual_seed(0))
+    still = random_affine(x, (1, 8, 8), Affine(0.0, 0.0, 0.0), torch.Generator().manual_seed(0))
     assert torch.allclose(still, x, atol=1e-6)
-    moved = random_affine(x, (1, 8, 8), AffineAugmentation(30.0, 0.2, 0.2, True), torch.Generator().manual_seed(0))
+    moved = random_affine(x, (1, 8, 8), Affine(30.0, 0.2, 0.2, True), torch.Generator().manual_seed(0))
     assert not torch.allclose(moved, x, atol=1e-3)
     assert moved.min() >= x.min() - 1e-6 and moved.max() <= x.max() + 1e-6
 
 
 def test_the_loss_augments_in_training_only_and_uses_the_moved_image_as_target():
-    network = Autoencoder(hidden=(8,), latent_dim=2, random_state=0)._build_network(16, "sigmoid", seed=0)
+    ae = Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, random_state=0)
+    network = ae.build_network(16, "sigmoid", seed=0)
     x = torch.rand(5, 16)
-    plain = CompositeLoss(LossComposition(output_activation="sigmoid"), torch.Generator().manual_seed(0))
-    moved = CompositeLoss(LossComposition(output_activation="sigmoid", sample_shape=(1, 4, 4),
-                                          augmentation=AffineAugmentation(90.0, 0.25, 0.0, True)),
-                          torch.Generator().manual_seed(0))
+    plain = ae.training_loss(generator=torch.Generator().manual_seed(0), output_activation="sigmoid")
+    ae.set_params(augmentation=Affine(90.0, 0.25, 0.0, True, sample_shape=(4, 4)))
+    ae.sample_shape_ = (1, 4, 4)
+    moved = ae.training_loss(generator=torch.Generator().manual_seed(0), output_activation="sigmoid")
     network.eval()
     assert torch.equal(plain(network, x), moved(network, x))
     network.train()
     # the same draws by hand: target and input are the same moved batch
-    theta = random_affine_matrices(5, AffineAugmentation(90.0, 0.25, 0.0, True), torch.Generator().manual_seed(0))
+    theta = random_affine_matrices(5, Affine(90.0, 0.25, 0.0, True), torch.Generator().manual_seed(0))
     x_moved = affine_transform(x, (1, 4, 4), theta)
     expected = torch.nn.functional.mse_loss(network.decode(network.encode(x_moved)), x_moved)
     assert torch.allclose(moved(network, x), expected)
@@ -82,48 +83,50 @@ def _digits():
 
 def test_fit_with_augmentation_is_reproducible_differs_from_plain_and_round_trips(tmp_path):
     X = _digits()[:400]
-    params = dict(hidden=(32,), latent_dim=4, epochs=3, random_state=0, device="cpu")
-    augmented = Autoencoder(augmentation="affine", augment_flip=True, **params).fit(X)
-    again = Autoencoder(augmentation="affine", augment_flip=True, **params).fit(X)
+    params = dict(encoder=Dense(hidden=(32,)), n_components=4, epochs=3, random_state=0, device="cpu")
+    augmented = Autoencoder(augmentation=Affine(flip=True), **params).fit(X)
+    again = Autoencoder(augmentation=Affine(flip=True), **params).fit(X)
     plain = Autoencoder(**params).fit(X)
     assert augmented.sample_shape_ == (1, 8, 8)
     assert augmented.history_["train_loss"] == again.history_["train_loss"]
     assert augmented.history_["train_loss"] != plain.history_["train_loss"]
     augmented.save(tmp_path / "model")
     loaded = load(tmp_path / "model")
-    assert (loaded.augmentation, loaded.augment_flip, loaded.augment_rotation) == ("affine", True, 10.0)
+    assert loaded.augmentation.get_params() == Affine(flip=True).get_params()
     np.testing.assert_allclose(loaded.transform(X), augmented.transform(X), rtol=1e-6)
 
 
 def test_conv_and_image_arrays_take_augmentation():
     X = _digits()[:200].reshape(-1, 8, 8)
-    ae = Autoencoder(architecture="conv", filters=(8,), latent_dim=2, epochs=1, augmentation="affine",
+    ae = Autoencoder(encoder=Conv(filters=(8,)), n_components=2, epochs=1, augmentation=Affine(),
                      random_state=0, device="cpu").fit(X)
     assert ae.transform(X).shape == (200, 2)
-    dense = Autoencoder(hidden=(16,), latent_dim=2, epochs=1, augmentation="affine", random_state=0,
+    dense = Autoencoder(encoder=Dense(hidden=(16,)), n_components=2, epochs=1, augmentation=Affine(), random_state=0,
                         device="cpu").fit(X)
     assert dense.sample_shape_ == (1, 8, 8) and dense.n_features_in_ == 64
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"augmentation": "affine"}, "augmentation='affine' needs the image shape, and 10 features are not a square"),
-    ({"augmentation": "elastic"}, "augmentation='elastic' is not one of 'affine'"),
-    ({"augment_scale": 1.0}, "augment_scale must be below 1"),
-    ({"augment_shift": -0.1}, "augment_shift must be a number >= 0.0 and <= 1.0"),
-    ({"augment_flip": "yes"}, "augment_flip must be True or False"),
+    ({"augmentation": Affine()}, "Affine needs the image shape, and 10 features are not a square"),
+    ({"augmentation": "elastic"}, "augmentation='elastic' is not one of the augmentation parts; pass one of "
+                                  "aelab.parts (Affine) or None"),
+    ({"augmentation": Affine(scale=1.0)}, "Affine scale must be below 1"),
+    ({"augmentation": Affine(shift=-0.1)}, "Affine shift must be a number >= 0.0 and <= 1.0"),
+    ({"augmentation": Affine(flip="yes")}, "Affine flip must be True or False"),
+    ({"augmentation": Affine(sample_shape=(3, 3))}, "sample_shape (1, 3, 3) holds 9 values but the data have 10"),
 ])
 def test_bad_augmentation_settings_say_what_to_pass(params, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        Autoencoder(epochs=1, latent_dim=2, **params).fit(np.random.default_rng(0).random((20, 10)))
+        Autoencoder(epochs=1, n_components=2, **params).fit(np.random.default_rng(0).random((20, 10)))
 
 
 def test_dec_fine_tunes_on_batches_moved_as_the_pretraining_moved_them():
     from aelab.cluster import DEC, _augmenter
 
     X = _digits()[:300]
-    plain = Autoencoder(hidden=(32,), latent_dim=4, epochs=2, random_state=0, device="cpu").fit(X)
+    plain = Autoencoder(encoder=Dense(hidden=(32,)), n_components=4, epochs=2, random_state=0, device="cpu").fit(X)
     assert _augmenter(plain, 0, torch.device("cpu")) is None
-    moved = Autoencoder(hidden=(32,), latent_dim=4, epochs=2, augmentation="affine", random_state=0,
+    moved = Autoencoder(encoder=Dense(hidden=(32,)), n_components=4, epochs=2, augmentation=Affine(), random_state=0,
                         device="cpu").fit(X)
     augment = _augmenter(moved, 0, torch.device("cpu"))
     batch = torch.as_tensor(X[:16])

@@ -8,6 +8,7 @@ import pytest
 
 from aelab import Autoencoder, load
 from aelab.cli import main
+from aelab.parts import Dense
 from tests.conftest import left_in
 
 TINY = ["--hidden", "4", "--latent", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
@@ -78,7 +79,7 @@ def test_the_estimator_refuses_a_value_beyond_float32():
     X[4, 1] = -1e39
     with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite value\(s\), the first at row 4, column 1 "
                        r"\(-1e\+39, beyond float32's range \|x\| > 3.4e38\); remove or impute them first"):
-        Autoencoder(hidden=(4,), latent_dim=2, epochs=1, device="cpu").fit(X)
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=1, device="cpu").fit(X)
 
 
 def _tamper(run, tmp_path, name, change):
@@ -130,17 +131,25 @@ def test_a_model_json_with_an_infinite_parameter_is_refused(tables, tmp_path, ca
     folder, clean, _, _, run = tables
 
     def change(record):
-        record["params"]["noise_level"] = float("inf")  # json writes Infinity
+        record["params"]["weight_decay"] = float("inf")  # json writes Infinity
 
     copy = _tamper(run, tmp_path, "model.json", change)
     assert "Infinity" in (copy / "model.json").read_text()
-    with pytest.raises(ValueError, match=r"model.json is not a valid aelab model: params.noise_level is inf; it "
+    with pytest.raises(ValueError, match=r"model.json is not a valid aelab model: params.weight_decay is inf; it "
                        "must be a finite number"):
         load(copy)
     out = tmp_path / "z.npy"
     assert main(["encode", "--run", str(copy), "--data", str(clean), "--out", str(out)]) == 2
-    _one_line_error(capsys, "params.noise_level is inf")
+    _one_line_error(capsys, "params.weight_decay is inf")
     assert not out.exists()
+
+    def part_change(record):  # a penalty whose weight is infinite, in a part's own parameters
+        record["params"]["penalties"] = [{"part": "L1Code", "params": {"weight": float("inf")}}]
+
+    copy = _tamper(run, tmp_path / "part", "model.json", part_change)
+    with pytest.raises(ValueError, match=r"model.json: params.penalties\[0\].params.weight is inf; it must be a finite "
+                       "number"):
+        load(copy)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -159,7 +159,7 @@ def test_variants_probe_trains_about_the_asked_steps_on_the_asked_subset(capsys)
     assert (record["batch_size"], record["learning_rate"], record["kind"]) == (64, 0.002, "vanilla")
     for key in ("test_kmeans_acc_%", "test_gmm_acc_%", "all_kmeans_acc_%", "all_gmm_acc_%"):
         assert 0 < record[key] <= 100
-    assert (record["beta"], record["augment"]) == (1.0, "none")
+    assert (record["beta"], record["augment"]) == (None, "none")  # a vanilla kind has no beta
 
 
 def test_variants_probe_takes_beta_and_augmentation(capsys):

@@ -8,12 +8,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from aelab import Autoencoder, load
+from aelab.parts import Dense
 from aelab.training import Callback, EarlyStopping, TrainingSettings, train_network
 from aelab.training.faults import TrainingInterrupted
 
 # 40 rows, 4 held out for validation: 36 training rows in batches of 16 make 3 batches an epoch
 X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
-SETTINGS = dict(hidden=(4,), latent_dim=2, batch_size=16, random_state=0, device="cpu")
+SETTINGS = dict(encoder=Dense(hidden=(4,)), n_components=2, batch_size=16, random_state=0, device="cpu")
 
 
 class Recorder(Callback):
@@ -147,7 +148,7 @@ class StopBelow(Callback):
             state.stop_training = True
 
 
-@parametrize_with_checks([Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu",
-                                      callbacks=[StopBelow()])])
+@parametrize_with_checks([Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=3, batch_size=32,
+                                      device="cpu", callbacks=[StopBelow()])])
 def test_sklearn_compatible_with_callbacks(estimator, check):
     check(estimator)

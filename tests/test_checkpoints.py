@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from aelab import Autoencoder
+from aelab.parts import Dense
 from aelab.training import faults
 from aelab.training.checkpoints import load_checkpoint
 
-SETTINGS = dict(hidden=(16,), latent_dim=4, epochs=6, batch_size=32, random_state=0, device="cpu")
+SETTINGS = dict(encoder=Dense(hidden=(16,)), n_components=4, epochs=6, batch_size=32, random_state=0, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +116,9 @@ KILLED_RUN = """
 import sys
 import numpy as np
 from aelab import Autoencoder
+from aelab.parts import Dense
 X = np.load(sys.argv[1])
-Autoencoder(hidden=(16,), latent_dim=4, epochs=25, batch_size=8, random_state=0, device="cpu").fit(
+Autoencoder(encoder=Dense(hidden=(16,)), n_components=4, epochs=25, batch_size=8, random_state=0, device="cpu").fit(
     X, checkpoint=sys.argv[2])
 """
 

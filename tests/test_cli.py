@@ -62,7 +62,7 @@ def test_encode_and_reconstruct(run_dir, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["train", "--data", "nope", "--out", "{tmp}/o"], "unknown dataset 'nope'"),
     (["train", "--data", "digits", "--latent", "100", "--out", "{tmp}/o"],
-     r"latent_dim=100 is larger than the input, which has 64 feature\(s\)"),
+     r"n_components=100 is larger than the input, which has 64 feature\(s\)"),
     (["train", "--data", "digits", "--hidden", "a,b", "--out", "{tmp}/o"], "expected comma-separated layer widths"),
     (["train", "--data", "{tmp}/bad.csv", "--out", "{tmp}/o"], "column 'b' of .* is not numeric"),
     (["train", "--data", "{tmp}/nan.csv", "--latent", "1", "--out", "{tmp}/o"],
@@ -115,7 +115,9 @@ def test_train_a_kind(tmp_path, capsys, kind):
     assert 0 < metrics["autoencoder"]["test_reconstruction_mse"] < 1
     assert ("test_elbo" in metrics["autoencoder"]) == (kind == "variational")
     model = load(out)
-    assert model.get_params()["architecture"] == ("conv" if kind == "conv" else "dense")
+    assert type(model.encoder).__name__ == ("Conv" if kind == "conv" else "Dense")
+    assert type(model.latent).__name__ == ("Gaussian" if kind == "variational" else "Deterministic")
+    assert model.n_components == 2 and (kind == "conv" or model.encoder.hidden == (512, 256))
     assert json.loads((out / "config.json").read_text())["job"]["kind"] == kind
     names = {p.name for p in out.iterdir()}
     assert "latent_grid.png" in names  # every 2-D code gets the decoder's grid

@@ -16,6 +16,7 @@ from aelab.cluster import (
     clustering_autoencoder,
     sweep_k,
 )
+from aelab.estimators import params_record
 from aelab.metrics import clustering_accuracy
 from aelab.nn.clustering import ClusteringLayer, soft_assignment, target_distribution
 from aelab.objectives import clustering_kl
@@ -79,7 +80,7 @@ def digits_autoencoder(digits):
 
 def test_clustering_autoencoder_has_the_literature_shape():
     ae = clustering_autoencoder(epochs=3, random_state=1)
-    assert (ae.hidden, ae.latent_dim, ae.batch_size, ae.validation_fraction, ae.patience) == (
+    assert (ae.encoder.hidden, ae.n_components, ae.batch_size, ae.validation_fraction, ae.patience) == (
         (500, 500, 2000), 10, 256, 0.0, None)
 
 
@@ -135,16 +136,17 @@ def _unit_blobs(n, n_features, centers):
 
 def test_unfitted_autoencoder_is_cloned_and_fitted():
     X, y = _unit_blobs(200, n_features=6, centers=3)
-    template = clustering_autoencoder(latent_dim=2, epochs=100, hidden=(16,), random_state=0)
+    template = clustering_autoencoder(n_components=2, epochs=100, hidden=(16,), random_state=0)
     model = AutoencoderKMeans(template, n_clusters=3, random_state=0).fit(X)
     assert not hasattr(template, "network_") and model.autoencoder_.n_epochs_ == 100
-    assert model.autoencoder_.get_params() == template.get_params()
+    assert params_record(model.autoencoder_) == params_record(template)
+    assert model.autoencoder_.encoder is not template.encoder
     assert clustering_accuracy(y, model.labels_) > 0.9
 
 
 def test_n2d_separates_blobs():
     X, y = _unit_blobs(300, n_features=8, centers=3)
-    ae = clustering_autoencoder(latent_dim=3, epochs=60, hidden=(16,), random_state=0).fit(X)
+    ae = clustering_autoencoder(n_components=3, epochs=60, hidden=(16,), random_state=0).fit(X)
     model = N2D(ae, n_clusters=3, random_state=0).fit(X)
     assert model.embedding_.shape == (300, 3) and model.umap_.n_neighbors == 20 and model.umap_.min_dist == 0.0
     assert clustering_accuracy(y, model.labels_) == 1.0
@@ -152,7 +154,7 @@ def test_n2d_separates_blobs():
 
 def test_errors_say_what_was_wrong():
     X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
-    ae = clustering_autoencoder(latent_dim=2, epochs=1, hidden=(4,), random_state=0).fit(X)
+    ae = clustering_autoencoder(n_components=2, epochs=1, hidden=(4,), random_state=0).fit(X)
     with pytest.raises(ValueError, match="n_clusters must be a positive integer, got 0"):
         AutoencoderKMeans(ae, n_clusters=0).fit(X)
     with pytest.raises(ValueError, match="n_clusters=30 is more than the 20 samples"):

@@ -31,9 +31,10 @@ def test_conv_hidden_puts_dense_layers_between_the_convolutions_and_the_code(tmp
 
     from aelab import load
     from aelab.estimators import Autoencoder
+    from aelab.parts import Conv
 
     X = np.random.default_rng(0).random((40, 64), dtype=np.float32)
-    ae = Autoencoder(architecture="conv", filters=(4, 8), conv_hidden=(16, 8), latent_dim=3, epochs=1,
+    ae = Autoencoder(encoder=Conv(filters=(4, 8), hidden=(16, 8)), n_components=3, epochs=1,
                      validation_fraction=0.0, random_state=0, device="cpu").fit(X)
     widths = [(m.in_features, m.out_features) for m in ae.network_.modules() if isinstance(m, torch.nn.Linear)]
     # encoder: 8 channels x 2 x 2 -> 16 -> 8 -> code 3; decoder: 3 -> 8 -> 16 -> the last feature map
@@ -41,5 +42,5 @@ def test_conv_hidden_puts_dense_layers_between_the_convolutions_and_the_code(tmp
     assert ae.reconstruct(X).shape == X.shape
     ae.save(tmp_path / "model")
     np.testing.assert_allclose(load(tmp_path / "model").transform(X), ae.transform(X), rtol=1e-6)
-    with pytest.raises(ValueError, match="conv_hidden"):
-        Autoencoder(architecture="conv", conv_hidden=(0,), epochs=1).fit(X)
+    with pytest.raises(ValueError, match=r"Conv hidden must hold positive integer widths, got \(0,\)"):
+        Autoencoder(encoder=Conv(hidden=(0,)), epochs=1).fit(X)

@@ -7,16 +7,16 @@ from sklearn.datasets import load_digits
 
 import aelab.dense_step
 from aelab import Autoencoder
-from aelab.composite_loss import CompositeLoss, LossComposition
 from aelab.dense_step import dense_step_for
 from aelab.objectives import reconstruction_loss
+from aelab.parts import Affine, Contractive, Conv, Dense, Gaussian, GaussianNoise, L1Code, LatentCycle
 
 
-def _network_and_loss(loss="mse", output="sigmoid", **params):
-    ae = Autoencoder(hidden=(16, 8), latent_dim=3, loss=loss, random_state=0, **params)
-    ae.output_activation_ = output
-    network = ae._build_network(20, output, seed=0)
-    loss_fn = CompositeLoss(ae._loss_composition(None, 10, (0.0, 1.0)), torch.Generator().manual_seed(0))
+def _network_and_loss(loss="mse", output="sigmoid", code_activation=None):
+    ae = Autoencoder(encoder=Dense(hidden=(16, 8), code_activation=code_activation), n_components=3, loss=loss,
+                     random_state=0)
+    network = ae.build_network(20, output, seed=0)
+    loss_fn = ae.training_loss(10, (0.0, 1.0), torch.Generator().manual_seed(0), output_activation=output)
     return network, loss_fn
 
 
@@ -59,15 +59,16 @@ def test_steps_of_one_batch_size_write_into_the_same_buffers_and_gradients():
 
 
 @pytest.mark.parametrize("params", [
-    {"architecture": "conv", "filters": (4,)}, {"latent": "gaussian"}, {"corruption": "gaussian"},
-    {"l1_code": 1e-3}, {"activation": "tanh"}, {"code_activation": "sigmoid"},
-    {"latent_cycle": "joint"}, {"contractive_weight": 0.1},
+    {"encoder": Conv(filters=(4,))}, {"latent": Gaussian()}, {"corruption": GaussianNoise()},
+    {"penalties": (L1Code(1e-3),)}, {"encoder": Dense(hidden=(8,), activation="tanh")},
+    {"encoder": Dense(hidden=(8,), code_activation="sigmoid")},
+    {"penalties": (LatentCycle(mode="joint"),)}, {"penalties": (Contractive(0.1),)},
 ])
 def test_other_networks_and_losses_keep_autograd(params):
-    ae = Autoencoder(hidden=(8,), latent_dim=2, random_state=0, sample_shape=(4, 4), **params)
+    ae = Autoencoder(**{"encoder": Dense(hidden=(8,)), **params}, n_components=2, random_state=0)
     ae.output_activation_, ae.sample_shape_ = "sigmoid", (1, 4, 4)
-    network = ae._build_network(16, "sigmoid", seed=0, sample_shape=(1, 4, 4))
-    loss_fn = CompositeLoss(ae._loss_composition(None, 10, (0.0, 1.0)), None)
+    network = ae.build_network(16, "sigmoid", seed=0, sample_shape=(1, 4, 4))
+    loss_fn = ae.training_loss(10, (0.0, 1.0), None)
     assert dense_step_for(network, loss_fn) is None
 
 
@@ -80,12 +81,13 @@ def test_bf16_compile_and_several_processes_keep_autograd():
     assert dense_step_for(network.double(), loss_fn) is None
     assert dense_step_for(network, lambda net, x: x.sum()) is None
     linear_net, _ = _network_and_loss(output="linear")
-    assert dense_step_for(linear_net, CompositeLoss(LossComposition(output_activation="sigmoid"), None)) is None
+    assert dense_step_for(linear_net, Autoencoder().training_loss(output_activation="sigmoid")) is None
 
 
 def test_a_fit_by_the_dense_step_follows_the_autograd_fit(monkeypatch):
     X = (load_digits().data / 16.0).astype(np.float32)
-    params = dict(hidden=(32, 16), latent_dim=2, epochs=4, batch_size=100, random_state=0, device="cpu")
+    params = dict(encoder=Dense(hidden=(32, 16)), n_components=2, epochs=4, batch_size=100, random_state=0,
+                  device="cpu")
     made, real = [], aelab.dense_step.dense_step_for
     monkeypatch.setattr(aelab.dense_step, "dense_step_for", lambda *args, **kwargs: made.append(real(*args, **kwargs))
                         or made[-1])
@@ -102,8 +104,8 @@ def test_a_fit_by_the_dense_step_follows_the_autograd_fit(monkeypatch):
 
 def test_an_augmented_fit_moves_the_same_batches_as_autograd_would(monkeypatch):
     X = (load_digits().data / 16.0).astype(np.float32)
-    params = dict(hidden=(32, 16), latent_dim=2, epochs=3, batch_size=100, augmentation="affine", random_state=0,
-                  device="cpu")
+    params = dict(encoder=Dense(hidden=(32, 16)), n_components=2, epochs=3, batch_size=100, augmentation=Affine(),
+                  random_state=0, device="cpu")
     fast = Autoencoder(**params).fit(X)
     monkeypatch.setattr(aelab.dense_step, "dense_step_for", lambda *args, **kwargs: None)
     slow = Autoencoder(**params).fit(X)

@@ -9,11 +9,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aelab import Autoencoder
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
+from aelab.parts import Dense, Gaussian, GaussianNoise, L1Code
 
 
 @parametrize_with_checks([
-    Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"),
-    AutoencoderDetector(Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, device="cpu"), scorer="mse"),
+    Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=3, batch_size=32, device="cpu"),
+    Autoencoder(encoder=Dense(hidden=(8,)), latent=Gaussian(beta=0.5), corruption=GaussianNoise(0.1),
+                penalties=(L1Code(1e-3),), n_components=2, epochs=3, batch_size=32, device="cpu"),
+    AutoencoderDetector(Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=3, batch_size=32, device="cpu"),
+                        scorer="mse"),
     BaselineDetector("pca", "mse"),
     BaselineDetector("raw", "isolation-forest"),
 ])

@@ -6,6 +6,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from aelab import Autoencoder, load
+from aelab.estimators import params_record
+from aelab.parts import Dense
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +19,7 @@ def digits():
 
 
 def small(**kw):
-    params = dict(hidden=(32,), latent_dim=4, epochs=4, batch_size=64, random_state=0, device="cpu")
+    params = dict(encoder=Dense(hidden=(32,)), n_components=4, epochs=4, batch_size=64, random_state=0, device="cpu")
     params.update(kw)
     return Autoencoder(**params)
 
@@ -39,7 +41,8 @@ def test_save_load_roundtrip_is_identical(digits, tmp_path):
     loaded = load(tmp_path / "model")
     np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))
     np.testing.assert_array_equal(loaded.reconstruct(X), ae.reconstruct(X))
-    assert loaded.get_params() == ae.get_params() and loaded.history_ == ae.history_
+    assert params_record(loaded) == params_record(ae) and loaded.history_ == ae.history_
+    assert loaded.encoder.get_params() == ae.encoder.get_params() and loaded.encoder is not ae.encoder
 
 
 def test_shapes_outputs_and_history(digits):
@@ -64,7 +67,7 @@ def test_training_reduces_reconstruction_error(digits):
 
 def test_no_hidden_layer_and_linear_output_for_unscaled_data():
     X = np.random.default_rng(0).normal(size=(200, 6)) * 5
-    ae = Autoencoder(hidden=(), latent_dim=3, epochs=2, random_state=0).fit(X)
+    ae = Autoencoder(encoder=Dense(hidden=()), n_components=3, epochs=2, random_state=0).fit(X)
     assert ae.output_activation_ == "linear"
     assert [m.__class__.__name__ for m in ae.network_.encoder.modules()].count("Linear") == 1
     assert ae.transform(X).dtype == np.float64
@@ -72,7 +75,7 @@ def test_no_hidden_layer_and_linear_output_for_unscaled_data():
 
 def test_custom_decoder_and_activation(digits):
     X, _ = digits
-    ae = small(hidden=(40, 20), decoder_hidden=(10,), activation="tanh", code_activation="relu").fit(X)
+    ae = small(encoder=Dense(hidden=(40, 20), decoder_hidden=(10,), activation="tanh", code_activation="relu")).fit(X)
     decoder_widths = [m.out_features for m in ae.network_.decoder.modules() if isinstance(m, torch.nn.Linear)]
     assert decoder_widths == [10, 64]
     assert (ae.transform(X) >= 0).all()
@@ -88,9 +91,9 @@ def test_early_stopping_keeps_best_weights(digits):
 
 def test_pipeline_and_grid_search(digits):
     X, y = digits
-    pipe = Pipeline([("ae", small(latent_dim=8, epochs=5)), ("clf", LogisticRegression(max_iter=500))])
-    search = GridSearchCV(pipe, {"ae__latent_dim": [2, 8]}, cv=2).fit(X, y)
-    assert search.best_params_ == {"ae__latent_dim": 8}
+    pipe = Pipeline([("ae", small(n_components=8, epochs=5)), ("clf", LogisticRegression(max_iter=500))])
+    search = GridSearchCV(pipe, {"ae__n_components": [2, 8]}, cv=2).fit(X, y)
+    assert search.best_params_ == {"ae__n_components": 8}
     assert search.score(X, y) > 0.5
 
 
@@ -113,7 +116,7 @@ def test_bce_loss(digits):
 ])
 def test_bad_training_input(bad, message):
     with pytest.raises(ValueError, match=message):
-        Autoencoder(latent_dim=1, epochs=1).fit(bad)
+        Autoencoder(n_components=1, epochs=1).fit(bad)
 
 
 def test_feature_count_at_transform_differs_from_fit(digits):
@@ -125,25 +128,25 @@ def test_feature_count_at_transform_differs_from_fit(digits):
 
 
 def test_latent_larger_than_input():
-    message = r"latent_dim=5 is larger than the input, which has 3 feature\(s\); pass latent_dim <= 3"
+    message = r"n_components=5 is larger than the input, which has 3 feature\(s\); pass n_components <= 3"
     with pytest.raises(ValueError, match=message):
-        Autoencoder(latent_dim=5).fit(np.zeros((10, 3)))
+        Autoencoder(n_components=5).fit(np.zeros((10, 3)))
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"hidden": (10, 0)}, "hidden must hold positive integer widths"),
-    ({"activation": "swish"}, "activation='swish' is not one of"),
+    ({"encoder": Dense(hidden=(10, 0))}, r"Dense hidden must hold positive integer widths, got \(10, 0\)"),
+    ({"encoder": Dense(activation="swish")}, "Dense activation='swish' is not one of"),
     ({"loss": "l1"}, "loss='l1' is not one of"),
-    ({"learning_rate": -1}, "learning_rate must be a positive number"),
-    ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\)"),
+    ({"learning_rate": -1}, "learning_rate must be a number > 0.0, got -1"),
+    ({"validation_fraction": 1.0}, r"validation_fraction must be a number >= 0.0 and < 1.0, got 1.0"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
 def test_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):
-        Autoencoder(latent_dim=1, epochs=1, **params).fit(np.random.default_rng(0).random((20, 3)))
+        Autoencoder(n_components=1, epochs=1, **params).fit(np.random.default_rng(0).random((20, 3)))
 
 
 def test_wrong_code_width_for_inverse_transform(digits):
     X, _ = digits
-    with pytest.raises(ValueError, match="the codes have 3 columns but the model's latent_dim is 4"):
+    with pytest.raises(ValueError, match="the codes have 3 columns but the model's n_components is 4"):
         small().fit(X).inverse_transform(np.zeros((2, 3)))

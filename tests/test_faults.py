@@ -14,6 +14,7 @@ from torch import nn
 
 from aelab import Autoencoder, load
 from aelab.cli import main
+from aelab.parts import Dense
 from aelab.training import TrainingSettings, train_network
 from aelab.training.faults import TrainingOutOfMemory
 
@@ -72,7 +73,7 @@ def test_estimator_divergence_is_a_value_error():
     X = np.random.default_rng(0).random((100, 6)).astype(np.float32) * 1e3
     with pytest.raises(ValueError, match=r"the training loss became (nan|inf) at epoch \d; the weights of the last "
                        r"good epoch are kept"):
-        Autoencoder(hidden=(4,), latent_dim=2, epochs=2, learning_rate=1e12, optimizer="sgd",
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, learning_rate=1e12, optimizer="sgd",
                     random_state=0, device="cpu").fit(X)
     with pytest.raises(ValueError, match="on_divergence='retry' is not one of 'stop', 'restore_halve_lr'"):
         Autoencoder(on_divergence="retry").fit(X)
@@ -99,13 +100,14 @@ def test_out_of_memory_names_the_batch_size_and_a_smaller_one(monkeypatch, error
     X = np.random.default_rng(0).random((100, 6)).astype(np.float32)
     with pytest.raises(TrainingOutOfMemory, match=r"ran out of memory training a batch of 64 rows; pass a smaller "
                        r"batch size, e.g. batch_size=32 \(--batch-size 32\)"):
-        Autoencoder(hidden=(4,), latent_dim=2, batch_size=64, random_state=0, device="cpu").fit(X)
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, batch_size=64, random_state=0, device="cpu").fit(X)
 
 
 def test_other_runtime_errors_are_not_taken_for_out_of_memory(monkeypatch):
     _failing_steps(monkeypatch, RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
-        Autoencoder(hidden=(4,), latent_dim=2, random_state=0, device="cpu").fit(np.zeros((10, 6), np.float32))
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, random_state=0, device="cpu").fit(np.zeros((10, 6),
+                                                                                                           np.float32))
 
 
 def test_cli_out_of_memory_is_one_line_with_exit_2(monkeypatch, tmp_path, capsys):

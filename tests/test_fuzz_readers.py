@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from aelab.data.dataset import Dataset
 from aelab.data.files import read_csv, read_image_folder, read_npy, read_npz, read_parquet
 from aelab.data.idx import read_idx
+from aelab.parts import Dense
 from tests.conftest import idx_bytes
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
@@ -163,7 +164,7 @@ def saved_model(tmp_path_factory):
 
     X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
     folder = tmp_path_factory.mktemp("model") / "m"
-    Autoencoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0, device="cpu").fit(X).save(folder)
+    Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=1, random_state=0, device="cpu").fit(X).save(folder)
     return folder
 
 
@@ -180,7 +181,7 @@ def load_copy(saved_model, tmp_path, name: str, data: bytes, counter: str) -> No
     except ValueError as e:
         assert str(e)
         return
-    assert model.transform(np.zeros((2, model.n_features_in_), np.float32)).shape == (2, model.latent_dim)
+    assert model.transform(np.zeros((2, model.n_features_in_), np.float32)).shape == (2, model.n_components)
 
 
 @FUZZ
@@ -299,7 +300,8 @@ def checkpoint(tmp_path_factory):
 
     X = np.random.default_rng(0).random((40, 6)).astype(np.float32)
     folder = tmp_path_factory.mktemp("checkpoint") / "c"
-    Autoencoder(hidden=(4,), latent_dim=2, epochs=2, random_state=0, device="cpu").fit(X, checkpoint=folder)
+    Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X,
+                                                                                                        checkpoint=folder)
     return folder, X
 
 
@@ -323,7 +325,8 @@ def test_checkpoint_json(checkpoint, tmp_path, change, structural):
     (copy / "checkpoint.json").write_bytes(data)
     FUZZ_COUNTS["checkpoint.json"] += 1
     try:
-        Autoencoder(hidden=(4,), latent_dim=2, epochs=2, random_state=0, device="cpu").fit(X, resume=copy)
+        Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, random_state=0, device="cpu").fit(X,
+                                                                                                            resume=copy)
     except ValueError as e:
         assert str(e)
 

@@ -5,7 +5,18 @@ import pytest
 import torch
 
 from aelab import Autoencoder, load
-from aelab.estimators import KINDS, kind_parameters
+from aelab.estimators import params_record
+from aelab.parts import (
+    KINDS,
+    Contractive,
+    Conv,
+    Dense,
+    Gaussian,
+    LatentCycle,
+    Masking,
+    Sparsity,
+    kind,
+)
 
 
 @pytest.fixture(scope="module")
@@ -15,17 +26,17 @@ def digits():
     return (load_digits().data[:300] / 16.0).astype(np.float32)
 
 
-def tiny(kind="vanilla", **kw):
-    params = dict(hidden=(16,), latent_dim=3, epochs=2, batch_size=64, random_state=0, device="cpu",
-                  filters=(4, 8))
-    params.update(kind_parameters(kind))
+def tiny(name="vanilla", **kw):
+    params = kind(name, hidden=(16,), n_components=3, epochs=2, batch_size=64, random_state=0, device="cpu")
+    if params["encoder"].needs_image_shape:
+        params["encoder"].set_params(filters=(4, 8))
     params.update(kw)
     return Autoencoder(**params)
 
 
-COMBINATIONS = [(kind, {}) for kind in KINDS] + [
-    ("variational", {"architecture": "conv", "corruption": "masking", "noise_level": 0.2}),
-    ("sparse", {"contractive_weight": 0.01, "latent_cycle": "joint"}),
+COMBINATIONS = [(name, {}) for name in KINDS] + [
+    ("variational", {"encoder": Conv(filters=(4, 8)), "corruption": Masking(0.2)}),
+    ("sparse", {"penalties": (*kind("sparse")["penalties"], Contractive(0.01), LatentCycle(1.0, mode="joint"))}),
 ]
 
 
@@ -35,18 +46,20 @@ def test_every_kind_fits_and_round_trips_bit_identically(digits, tmp_path, kind,
     assert np.isfinite(ae.history_["train_loss"]).all() and len(ae.history_["train_loss"]) == 2
     ae.save(tmp_path / "m")
     loaded = load(tmp_path / "m")
-    assert loaded.get_params() == ae.get_params()
+    assert params_record(loaded) == params_record(ae)
+    assert [type(p) for p in loaded.penalties] == [type(p) for p in ae.penalties]
     np.testing.assert_array_equal(loaded.transform(digits), ae.transform(digits))
     np.testing.assert_array_equal(loaded.reconstruct(digits), ae.reconstruct(digits))
     assert ae.transform(digits).shape == (300, 3) and ae.reconstruct(digits).shape == (300, 64)
-    if ae.latent == "gaussian" or ae.latent_cycle != "none":
+    if ae.can_generate:
+        assert kind in ("variational", "variational-batch", "double") or extra
         np.testing.assert_array_equal(loaded.sample(4, random_state=1), ae.sample(4, random_state=1))
         assert ae.sample(4, random_state=1).shape == (4, 64)
 
 
 def test_sample_refused_for_kinds_that_do_not_generate(digits):
-    with pytest.raises(ValueError, match=r"sample\(\) needs a generative autoencoder.*latent='deterministic' and "
-                                         r"latent_cycle='none'; fit with latent='gaussian'"):
+    with pytest.raises(ValueError, match=r"sample\(\) needs a generative autoencoder.*latent=Deterministic\(\) and "
+                                         r"penalties=\(\); fit with latent=Gaussian\(\)"):
         tiny("denoising").fit(digits).sample(2)
 
 
@@ -81,10 +94,8 @@ def test_denoising_corrupts_only_in_training(digits):
     assert noisy.history_["train_loss"] != clean.history_["train_loss"]
     np.testing.assert_array_equal(noisy.denoise(digits), noisy.reconstruct(digits))
     # evaluation mode (the validation loss) sees the clean input; training mode a corrupted one
-    from aelab.composite_loss import CompositeLoss
-
     x = torch.from_numpy(digits[:50])
-    loss_fn = CompositeLoss(noisy._loss_composition(digits), torch.Generator().manual_seed(0))
+    loss_fn = noisy.training_loss(1, (float(digits.min()), float(digits.max())), torch.Generator().manual_seed(0))
     network = noisy.network_.eval()
     with torch.no_grad():
         clean_error = float(noisy.reconstruction_error(digits[:50]).mean())
@@ -107,32 +118,44 @@ def test_conv_takes_image_arrays_and_flat_rows_alike(digits):
     rgb = np.random.default_rng(0).random((40, 3, 7, 9)).astype(np.float32)
     ae = tiny("conv").fit(rgb)
     assert ae.sample_shape_ == (3, 7, 9) and ae.reconstruct(rgb).shape == (40, 189)
-    with pytest.raises(ValueError, match="189 features are not a square image; pass sample_shape"):
+    with pytest.raises(ValueError, match="Conv needs the image shape, and 189 features are not a square image; pass "
+                                         "sample_shape"):
         tiny("conv").fit(rgb.reshape(40, -1))
     with pytest.raises(ValueError, match=r"sample_shape \(1, 8, 9\) holds 72 values but the data have 64"):
-        tiny("conv", sample_shape=(8, 9)).fit(digits)
+        tiny("conv", encoder=Conv(filters=(4, 8), sample_shape=(8, 9))).fit(digits)
 
 
 def test_contractive_penalty_lowers_the_jacobian_norm(digits):
     vanilla = tiny(epochs=5).fit(digits)
-    contractive = tiny("contractive", contractive_weight=1.0, epochs=5).fit(digits)
+    contractive = tiny("contractive", penalties=(Contractive(1.0),), epochs=5).fit(digits)
     assert contractive.jacobian_norm(digits).mean() < vanilla.jacobian_norm(digits).mean()
-    one_layer = tiny(hidden=(), code_activation="sigmoid", contractive_weight=1.0).fit(digits)
+    one_layer = tiny(encoder=Dense(hidden=(), code_activation="sigmoid"), penalties=(Contractive(1.0),)).fit(digits)
     assert one_layer.jacobian_norm(digits).shape == (300,)
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"architecture": "rnn"}, "architecture='rnn' is not one of 'dense', 'conv'"),
-    ({"latent": "uniform"}, "latent='uniform' is not one of"),
-    ({"kl": "mc"}, "kl='mc' is not one of 'analytic', 'batch'"),
-    ({"corruption": "blur"}, "corruption='blur' is not one of"),
-    ({"corruption": "masking", "noise_level": 1.5}, "noise_level must be a number >= 0.0 and <= 1.0, got 1.5"),
-    ({"beta": -1}, "beta must be a number >= 0.0, got -1"),
-    ({"sparsity_weight": 0.1}, "sparsity_weight > 0 needs hidden activations in \\[0, 1\\], but activation='relu'"),
-    ({"sparsity_target": 1.0}, "sparsity_target must be in \\(0, 1\\), got 1.0"),
-    ({"latent_cycle": "sometimes"}, "latent_cycle='sometimes' is not one of"),
-    ({"n_alternations": 0}, "n_alternations must be an integer >= 1, got 0"),
-    ({"architecture": "conv", "filters": ()}, "filters must name at least one convolution"),
+    ({"encoder": "rnn"},
+     "encoder='rnn' is not one of the encoder parts; pass one of aelab.parts \\(Dense, Conv\\) or None"),
+    ({"latent": "uniform"},
+     "latent='uniform' is not one of the latent parts; pass one of aelab.parts \\(Deterministic, "
+                            "Gaussian\\)"),
+    ({"latent": Gaussian(kl="mc")}, "Gaussian kl='mc' is not one of 'analytic', 'batch'"),
+    ({"corruption": "blur"},
+     "corruption='blur' is not one of the corruption parts; pass one of aelab.parts \\(GaussianNoise, "
+                             "Masking, SaltPepper\\)"),
+    ({"corruption": Masking(1.5)}, "Masking level must be a number >= 0.0 and <= 1.0, got 1.5"),
+    ({"latent": Gaussian(beta=-1)}, "Gaussian beta must be a number >= 0.0, got -1"),
+    ({"penalties": (Sparsity(0.1),)}, "Sparsity needs hidden activations in \\[0, 1\\], but the encoder is "
+                                      "Dense\\(hidden=\\(16,\\)\\) with activation='relu'; pass an encoder with "
+                                      "activation='sigmoid'"),
+    ({"encoder": Dense(activation="sigmoid"), "penalties": (Sparsity(0.1, target=1.0),)},
+     "Sparsity target must be a number > 0.0 and < 1.0, got 1.0"),
+    ({"penalties": (LatentCycle(mode="sometimes"),)}, "LatentCycle mode='sometimes' is not one of"),
+    ({"penalties": (LatentCycle(n_alternations=0),)}, "LatentCycle n_alternations must be an integer >= 1, got 0"),
+    ({"encoder": Conv(filters=())}, "Conv filters must name at least one convolution"),
+    ({"penalties": (Contractive(), Contractive())}, "penalties holds the same penalty twice \\(contractive, "
+                                                    "contractive\\)"),
+    ({"penalties": (Masking(),)}, "penalties holds Masking\\(\\), which is not a penalty part"),
 ])
 def test_bad_kind_parameters(digits, params, message):
     with pytest.raises(ValueError, match=message):
@@ -141,4 +164,4 @@ def test_bad_kind_parameters(digits, params, message):
 
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown kind 'magic'; choose one of vanilla, conv, denoising"):
-        kind_parameters("magic")
+        kind("magic")

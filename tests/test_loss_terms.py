@@ -5,8 +5,6 @@ import math
 import pytest
 import torch
 
-from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
-from aelab.corruption import corrupt
 from aelab.nn.dense import DenseStack
 from aelab.nn.latent import DeterministicHead, Encoder
 from aelab.objectives import (
@@ -19,6 +17,8 @@ from aelab.objectives import (
     reconstruction_error_sum,
     sparsity_kl,
 )
+from aelab.parts import GaussianNoise, LatentCycle, Masking, SaltPepper
+from aelab.parts.penalties import contractive_penalty
 
 
 def test_analytic_kl_by_hand():
@@ -93,26 +93,26 @@ def test_gradients_of_the_loss_terms_in_float64():
 def test_corruptions():
     x = torch.full((200, 50), 0.5)
     g = torch.Generator().manual_seed(0)
-    assert torch.equal(corrupt(x, "masking", 0.0, g), x)
-    assert torch.equal(corrupt(x, "masking", 1.0, g), torch.zeros_like(x))
-    masked = corrupt(x, "masking", 0.3, g)
+    assert torch.equal(Masking(0.0).corrupt(x, g), x)
+    assert torch.equal(Masking(1.0).corrupt(x, g), torch.zeros_like(x))
+    masked = Masking(0.3).corrupt(x, g)
     assert set(masked.unique().tolist()) == {0.0, 0.5} and abs((masked == 0).float().mean().item() - 0.3) < 0.02
-    salted = corrupt(x, "salt_pepper", 0.4, g)
+    salted = SaltPepper(0.4).corrupt(x, g)
     assert abs((salted == 0).float().mean().item() - 0.2) < 0.02
     assert abs((salted == 1).float().mean().item() - 0.2) < 0.02
-    noisy = corrupt(x, "gaussian", 0.5, g, clip=True)
+    noisy = GaussianNoise(0.5).corrupt(x, g, clip=True)
     assert noisy.min() == 0 and noisy.max() == 1 and abs((noisy - x).std().item() - 0.4) < 0.05
-    a = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(3))
-    b = corrupt(x, "gaussian", 0.5, torch.Generator().manual_seed(3))
+    a = GaussianNoise(0.5).corrupt(x, torch.Generator().manual_seed(3))
+    b = GaussianNoise(0.5).corrupt(x, torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and abs((a - x).std().item() - 0.5) < 0.01
-    with pytest.raises(ValueError, match="unknown corruption 'blur'; choose one of gaussian, masking, salt_pepper"):
-        corrupt(x, "blur", 0.1, g)
+    with pytest.raises(ValueError, match="SaltPepper level must be a number >= 0.0 and <= 1.0, got -0.1"):
+        SaltPepper(-0.1).validate(50)
+    with pytest.raises(ValueError, match="GaussianNoise level must be a number >= 0.0, got inf"):
+        GaussianNoise(float("inf")).validate(50)
 
 
 def test_alternating_phases_split_the_steps():
-    loss = CompositeLoss(LossComposition(latent_cycle="alternating", n_alternations=2, total_steps=8), None)
-    phases = []
-    for _ in range(8):
-        phases.append(loss._in_cycle_phase())
-        loss.step += 1
+    cycle = LatentCycle(mode="alternating", n_alternations=2)
+    phases = [cycle.takes_over(step, 8) for step in range(8)]
     assert phases == [False, False, True, True, False, False, True, True]
+    assert not any(LatentCycle(mode="joint").takes_over(step, 8) for step in range(8))

@@ -6,13 +6,14 @@ import pytest
 from safetensors.numpy import save_file
 
 from aelab import Autoencoder, load
+from aelab.parts import Dense
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     X = np.random.default_rng(0).random((100, 6)).astype(np.float32)
     path = tmp_path_factory.mktemp("m") / "model"
-    Autoencoder(hidden=(5,), latent_dim=2, epochs=2, random_state=0).fit(X).save(path)
+    Autoencoder(encoder=Dense(hidden=(5,)), n_components=2, epochs=2, random_state=0).fit(X).save(path)
     return path
 
 
@@ -81,7 +82,7 @@ def test_refuses_missing_files(tmp_path):
         load(tmp_path)
 
 
-@pytest.mark.parametrize("key, value", [("epochs", "50"), ("hidden", [5.5]), ("verbose", True), ("device", 0),
+@pytest.mark.parametrize("key, value", [("epochs", "50"), ("n_components", 2.0), ("verbose", True), ("device", 0),
                                         ("random_state", 1.5), ("patience", [])])
 def test_refuses_a_parameter_of_the_wrong_type(saved, tmp_path, key, value):
     path = copy_of(saved, tmp_path)
@@ -95,6 +96,18 @@ def test_refuses_a_parameter_of_the_wrong_type(saved, tmp_path, key, value):
 def test_a_model_with_none_where_allowed_loads(saved, tmp_path):
     path = copy_of(saved, tmp_path)
     record = json.loads((path / "model.json").read_text())
-    record["params"].update(patience=None, random_state=None, corruption=None)
+    record["params"].update(patience=None, random_state=None, corruption=None, latent=None)
     (path / "model.json").write_text(json.dumps(record))
-    assert load(path).patience is None
+    loaded = load(path)
+    assert loaded.patience is None and loaded.latent is None and loaded.corruption is None
+
+
+def test_refuses_a_part_parameter_of_the_wrong_type(saved, tmp_path):
+    path = copy_of(saved, tmp_path)
+    record = json.loads((path / "model.json").read_text())
+    record["params"]["encoder"]["params"]["hidden"] = [5.5]
+    (path / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError,
+                       match=r"holds an invalid configuration \(ValueError: Dense hidden must hold positive "
+                                         r"integer widths, got \(5.5,\)\)"):
+        load(path)

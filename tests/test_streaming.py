@@ -10,6 +10,7 @@ from aelab import Autoencoder
 from aelab.cli import main
 from aelab.data import MinMaxScaling
 from aelab.data.streaming import DeviceStream, StreamingSource, write_streamed
+from aelab.parts import Dense
 
 
 @pytest.fixture
@@ -105,7 +106,8 @@ def test_fit_streams_from_the_file_and_repeats_with_the_random_state(npy):
     source = source.with_scaling(source.minmax(per_feature=True))
 
     def fit():
-        return Autoencoder(hidden=(8,), latent_dim=2, epochs=3, batch_size=16, random_state=0, device="cpu").fit(source)
+        return Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=3, batch_size=16, random_state=0,
+                           device="cpu").fit(source)
 
     first, second = fit(), fit()
     assert first.n_features_in_ == 5 and first.output_activation_ == "sigmoid"
@@ -118,7 +120,8 @@ def test_fit_streams_from_the_file_and_repeats_with_the_random_state(npy):
 def test_write_streamed_npy_matches_transform_and_leaves_no_temporary_file(npy, tmp_path):
     path, X = npy
     scaling = MinMaxScaling.fit(X, per_feature=True)
-    ae = Autoencoder(hidden=(8,), latent_dim=2, epochs=1, random_state=0, device="cpu").fit(scaling.transform(X))
+    ae = Autoencoder(encoder=Dense(hidden=(8,)), n_components=2, epochs=1, random_state=0,
+                     device="cpu").fit(scaling.transform(X))
     source = StreamingSource(path, block_rows=10).with_scaling(scaling)
     out = tmp_path / "out" / "codes.npy"
     assert write_streamed(source, ae.transform, out, rows=25) == (103, 2)

@@ -11,7 +11,7 @@ normal (training) data and then scores any data:
 ``lof``                   LocalOutlierFactor(novelty=True) on the representation
 ``ocsvm``                 one-class SVM (RBF kernel, gamma="scale", nu=0.1) on the representation
 ``gmm``                   log-likelihood under a Gaussian mixture fitted to the representation
-``elbo``                  the variational autoencoder's evidence lower bound (``latent="gaussian"``, ``loss="bce"``)
+``elbo``                  the variational autoencoder's evidence lower bound (``latent=Gaussian()``, ``loss="bce"``)
 ``combined``              the mean of the mse and gmm scores, each standardized by its training scores
 ========================  ==================================================================================
 
@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.estimators import Autoencoder
+from aelab.parts.encoders import Dense
 
 #: The scorers, and the ones each representation supports.
 SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "ocsvm", "gmm", "elbo", "combined")
@@ -199,9 +200,9 @@ class AutoencoderScorer:
         self.random_state = random_state
 
     def fit(self, autoencoder, X: np.ndarray) -> AutoencoderScorer:
-        if self.kind == "elbo" and (autoencoder.latent != "gaussian" or autoencoder.loss != "bce"):
+        if self.kind == "elbo" and not autoencoder.has_elbo:
             raise ValueError("scorer='elbo' needs a variational autoencoder with a Bernoulli likelihood; pass "
-                             "Autoencoder(latent='gaussian', loss='bce', ...) as autoencoder")
+                             "Autoencoder(latent=Gaussian(), loss='bce', ...) as autoencoder")
         self.density_ = self.combination_ = None
         if self.kind in DENSITY_SCORERS or self.kind == "combined":
             kind = "gmm" if self.kind == "combined" else self.kind
@@ -216,7 +217,7 @@ class AutoencoderScorer:
 
     def score(self, autoencoder, X: np.ndarray) -> np.ndarray:
         if self.kind in RECONSTRUCTION_SCORERS:
-            shape = getattr(autoencoder, "sample_shape_", None) or autoencoder.get_params().get("sample_shape")
+            shape = getattr(autoencoder, "sample_shape_", None)
             return reconstruction_scores(X, autoencoder.reconstruct(X), self.kind, shape)
         if self.kind == "elbo":
             return autoencoder.elbo(X, n_samples=4, random_state=self.random_state).astype(np.float64)
@@ -299,9 +300,11 @@ class AutoencoderDetector(_Detector):
     >>> from sklearn.datasets import load_digits
     >>> from aelab import Autoencoder
     >>> from aelab.anomaly import AutoencoderDetector
+    >>> from aelab.parts import Dense
     >>> digits = load_digits()
     >>> X = digits.data / 16.0
-    >>> detector = AutoencoderDetector(Autoencoder(hidden=(32,), latent_dim=4, epochs=5, random_state=0),
+    >>> detector = AutoencoderDetector(Autoencoder(encoder=Dense(hidden=(32,)), n_components=4, epochs=5,
+    ...                                            random_state=0),
     ...                                scorer="mse").fit(X[digits.target == 0])
     >>> detector.predict(X[:3])  # doctest: +SKIP
     array([ 1, -1, -1])
@@ -325,13 +328,13 @@ class AutoencoderDetector(_Detector):
             model = clone(self.autoencoder)
             if model.get_params().get("random_state") is None:
                 model.set_params(random_state=self.random_state)
-        kind = resolve_scorer(self.scorer, X.shape[1], model.get_params().get("sample_shape"))
+        kind = resolve_scorer(self.scorer, X.shape[1], getattr(model.encoder, "sample_shape", None))
         # what AutoencoderScorer.fit would refuse, refused before the training rather than after it
         if kind == "smooth-mse":
-            image_shape_of(X.shape[1], model.get_params().get("sample_shape"))
-        if kind == "elbo" and (model.latent != "gaussian" or model.loss != "bce"):
+            image_shape_of(X.shape[1], getattr(model.encoder, "sample_shape", None))
+        if kind == "elbo" and not model.has_elbo:
             raise ValueError("scorer='elbo' needs a variational autoencoder with a Bernoulli likelihood; pass "
-                             "Autoencoder(latent='gaussian', loss='bce', ...) as autoencoder")
+                             "Autoencoder(latent=Gaussian(), loss='bce', ...) as autoencoder")
         self.autoencoder_ = model.fit(X)
         self.scorer_ = AutoencoderScorer(kind, self.random_state).fit(self.autoencoder_, X)
         self._fit_threshold(X)
@@ -443,6 +446,6 @@ def default_autoencoder(n_features: int, n_samples: int | None = None, random_st
     autoencoder of the same code size at equal steps (docs/benchmarks.md) and trains several times faster.
     """
     epochs = 30 if n_samples is None else default_epochs(n_samples)
-    return Autoencoder(hidden=(512, 256), latent_dim=min(16, n_features), epochs=epochs,
+    return Autoencoder(encoder=Dense(hidden=(512, 256)), n_components=min(16, n_features), epochs=epochs,
                        batch_size=DEFAULT_BATCH_SIZE, validation_fraction=0.1, patience=10,
                        random_state=random_state, device=device)

@@ -155,7 +155,7 @@ def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bo
 
 
 def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", help: str | None = None) -> None:
-    from aelab.augmentation import AUGMENT_CHOICES
+    from aelab.parts.augmentations import AUGMENT_CHOICES
 
     parser.add_argument("--augment", default=default, choices=tuple(AUGMENT_CHOICES),
                         help=help or "move each training image by a random rotation (up to 10 degrees), shift (10%%) "
@@ -163,13 +163,13 @@ def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", 
 
 
 def _add_train_parser(commands) -> None:
-    from aelab.estimators import KINDS
+    from aelab.parts.kinds import KINDS
 
     train = commands.add_parser("train", help="train an autoencoder and write a run folder")
     _add_data_options(train, split=True, skip_bad_rows=True)
     train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
                        help="the kind of autoencoder: " + ", ".join(KINDS))
-    train.add_argument("--latent", type=int, default=32, help="size of the code")
+    train.add_argument("--latent", type=int, default=32, help="size of the code (n_components)")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
     _add_training_options(train, epochs=20)
@@ -211,7 +211,7 @@ def _add_compare_parser(commands) -> None:
     _add_data_options(compare, split=True, subset=True, skip_bad_rows=True)
     compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
                          help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
-    compare.add_argument("--latent", type=int, default=2, help="size of every code")
+    compare.add_argument("--latent", type=int, default=2, help="size of every code (n_components)")
     _add_training_options(compare, epochs=30)
     _add_seed_and_device(compare, "split, weights, shuffling and methods")
     _add_output_options(compare, "comparison folder")
@@ -230,7 +230,7 @@ def _add_cluster_parser(commands) -> None:
     cluster.add_argument("--sweep", type=_k_range, default=None,
                          help="range of k to sweep, e.g. 2..15 (implies --k auto; default range 2..15)")
     cluster.add_argument("--hidden", type=_int_list, default=(500, 500, 2000), help="encoder hidden widths")
-    cluster.add_argument("--latent", type=int, default=10, help="size of the code")
+    cluster.add_argument("--latent", type=int, default=10, help="size of the code (n_components)")
     cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
     _add_augment(cluster)
     _add_seed_and_device(cluster, "the weights and the methods")
@@ -275,7 +275,7 @@ def _add_detect_parser(commands) -> None:
     detect.add_argument("--architecture", default=None, choices=("dense", "conv"),
                         help="default: dense (512, 256)")
     detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths (default 512,256)")
-    detect.add_argument("--latent", type=int, default=None, help="size of the code (default 16)")
+    detect.add_argument("--latent", type=int, default=None, help="size of the code, n_components (default 16)")
     detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
     detect.add_argument("--batch-size", type=int, default=None)
     _add_seed_and_device(detect, "weights, shuffling and scorer")
@@ -342,7 +342,7 @@ def _changed_options(args, command: str, *required: str) -> list[str]:
 
 def _refuse_ignored_train_options(args) -> None:
     """Options that would do nothing in this combination are refused rather than silently ignored."""
-    from aelab.estimators import kind_parameters
+    from aelab.parts.kinds import kind
 
     changed = _changed_options(args, "train")
     if args.resume is not None:
@@ -351,12 +351,14 @@ def _refuse_ignored_train_options(args) -> None:
             raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
                              "would do nothing; leave them out (or start a new run with --out and --force)")
         return
-    kind = kind_parameters(args.kind)
-    if kind.get("architecture") == "conv" and "--hidden" in changed:
-        raise UsageError("--hidden sets the widths of dense layers, but --kind conv uses convolutions (32, 64 "
-                         "filters) and takes no --hidden; leave out --hidden, or use a dense kind such as vanilla")
-    if "activation" in kind and "--activation" in changed and args.activation != kind["activation"]:
-        raise UsageError(f"--kind {args.kind} uses its own activation ({kind['activation']}), so --activation "
+    encoder = kind(args.kind)["encoder"].get_params()
+    if "--hidden" in changed and kind(args.kind, hidden=args.hidden)["encoder"].get_params() == encoder:
+        raise UsageError(f"--hidden sets the widths of dense layers, but --kind {args.kind} uses convolutions "
+                         f"({', '.join(map(str, encoder.get('filters', ())))} filters) and takes no --hidden; "
+                         "leave out --hidden, or use a dense kind such as vanilla")
+    if ("--activation" in changed and args.activation != encoder.get("activation")
+            and kind(args.kind, activation=args.activation)["encoder"].get_params() == encoder):
+        raise UsageError(f"--kind {args.kind} uses its own activation ({encoder.get('activation')}), so --activation "
                          f"{args.activation} would do nothing; leave out --activation")
 
 
@@ -378,7 +380,7 @@ def _new_train_job(args, writer: bool):
     # the other ranks would see rank 0's run in the making and refuse it
     out = check_output_folder(args.out, args.force) if writer else Path(args.out)
     job = TrainJob(
-        data=data, kind=args.kind, hidden=args.hidden, latent_dim=args.latent,
+        data=data, kind=args.kind, hidden=args.hidden, n_components=args.latent,
         activation=args.activation, loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, patience=args.patience, random_state=args.seed, device=args.device,
         verbose=0 if args.quiet else 1, precision=args.precision, compile=args.compile, stream=args.stream,
@@ -417,9 +419,10 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
 def _print_train_summary(outcome, job, out: Path) -> None:
     from aelab.runs import summary_rows
 
-    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.latent_dim))
-    if outcome.estimator.architecture == "conv":
-        shape = f"conv {'-'.join(map(str, outcome.estimator.filters))} to {job.latent_dim}"
+    shape = "-".join(str(s) for s in (outcome.dataset.n_features, *job.hidden, job.n_components))
+    encoder_params = outcome.estimator.encoder.get_params()
+    if "filters" in encoder_params:
+        shape = f"conv {'-'.join(map(str, encoder_params['filters']))} to {job.n_components}"
     print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
           f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
           f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
@@ -496,7 +499,7 @@ def _compare(args) -> int:
                              f"{args.methods} has no ae; leave them out or add ae to --methods")
     check_output_folder(args.out, args.force)
     job = CompareJob(
-        data=data, methods=methods, latent_dim=args.latent, hidden=args.hidden, epochs=args.epochs,
+        data=data, methods=methods, n_components=args.latent, hidden=args.hidden, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, random_state=args.seed,
         device=args.device,
     )
@@ -529,7 +532,7 @@ def _cluster(args) -> int:
     check_output_folder(args.out, args.force)
     job = ClusterJob(data=_data_options(args), method=args.method,
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
-                     latent_dim=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
+                     n_components=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
                      verbose=0 if args.quiet else 1, augment=args.augment)
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
@@ -659,7 +662,7 @@ def _detect(args) -> int:
     _refuse_folder("--report", args.report)
     job = DetectJob(data=_data_options(args, name=args.train), score=args.score, out=args.out, report=args.report,
                     scorer=args.scorer, contamination=args.contamination, architecture=args.architecture,
-                    hidden=args.hidden, latent_dim=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                    hidden=args.hidden, n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                     random_state=args.seed, device=args.device)
     outcome = run_detection(job)
     with _writing("scores and report", args.out):

@@ -25,27 +25,30 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from aelab.augmentation import random_affine
 from aelab.estimators import Autoencoder
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
+from aelab.parts.encoders import Dense
 
 #: The layer widths of the deep clustering literature's encoder (DEC, IDEC, N2D): d-500-500-2000-code.
 CLUSTERING_HIDDEN = (500, 500, 2000)
 
 
-def clustering_autoencoder(latent_dim: int = 10, epochs: int = 200, random_state=None, **params) -> Autoencoder:
-    """The dense autoencoder DEC, IDEC and N2D pretrain: d-500-500-2000-``latent_dim``, ReLU, linear code,
+def clustering_autoencoder(n_components: int = 10, epochs: int = 200, random_state=None, hidden=CLUSTERING_HIDDEN,
+                           **params) -> Autoencoder:
+    """The dense autoencoder DEC, IDEC and N2D pretrain: d-500-500-2000-``n_components``, ReLU, linear code,
     MSE, batch 256, Adam, trained on all the data (no validation split, no early stopping).
 
-    Other ``Autoencoder`` parameters (``corruption``, ``device``...) can be given as keywords.
+    ``hidden`` replaces the encoder's widths; other ``Autoencoder`` parameters (``corruption``,
+    ``augmentation``, ``device``...) can be given as keywords.
 
     Examples
     --------
-    >>> clustering_autoencoder(epochs=5).hidden
+    >>> clustering_autoencoder(epochs=5).encoder.hidden
     (500, 500, 2000)
     """
-    settings = dict(hidden=CLUSTERING_HIDDEN, latent_dim=latent_dim, activation="relu", loss="mse", epochs=epochs,
+    settings = dict(encoder=Dense(hidden=tuple(hidden), activation="relu"), n_components=n_components, loss="mse",
+                    epochs=epochs,
                     batch_size=256, learning_rate=1e-3, validation_fraction=0.0, patience=None,
                     random_state=random_state)
     settings.update(params)
@@ -332,12 +335,12 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
 
 def _augmenter(autoencoder: Autoencoder, seed: int, device: torch.device):
     """The batch augmentation ``autoencoder`` was pretrained with, as a function of a batch, or None."""
-    augmentation = autoencoder._affine_augmentation()
+    augmentation = autoencoder.augmentation
     if augmentation is None:
         return None
     generator = torch.Generator(device=device).manual_seed(seed)
     shape = autoencoder.sample_shape_
-    return lambda x: random_affine(x, shape, augmentation, generator)
+    return lambda x: augmentation.augment(x, shape, generator)
 
 
 class DEC(_CodeClustering):
@@ -356,7 +359,7 @@ class DEC(_CodeClustering):
     n_clusters : int, default=10
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
-    init : {"kmeans", "n2d"} or array of shape (n_clusters, latent_dim), default="kmeans"
+    init : {"kmeans", "n2d"} or array of shape (n_clusters, n_components), default="kmeans"
         How the centres start: k-means of the code, the mean code of each N2D cluster, or these centres.
     update_interval : int, default=140
         Iterations between updates of the target distribution.
@@ -377,7 +380,7 @@ class DEC(_CodeClustering):
     ----------
     autoencoder_ : Autoencoder
         The fine-tuned autoencoder.
-    cluster_centers_ : ndarray of shape (n_clusters, latent_dim)
+    cluster_centers_ : ndarray of shape (n_clusters, n_components)
     initial_labels_ : ndarray of shape (n_samples,)
         The assignment before fine-tuning (the k-means or N2D clusters).
     labels_ : ndarray of shape (n_samples,)

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from aelab.augmentation import augment_parameters, image_augmentation
 from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoencoder, sweep_k
 from aelab.data import DataOptions, Dataset, MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import ari, clustering_accuracy, nmi
+from aelab.parts.augmentations import augmentation, image_augmentation
 from aelab.report import figure_pngs, render_report
 from aelab.runs import write_folder
 
@@ -38,7 +38,7 @@ class ClusterJob:
     k: int | None = 10
     sweep: tuple[int, int] | None = None
     hidden: tuple[int, ...] = CLUSTERING_HIDDEN
-    latent_dim: int = 10
+    n_components: int = 10
     epochs: int = 200
     batch_size: int = 256
     random_state: int = 0
@@ -57,7 +57,7 @@ class ClusterJob:
                              f"{self.sweep[0]}..{self.sweep[1]}; pass e.g. 2..15")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        augment_parameters(self.augment)
+        augmentation(self.augment)
         self.data.check()
 
 
@@ -84,12 +84,13 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
     dataset, _ = job.data.load(job.random_state, remedy=FIX_BAD_ROWS_REMEDY)
     X = dataset.X.reshape(len(dataset.X), -1)
     X = MinMaxScaling.fit(X, per_feature=not dataset.is_image).transform(X)
-    if job.latent_dim > X.shape[1]:
-        raise ValueError(f"latent_dim={job.latent_dim} is more than the {X.shape[1]} features of {dataset.name}; "
+    if job.n_components > X.shape[1]:
+        raise ValueError(f"n_components={job.n_components} is more than the {X.shape[1]} features of {dataset.name}; "
                          "pass a smaller --latent")
-    autoencoder = clustering_autoencoder(latent_dim=job.latent_dim, epochs=job.epochs, random_state=job.random_state,
-                                         hidden=tuple(job.hidden), batch_size=job.batch_size, device=job.device,
-                                         verbose=job.verbose, **image_augmentation(dataset, job.augment))
+    autoencoder = clustering_autoencoder(n_components=job.n_components, epochs=job.epochs,
+                                         random_state=job.random_state, hidden=tuple(job.hidden),
+                                         batch_size=job.batch_size, device=job.device, verbose=job.verbose,
+                                         augmentation=image_augmentation(dataset, job.augment))
     started = time.perf_counter()
     autoencoder.fit(X)
     pretrain_seconds = time.perf_counter() - started

@@ -26,6 +26,7 @@ from aelab.estimators import Autoencoder
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
+from aelab.parts import Dense
 from aelab.report import figure_pngs, latent_explorer, render_report
 from aelab.runs import scale_split, write_folder
 
@@ -36,7 +37,7 @@ class CompareJob:
 
     data: DataOptions = field(default_factory=DataOptions)
     methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
-    latent_dim: int = 2
+    n_components: int = 2
     hidden: tuple[int, ...] = (512, 256)
     epochs: int = 30
     batch_size: int = 256
@@ -57,7 +58,7 @@ class Method:
 
 
 def _autoencoder(job: CompareJob):
-    return Autoencoder(hidden=tuple(job.hidden), latent_dim=job.latent_dim, epochs=job.epochs,
+    return Autoencoder(encoder=Dense(hidden=tuple(job.hidden)), n_components=job.n_components, epochs=job.epochs,
                        batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
                        random_state=job.random_state, device=job.device, verbose=job.verbose)
 
@@ -67,11 +68,11 @@ def _baseline(name: str) -> Callable[[CompareJob], Any]:
         if name == "raw":
             return baselines.RawInput()
         if name == "pca":
-            return baselines.PCABaseline(n_components=job.latent_dim, random_state=job.random_state)
+            return baselines.PCABaseline(n_components=job.n_components, random_state=job.random_state)
         if name == "tsne":
-            return baselines.TSNEBaseline(n_components=job.latent_dim, n_jobs=job.n_jobs,
+            return baselines.TSNEBaseline(n_components=job.n_components, n_jobs=job.n_jobs,
                                           random_state=job.random_state)
-        return baselines.UMAPBaseline(n_components=job.latent_dim, random_state=job.random_state)
+        return baselines.UMAPBaseline(n_components=job.n_components, random_state=job.random_state)
 
     return make
 
@@ -169,11 +170,11 @@ def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarra
 def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = None) -> CompareOutcome:
     """Load, (subset,) split and scale the data, then fit and measure every method of ``job``."""
     methods = parse_methods(job.methods)
-    if job.latent_dim < 1:
-        raise ValueError(f"the latent size must be >= 1, got {job.latent_dim}")
+    if job.n_components < 1:
+        raise ValueError(f"the latent size must be >= 1, got {job.n_components}")
     dataset, skipped = job.data.load(job.random_state)
-    if job.latent_dim > dataset.n_features:
-        raise ValueError(f"the latent size {job.latent_dim} exceeds the {dataset.n_features} features of "
+    if job.n_components > dataset.n_features:
+        raise ValueError(f"the latent size {job.n_components} exceeds the {dataset.n_features} features of "
                          f"{dataset.name}; pass a smaller --latent")
     estimators = {name: METHODS[name].make(job) for name in methods}
     split = job.data.split(dataset, job.random_state)
@@ -214,7 +215,7 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
                                random_state=outcome.job.random_state)
     rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
     methods = [{"method": name, "description": METHODS[name].description} for name in outcome.results]
-    return render_report(f"aelab compare: {dataset.name}, {outcome.job.latent_dim}-D codes", config,
+    return render_report(f"aelab compare: {dataset.name}, {outcome.job.n_components}-D codes", config,
                          {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES)
 
 

@@ -11,7 +11,7 @@ autograd's to float rounding (summation order).
 ``dense_step_for`` says when a network and loss qualify; aelab.training uses the step then and autograd
 otherwise (any other layer, corruption, penalty, Gaussian code, bf16, torch.compile or several processes).
 Image augmentation qualifies: the batch is moved first, with the loss's own random stream, as the
-composite loss would move it.
+loss itself would move it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from aelab.augmentation import random_affine
 
 #: How many batch sizes keep their buffers at once (an epoch has at most two: full and last).
 _KEPT_SIZES = 4
@@ -59,7 +57,7 @@ class DenseStep:
     output_activation : {"sigmoid", "linear"}
         Applied to the last layer's output (``bce`` needs ``sigmoid``).
     counter : object with an integer ``step`` attribute, optional
-        Advanced by one per call, as the composite loss counts its training steps.
+        Advanced by one per call, as the loss (aelab.parts.loss) counts its training steps.
     augment : callable, optional
         Applied to each batch first; the moved batch is then both input and target.
 
@@ -162,29 +160,26 @@ def _linear_relu_layers(network: nn.Module) -> list[tuple[nn.Linear, bool]] | No
 
 def dense_step_for(network: nn.Module, loss_fn, precision: str = "fp32", compile: bool = False,
                    distributed=None) -> DenseStep | None:
-    """A ``DenseStep`` for ``network`` trained on ``loss_fn`` (an aelab.composite_loss.CompositeLoss), or
+    """A ``DenseStep`` for ``network`` trained on ``loss_fn`` (an aelab.parts.loss.AutoencoderLoss), or
     None when autograd must run the step.
 
     The step qualifies when the network is an AutoencoderNetwork of dense layers and ReLUs only (in the
-    order encoder body, code layer, decoder), its parameters are float32, the loss is plain reconstruction
-    (mse or bce, sigmoid or linear output, image augmentation allowed; no corruption, penalty, Gaussian code
-    or latent cycle), and training runs in fp32, uncompiled, in one process.
+    order encoder body, code layer, decoder), its parameters are float32, the loss says it is ``plain``
+    (the reconstruction error alone, mse or bce with a sigmoid or linear output, image augmentation allowed),
+    and training runs in fp32, uncompiled, in one process.
     """
-    from aelab.composite_loss import CompositeLoss
     from aelab.nn import AutoencoderNetwork
     from aelab.nn.dense import DenseDecoder, DenseStack
     from aelab.nn.latent import DeterministicHead, Encoder
 
-    if precision != "fp32" or compile or distributed is not None or not isinstance(loss_fn, CompositeLoss):
+    if precision != "fp32" or compile or distributed is not None or not getattr(loss_fn, "plain", False):
         return None
-    c = loss_fn.composition
-    plain = (not c.gaussian and c.corruption is None and c.l1_code == 0 and c.sparsity_weight == 0
-             and c.contractive_weight == 0 and c.latent_cycle == "none")
-    if not plain or c.loss not in ("mse", "bce") or c.output_activation not in ("sigmoid", "linear"):
+    loss, output_activation = loss_fn.loss, loss_fn.output_activation
+    if loss not in ("mse", "bce") or output_activation not in ("sigmoid", "linear"):
         return None
-    if c.loss == "bce" and c.output_activation != "sigmoid":
+    if loss == "bce" and output_activation != "sigmoid":
         return None
-    if not (isinstance(network, AutoencoderNetwork) and network.output_activation == c.output_activation
+    if not (isinstance(network, AutoencoderNetwork) and network.output_activation == output_activation
             and isinstance(network.encoder, Encoder) and isinstance(network.encoder.body, DenseStack)
             and isinstance(network.encoder.head, DeterministicHead) and isinstance(network.decoder, DenseDecoder)):
         return None
@@ -193,8 +188,5 @@ def dense_step_for(network: nn.Module, loss_fn, precision: str = "fp32", compile
     layers = _linear_relu_layers(network)
     if layers is None or layers[-1][1]:  # the output layer must end linear
         return None
-    augment = None
-    if c.augmentation is not None:
-        def augment(x: torch.Tensor) -> torch.Tensor:
-            return random_affine(x, c.sample_shape, c.augmentation, loss_fn.generator)
-    return DenseStep(layers, c.loss, c.output_activation, counter=loss_fn, augment=augment)
+    augment = loss_fn.augment if loss_fn.augmentation is not None else None
+    return DenseStep(layers, loss, output_activation, counter=loss_fn, augment=augment)

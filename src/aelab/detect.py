@@ -34,6 +34,7 @@ from aelab.data import (
 from aelab.data.dataset import first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.io import atomic_write_text, json_safe
+from aelab.parts import Conv, Gaussian
 from aelab.report import figure_pngs, render_report
 
 #: The most anomalous samples shown in the report.
@@ -56,7 +57,7 @@ class DetectJob:
     contamination: float = 0.1
     architecture: str | None = None
     hidden: tuple[int, ...] | None = None
-    latent_dim: int | None = None
+    n_components: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
     random_state: int = 0
@@ -138,14 +139,13 @@ def _autoencoder(job: DetectJob, train: Dataset):
         if not train.is_image:
             raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
                              f"{train.sample_shape}; use --architecture dense")
-        ae.set_params(architecture="conv", sample_shape=tuple(train.sample_shape))
-    elif job.scorer in ("auto", "smooth-mse") and train.is_image:
-        ae.set_params(sample_shape=tuple(train.sample_shape))  # the image shape the smooth-mse scorer blurs in
-    overrides = {"hidden": job.hidden, "latent_dim": job.latent_dim, "epochs": job.epochs,
-                 "batch_size": job.batch_size}
+        ae.set_params(encoder=Conv(sample_shape=tuple(train.sample_shape)))
+    elif job.hidden is not None:
+        ae.set_params(encoder__hidden=tuple(job.hidden))
+    overrides = {"n_components": job.n_components, "epochs": job.epochs, "batch_size": job.batch_size}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
     if job.scorer == "elbo":
-        ae.set_params(latent="gaussian", loss="bce")
+        ae.set_params(latent=Gaussian(), loss="bce")
     return ae
 
 

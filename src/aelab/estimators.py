@@ -1,11 +1,12 @@
-"""scikit-learn facing autoencoder estimators, composed from aelab.nn, aelab.objectives and aelab.training."""
+"""The scikit-learn facing autoencoder, composed of parts (aelab.parts), trained by aelab.training, and saved
+to and loaded from a model folder (safetensors weights plus a JSON record of its parts)."""
 
 from __future__ import annotations
 
 import copy
-import numbers
 import os
-from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,17 +14,37 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aelab import __version__
 from aelab.acceleration import check_precision, prefer_channels_last
-from aelab.augmentation import AUGMENTATIONS, AffineAugmentation
-from aelab.composite_loss import CompositeLoss, LossComposition, contractive_penalty
-from aelab.corruption import CORRUPTIONS
 from aelab.data.dataset import bad_values
-from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork, DenseDecoder
-from aelab.nn.conv import ConvBody, ConvDecoder, ConvDenseBody
-from aelab.nn.dense import DenseStack
-from aelab.nn.latent import DeterministicHead, Encoder, GaussianHead, reparameterise
-from aelab.nn.layers import ACTIVATIONS
-from aelab.objectives import RECONSTRUCTION_LOSSES, analytic_kl, reconstruction_error, reconstruction_error_sum
+from aelab.data.streaming import DeviceStream, StreamingSource
+from aelab.io import atomic_write_bytes, atomic_write_json, json_safe
+from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
+from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
+from aelab.parts.base import (
+    Part,
+    check_bool,
+    check_choice,
+    check_number,
+    check_positive_int,
+    check_sample_shape,
+    part_from_record,
+    part_record,
+)
+from aelab.parts.encoders import Dense
+from aelab.parts.kinds import PARTS
+from aelab.parts.latents import Deterministic
+from aelab.parts.loss import AutoencoderLoss
+from aelab.parts.penalties import contractive_penalty
+from aelab.persistence import (
+    CONFIG_FILE,
+    MODEL_FORMAT,
+    WEIGHTS_FILE,
+    check_fitted_record,
+    read_model_record,
+    require,
+    tensor_shapes,
+)
 from aelab.training import (
     OPTIMIZERS,
     Checkpointing,
@@ -36,29 +57,10 @@ from aelab.training.callbacks import check_callbacks
 from aelab.training.faults import ON_DIVERGENCE
 
 _INFERENCE_BATCH = 8192
-ARCHITECTURES = ("dense", "conv")
-LATENTS = ("deterministic", "gaussian")
-KL_ESTIMATES = ("analytic", "batch")
-LATENT_CYCLES = ("none", "alternating", "joint")
-
-#: The named kinds of autoencoder, as the parameters they set (everything else keeps its default).
-KINDS: dict[str, dict] = {
-    "vanilla": {},
-    "conv": {"architecture": "conv"},
-    "denoising": {"corruption": "gaussian", "noise_level": 0.5},
-    "sparse": {"activation": "sigmoid", "l1_code": 1e-4, "sparsity_weight": 1e-3, "sparsity_target": 0.05},
-    "contractive": {"contractive_weight": 0.1},
-    "variational": {"latent": "gaussian", "kl": "analytic", "beta": 1.0},
-    "variational-batch": {"latent": "gaussian", "kl": "batch", "beta": 1.0},
-    "double": {"latent_cycle": "alternating", "cycle_weight": 0.1, "n_alternations": 10},
-}
-
-
-def kind_parameters(kind: str) -> dict:
-    """The Autoencoder parameters of a named kind, e.g. ``Autoencoder(**kind_parameters("variational"))``."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return dict(KINDS[kind])
+#: The version of the model folder's model.json this aelab writes and reads: 2 records the parts.
+MODEL_FORMAT_VERSION = 2
+#: The part families among the parameters: what each may hold.
+_PART_FAMILIES = ("encoder", "latent", "corruption", "augmentation")
 
 
 def _as_tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
@@ -80,137 +82,43 @@ def _check_finite(X: np.ndarray, what: str = "X") -> None:
         )
 
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_choice(name: str, value, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
-
-
-def _check_number(name: str, value, low: float = 0.0, high: float | None = None, open_low: bool = False) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low) and (high is None or value <= high)
-    if not ok:
-        bounds = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
-        raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
-
-
-def _check_layer_sizes(name: str, sizes) -> tuple[int, ...]:
-    if sizes is None:
-        return ()
-    if isinstance(sizes, numbers.Integral):
-        sizes = (sizes,)
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise ValueError(f"{name} must be a sequence of layer widths such as (512, 256), got {sizes!r}") from None
-    for s in sizes:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1:
-            raise ValueError(f"{name} must hold positive integer widths, got {sizes!r}")
-    return tuple(int(s) for s in sizes)
-
-
 class Autoencoder(TransformerMixin, BaseEstimator):
-    """Autoencoder with the scikit-learn transformer interface, composed of an architecture, an input
-    corruption, a latent type and a sum of loss terms.
+    """Autoencoder with the scikit-learn transformer interface, composed of parts.
 
-    By default a dense (stacked) autoencoder: the encoder maps each sample through the ``hidden`` layers to a
-    linear code of ``latent_dim`` values; the decoder mirrors it (or uses ``decoder_hidden``) back to the
-    input space. ``transform`` returns the code (the posterior mean for a Gaussian latent),
-    ``inverse_transform`` decodes codes, ``score_samples`` is the negative per-sample reconstruction error
-    (higher means more normal).
-
-    The kinds of the literature are combinations of the parameters below (see ``KINDS``): convolutional
-    (``architecture="conv"``), denoising (``corruption``), sparse (``l1_code``, ``sparsity_weight``),
-    contractive (``contractive_weight``), variational (``latent="gaussian"``, ``kl``, ``beta``) and double
-    (``latent_cycle``). Any combination works, e.g. a denoising variational convolutional autoencoder.
+    An encoder body (``Dense``, ``Conv``), a latent (``Deterministic``, ``Gaussian``), optionally an input
+    corruption (``GaussianNoise``, ``Masking``, ``SaltPepper``), an image augmentation (``Affine``) and
+    penalties (``L1Code``, ``Sparsity``, ``Contractive``, ``LatentCycle``), all from aelab.parts. The loss is
+    the sum of what the parts contribute. ``transform`` returns the code (the posterior mean for a Gaussian
+    latent), ``inverse_transform`` decodes codes, ``score_samples`` is the negative per-sample
+    reconstruction error (higher means more normal). The kinds of the literature are named compositions
+    (aelab.parts.kinds): ``Autoencoder(**kind("variational"))``. Any combination works, e.g. a denoising
+    variational convolutional autoencoder. Parts are parameters: ``set_params(latent__beta=0.1)`` and
+    GridSearchCV reach into them; a penalty's parameters are ``penalties__<short_name>__<param>``, e.g.
+    ``penalties__l1_code__weight``.
 
     Parameters
     ----------
-    hidden : tuple of int, default=(256, 128)
-        Widths of the encoder's hidden layers, input side first. ``()`` gives a single linear layer.
-    latent_dim : int, default=2
-        Size of the code; at most the number of input features.
-    activation : str, default="relu"
-        Hidden-layer activation: relu, leaky_relu, elu, selu, gelu, silu, tanh or sigmoid.
-    decoder_hidden : tuple of int or None, default=None
-        Widths of the decoder's hidden layers, code side first; None mirrors ``hidden``.
-    code_activation : str or None, default=None
-        Activation on the code; None keeps the bottleneck linear.
-    output_activation : {"auto", "sigmoid", "linear", "relu"}, default="auto"
-        ``auto`` uses a sigmoid when the training data lie in [0, 1] and a linear output otherwise.
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction loss; ``bce`` needs data in [0, 1]. The mean over features, except with
-        ``latent="gaussian"``: then the sum over features (the negative log-likelihood in nats for ``bce``),
-        which is what ``beta`` weighs the KL term against.
-    architecture : {"dense", "conv"}, default="dense"
-        ``conv``: Conv2d layers of ``filters`` (kernel ``kernel_size``, stride ``stride``, ``activation``)
-        into a linear bottleneck; the decoder mirrors them with transposed convolutions back to the exact
-        input shape. ``hidden`` and ``decoder_hidden`` are not used by ``conv``; ``conv_hidden`` adds dense
-        layers between the convolutions and the code.
-    sample_shape : tuple of int or None, default=None
-        Shape of one sample for ``conv``: (H, W) or (C, H, W). None takes it from image arrays (n, H, W) or
-        (n, C, H, W) given to fit, or, for flat rows, a square grayscale image.
-    filters : tuple of int, default=(32, 64)
-        Channels of the convolutions (``conv`` only).
-    conv_hidden : tuple of int, default=()
-        Widths of dense ``activation`` layers between the last convolution and the code, mirrored in the
-        decoder before the transposed convolutions (``conv`` only), e.g. (256,).
-    kernel_size : int, default=4
-        Convolution kernel size (``conv`` only).
-    stride : int, default=2
-        Convolution stride (``conv`` only).
-    latent : {"deterministic", "gaussian"}, default="deterministic"
-        ``gaussian``: a variational autoencoder; the encoder gives a mean and a log-variance, training
-        samples codes by reparameterisation and adds ``beta`` times a KL term to N(0, I).
-    beta : float, default=1.0
-        Weight of the KL term (beta-VAE; ``latent="gaussian"`` only).
-    kl : {"analytic", "batch"}, default="analytic"
-        ``analytic``: the closed-form KL of each sample's posterior to N(0, I), averaged over the batch;
-        ``batch``: the KL between the Gaussian fitted to the batch's sampled codes (sample mean and
-        covariance) and N(0, I).
-    corruption : {None, "gaussian", "masking", "salt_pepper"}, default=None
+    encoder : Dense, Conv or None, default=None
+        The encoder body and its mirrored decoder; None is ``Dense()``, hidden layers (256, 128).
+    latent : Deterministic, Gaussian or None, default=None
+        The code: None is ``Deterministic()``, a linear code; ``Gaussian(beta, kl)`` a variational autoencoder.
+    corruption : GaussianNoise, Masking, SaltPepper or None, default=None
         Noise applied to the input during training only (denoising); the loss compares the reconstruction
         with the clean input. Data in [0, 1] (sigmoid output) are clipped back to [0, 1] after Gaussian noise.
-    noise_level : float, default=0.5
-        Standard deviation of the Gaussian noise, or the fraction of values masked or set to salt/pepper.
-    augmentation : {None, "affine"}, default=None
-        Image data augmentation during training only: ``affine`` moves each image of a batch by its own
-        random rotation (up to ``augment_rotation`` degrees), shift (up to ``augment_shift`` of the image
-        size) and zoom (up to ``augment_scale``), optionally mirrored (``augment_flip``); the moved image is
-        both input and target (see aelab.augmentation). On small image sets it makes the code cluster by
-        class far better. Needs image samples: ``sample_shape``, image arrays, or square grayscale rows.
-    augment_rotation : float, default=10.0
-        Largest rotation in degrees (``augmentation="affine"``).
-    augment_shift : float, default=0.1
-        Largest shift as a fraction of the image's width and height, in [0, 1].
-    augment_scale : float, default=0.1
-        Largest relative zoom, in [0, 1): scales are drawn in [1 - augment_scale, 1 + augment_scale].
-    augment_flip : bool, default=False
-        Also mirror half the images left to right.
-    l1_code : float, default=0.0
-        Weight of the L1 penalty on the code (sum of absolute values per sample, batch mean).
-    sparsity_weight : float, default=0.0
-        Weight of the KL sparsity penalty on the mean activation of the encoder's last hidden layer (the
-        code when there is none); those activations must lie in [0, 1], so it needs
-        ``activation="sigmoid"``.
-    sparsity_target : float, default=0.05
-        The target mean activation rho of the sparsity penalty, in (0, 1).
-    contractive_weight : float, default=0.0
-        Weight of the squared Frobenius norm of the encoder's Jacobian (contractive autoencoder). A one-layer
-        sigmoid encoder (``hidden=()``, ``code_activation="sigmoid"``) uses the closed form, O(n d k) per
-        batch; any other encoder batched autograd, about ``latent_dim`` extra backward passes per step.
-    latent_cycle : {"none", "alternating", "joint"}, default="none"
-        Double autoencoder: also learn to reconstruct codes drawn from N(0, I) through decoder then encoder.
-        ``alternating`` splits the run's steps into ``2 * n_alternations`` phases that alternate between the
-        reconstruction terms and the cycle term; ``joint`` adds the cycle term at every step.
-    cycle_weight : float, default=1.0
-        Weight of the latent cycle term.
-    n_alternations : int, default=10
-        Number of (reconstruction, cycle) phase pairs for ``latent_cycle="alternating"``.
+    augmentation : Affine or None, default=None
+        Image data augmentation during training only: each image of a batch is moved by its own random map,
+        and the moved image is both input and target. Needs image samples: the part's ``sample_shape``,
+        image arrays, or square grayscale rows.
+    penalties : tuple of parts, default=()
+        Terms added to the loss, e.g. ``(L1Code(1e-4), Sparsity(1e-3))``; at most one of each.
+    n_components : int, default=2
+        Size of the code; at most the number of input features.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss; ``bce`` needs data in [0, 1]. The mean over features, except with a Gaussian
+        latent: then the sum over features (the negative log-likelihood in nats for ``bce``), which is what
+        ``beta`` weighs the KL term against.
+    output_activation : {"auto", "sigmoid", "linear", "relu"}, default="auto"
+        ``auto`` uses a sigmoid when the training data lie in [0, 1] and a linear output otherwise.
     epochs : int, default=50
         Maximum number of passes over the training data.
     batch_size : int, default=256
@@ -267,50 +175,29 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     epoch_seconds_ : list of float
         Wall-clock seconds of each training epoch (validation excluded).
     sample_shape_ : tuple of int or None
-        The (C, H, W) shape of one sample for ``architecture="conv"``; None for ``dense``.
+        The (C, H, W) shape of one sample when a part works on images; None otherwise.
 
     Examples
     --------
     >>> from sklearn.datasets import load_digits
     >>> from aelab import Autoencoder
+    >>> from aelab.parts import Dense
     >>> X = load_digits().data / 16.0
-    >>> ae = Autoencoder(hidden=(64,), latent_dim=8, epochs=5, random_state=0).fit(X)
+    >>> ae = Autoencoder(encoder=Dense(hidden=(64,)), n_components=8, epochs=5, random_state=0).fit(X)
     >>> ae.transform(X).shape
     (1797, 8)
     """
 
     def __init__(
         self,
-        hidden=(256, 128),
-        latent_dim=2,
-        activation="relu",
-        decoder_hidden=None,
-        code_activation=None,
-        output_activation="auto",
-        loss="mse",
-        architecture="dense",
-        sample_shape=None,
-        filters=(32, 64),
-        conv_hidden=(),
-        kernel_size=4,
-        stride=2,
-        latent="deterministic",
-        beta=1.0,
-        kl="analytic",
+        encoder=None,
+        latent=None,
         corruption=None,
-        noise_level=0.5,
         augmentation=None,
-        augment_rotation=10.0,
-        augment_shift=0.1,
-        augment_scale=0.1,
-        augment_flip=False,
-        l1_code=0.0,
-        sparsity_weight=0.0,
-        sparsity_target=0.05,
-        contractive_weight=0.0,
-        latent_cycle="none",
-        cycle_weight=1.0,
-        n_alternations=10,
+        penalties=(),
+        n_components=2,
+        loss="mse",
+        output_activation="auto",
         epochs=50,
         batch_size=256,
         learning_rate=1e-3,
@@ -326,36 +213,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         on_divergence="stop",
         callbacks=None,
     ):
-        self.hidden = hidden
-        self.latent_dim = latent_dim
-        self.activation = activation
-        self.decoder_hidden = decoder_hidden
-        self.code_activation = code_activation
-        self.output_activation = output_activation
-        self.loss = loss
-        self.architecture = architecture
-        self.sample_shape = sample_shape
-        self.filters = filters
-        self.conv_hidden = conv_hidden
-        self.kernel_size = kernel_size
-        self.stride = stride
+        self.encoder = encoder
         self.latent = latent
-        self.beta = beta
-        self.kl = kl
         self.corruption = corruption
-        self.noise_level = noise_level
         self.augmentation = augmentation
-        self.augment_rotation = augment_rotation
-        self.augment_shift = augment_shift
-        self.augment_scale = augment_scale
-        self.augment_flip = augment_flip
-        self.l1_code = l1_code
-        self.sparsity_weight = sparsity_weight
-        self.sparsity_target = sparsity_target
-        self.contractive_weight = contractive_weight
-        self.latent_cycle = latent_cycle
-        self.cycle_weight = cycle_weight
-        self.n_alternations = n_alternations
+        self.penalties = penalties
+        self.n_components = n_components
+        self.loss = loss
+        self.output_activation = output_activation
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -371,102 +236,127 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.on_divergence = on_divergence
         self.callbacks = callbacks
 
+    # ------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The parameters; with ``deep`` also each part's, as ``encoder__hidden`` and, for the penalties,
+        ``penalties__<short_name>__<param>`` (e.g. ``penalties__l1_code__weight``)."""
+        params = super().get_params(deep=deep)
+        if deep and isinstance(self.penalties, (tuple, list)):
+            for penalty in self.penalties:
+                if isinstance(penalty, Part):
+                    for key, value in penalty.get_params().items():
+                        params[f"penalties__{penalty.short_name}__{key}"] = value
+        return params
+
+    def set_params(self, **params):
+        """Set parameters, also nested ones: ``latent__beta=0.1``, ``penalties__sparsity__target=0.1``."""
+        nested = {k: params.pop(k) for k in list(params) if k.startswith("penalties__")}
+        if "penalties" in params:
+            self.penalties = params.pop("penalties")
+        super().set_params(**params)
+        if not nested:
+            return self
+        by_name = {p.short_name: p for p in self._penalties() if isinstance(p, Part)}
+        for key, value in nested.items():
+            _, name, inner = key.split("__", 2) if key.count("__") >= 2 else (None, key, "")
+            if name not in by_name or not inner:
+                raise ValueError(f"invalid parameter {key!r}: the penalties are "
+                                 f"{', '.join(by_name) or 'none'}; name one as penalties__<name>__<param>")
+            by_name[name].set_params(**{inner: value})
+        return self
+
+    def _encoder(self) -> Part:
+        return Dense() if self.encoder is None else self.encoder
+
+    def _latent(self) -> Part:
+        return Deterministic() if self.latent is None else self.latent
+
+    def _parts(self) -> list[Part]:
+        """Every part of the composition, the encoder first."""
+        parts = [self._encoder(), self._latent(), self.corruption, self.augmentation, *self._penalties()]
+        return [p for p in parts if p is not None]
+
+    def _penalties(self) -> tuple[Part, ...]:
+        if self.penalties is None:
+            return ()
+        if not isinstance(self.penalties, (tuple, list)):
+            raise ValueError(f"penalties must be a tuple of penalty parts such as (L1Code(1e-4),), got "
+                             f"{self.penalties!r}")
+        return tuple(self.penalties)
+
     # ----------------------------------------------------------------- checks
-    def _validate_params(self, n_features: int) -> None:
-        _check_layer_sizes("hidden", self.hidden)
-        _check_layer_sizes("decoder_hidden", self.decoder_hidden)
-        _check_positive_int("latent_dim", self.latent_dim)
-        if self.latent_dim > n_features:
+    def check_params(self, n_features: int) -> None:
+        """Check every parameter and part for data of ``n_features`` features, before any work; a ValueError
+        names what is wrong, the value seen and how to fix it."""
+        self._check_part_families()
+        n_components = check_positive_int("n_components", self.n_components)
+        if n_components > n_features:
             raise ValueError(
-                f"latent_dim={self.latent_dim} is larger than the input, which has {n_features} feature(s); "
-                f"pass latent_dim <= {n_features}"
+                f"n_components={n_components} is larger than the input, which has {n_features} feature(s); "
+                f"pass n_components <= {n_features}"
             )
-        _check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        if self.code_activation is not None:
-            _check_choice("code_activation", self.code_activation, tuple(ACTIVATIONS))
-        _check_choice("output_activation", self.output_activation, ("auto", *OUTPUT_ACTIVATIONS))
-        _check_choice("loss", self.loss, RECONSTRUCTION_LOSSES)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_positive_int("epochs", self.epochs)
-        _check_positive_int("batch_size", self.batch_size)
+        check_choice("output_activation", self.output_activation, ("auto", *OUTPUT_ACTIVATIONS))
+        check_choice("loss", self.loss, RECONSTRUCTION_LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
         if self.patience is not None:
-            _check_positive_int("patience", self.patience)
-        if not (isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
-        if not (isinstance(self.weight_decay, numbers.Real) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        if not (isinstance(self.validation_fraction, numbers.Real) and 0 <= self.validation_fraction < 1):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
-        _check_choice("architecture", self.architecture, ARCHITECTURES)
-        if self.architecture == "conv":
-            if not _check_layer_sizes("filters", self.filters):
-                raise ValueError("filters must name at least one convolution, e.g. (32, 64), got ()")
-            _check_layer_sizes("conv_hidden", self.conv_hidden)
-            _check_positive_int("kernel_size", self.kernel_size)
-            _check_positive_int("stride", self.stride)
-        if self._needs_image_shape() and self.sample_shape is not None:  # else it comes from the data, in fit
-            self._resolve_sample_shape(n_features, None)
-        _check_choice("latent", self.latent, LATENTS)
-        _check_number("beta", self.beta)
-        _check_choice("kl", self.kl, KL_ESTIMATES)
-        if self.corruption is not None:
-            _check_choice("corruption", self.corruption, CORRUPTIONS)
-            if self.corruption == "gaussian":
-                _check_number("noise_level", self.noise_level)
-            else:
-                _check_number("noise_level", self.noise_level, 0.0, 1.0)
-        if self.augmentation is not None:
-            _check_choice("augmentation", self.augmentation, AUGMENTATIONS)
-        _check_number("augment_rotation", self.augment_rotation, 0.0, 180.0)
-        _check_number("augment_shift", self.augment_shift, 0.0, 1.0)
-        _check_number("augment_scale", self.augment_scale, 0.0, 1.0)
-        if self.augment_scale >= 1:
-            raise ValueError(f"augment_scale must be below 1 (a zoom of 1 - augment_scale must stay positive), got "
-                             f"{self.augment_scale!r}")
-        if not isinstance(self.augment_flip, (bool, np.bool_)):
-            raise ValueError(f"augment_flip must be True or False, got {self.augment_flip!r}")
-        for name in ("l1_code", "sparsity_weight", "contractive_weight", "cycle_weight"):
-            _check_number(name, getattr(self, name))
-        if not (isinstance(self.sparsity_target, numbers.Real) and 0 < self.sparsity_target < 1):
-            raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
-        if self.sparsity_weight > 0 and self.activation != "sigmoid":
-            raise ValueError(
-                f"sparsity_weight > 0 needs hidden activations in [0, 1], but activation={self.activation!r}; "
-                "pass activation='sigmoid'"
-            )
-        _check_choice("latent_cycle", self.latent_cycle, LATENT_CYCLES)
-        _check_positive_int("n_alternations", self.n_alternations)
+            check_positive_int("patience", self.patience)
+        check_number("learning_rate", self.learning_rate, open_low=True)
+        check_number("weight_decay", self.weight_decay)
+        check_number("validation_fraction", self.validation_fraction, 0.0, 1.0, open_high=True)
         check_precision(self.precision)
-        if not isinstance(self.compile, (bool, np.bool_)):
-            raise ValueError(f"compile must be True or False, got {self.compile!r}")
-        _check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
+        check_bool("compile", self.compile)
+        check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
         check_callbacks(self.callbacks)
+        encoder = self._encoder()
+        for part in self._parts():
+            part.validate(n_features, encoder)
+        if self._needs_image_shape():  # a shape the parts name must fit the data; else it comes in fit
+            self._resolve_sample_shape(n_features, None, from_data=False)
+
+    def _check_part_families(self) -> None:
+        """Each family parameter holds a part that can play it (an encoder builds, a latent has a head...)."""
+        roles = {"encoder": "build", "latent": "head", "corruption": "corrupt", "augmentation": "augment"}
+        for family, method in roles.items():
+            value = getattr(self, family)
+            if value is not None and not (isinstance(value, Part) and hasattr(value, method)):
+                raise ValueError(f"{family}={value!r} is not one of the {family} parts; pass one of aelab.parts "
+                                 f"({', '.join(n for n, c in PARTS.items() if hasattr(c, method))}) or None")
+        names = []
+        for penalty in self._penalties():
+            if not (isinstance(penalty, Part) and hasattr(penalty, "takes_over")):
+                raise ValueError(f"penalties holds {penalty!r}, which is not a penalty part; pass parts such as "
+                                 f"{', '.join(n for n, c in PARTS.items() if hasattr(c, 'takes_over'))}")
+            names.append(penalty.short_name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"penalties holds the same penalty twice ({', '.join(names)}); pass each at most once")
 
     def _needs_image_shape(self) -> bool:
-        """Whether fitting needs the shape of one image: convolutions and image augmentation do."""
-        return self.architecture == "conv" or self.augmentation is not None
+        """Whether fitting needs the shape of one image: some part works on images."""
+        return any(getattr(p, "needs_image_shape", False) for p in self._parts())
 
-    def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None) -> tuple[int, int, int]:
-        """The (C, H, W) of one sample for the conv architecture or augmentation, checked against the
-        feature count."""
-        shape = self.sample_shape if self.sample_shape is not None else image_shape
+    def _resolve_sample_shape(self, n_features: int, image_shape: tuple[int, ...] | None,
+                              from_data: bool = True) -> tuple[int, int, int] | None:
+        """The (C, H, W) of one sample for the parts that work on images: the shape they name, else the
+        image arrays' shape, else a square grayscale image; checked against the feature count."""
+        users = [p for p in self._parts() if p.needs_image_shape]
+        named = {check_sample_shape(f"{type(p).__name__} sample_shape", p.sample_shape) for p in users
+                 if p.sample_shape is not None}
+        if len(named) > 1:
+            raise ValueError(f"the parts name different sample shapes {sorted(named)}; pass one shape")
+        shape = next(iter(named)) if named else check_sample_shape("the images' shape", image_shape)
         if shape is None:
+            if not from_data:
+                return None
             side = int(round(np.sqrt(n_features)))
             if side * side != n_features:
-                needs = "architecture='conv'" if self.architecture == "conv" else f"augmentation={self.augmentation!r}"
                 raise ValueError(
-                    f"{needs} needs the image shape, and {n_features} features are not a square "
-                    "image; pass sample_shape=(C, H, W) or fit on an image array (n, H, W) or (n, C, H, W)"
+                    f"{type(users[0]).__name__} needs the image shape, and {n_features} features are not a square "
+                    "image; pass sample_shape=(C, H, W) to the part or fit on an image array (n, H, W) or "
+                    "(n, C, H, W)"
                 )
-            shape = (side, side)
-        try:
-            shape = tuple(int(d) for d in shape)
-        except (TypeError, ValueError):
-            raise ValueError(f"sample_shape must be (H, W) or (C, H, W), got {shape!r}") from None
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"sample_shape must be (H, W) or (C, H, W) of positive sizes, got {shape!r}")
+            shape = (1, side, side)
         if int(np.prod(shape)) != n_features:
             raise ValueError(
                 f"sample_shape {shape} holds {int(np.prod(shape))} values but the data have {n_features} "
@@ -475,7 +365,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return shape
 
     def _flatten_images(self, X):
-        """Image arrays (n, H, W) or (n, C, H, W) as flat rows for ``conv``, with their sample shape."""
+        """Image arrays (n, H, W) or (n, C, H, W) as flat rows when a part works on images, with their shape."""
         if self._needs_image_shape() and getattr(X, "ndim", 2) in (3, 4):
             X = np.asarray(X)
             return X.reshape(len(X), -1), X.shape[1:]
@@ -512,60 +402,25 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise ValueError("loss='bce' needs output_activation='sigmoid' (or 'auto')")
         return self.output_activation
 
-    def _build_network(self, n_features: int, output_activation: str, seed: int,
-                       sample_shape: tuple[int, ...] | None = None) -> AutoencoderNetwork:
+    def build_network(self, n_features: int, output_activation: str, seed: int,
+                      sample_shape: tuple[int, ...] | None = None) -> AutoencoderNetwork:
+        """A fresh network of this composition for ``n_features`` inputs, its weights drawn from ``seed``."""
         generator = torch.Generator().manual_seed(seed)
-        if self.architecture == "conv":
-            filters = _check_layer_sizes("filters", self.filters)
-            conv_hidden = _check_layer_sizes("conv_hidden", self.conv_hidden)
-            body = ConvBody(sample_shape, filters, self.kernel_size, self.stride, self.activation, generator)
-            if conv_hidden:
-                body = ConvDenseBody(body, DenseStack([body.out_features, *conv_hidden], self.activation, generator))
-        else:
-            hidden = _check_layer_sizes("hidden", self.hidden)
-            body = DenseStack([n_features, *hidden], self.activation, generator)
-        if self.latent == "gaussian":
-            head = GaussianHead(body.out_features, self.latent_dim, generator)
-        else:
-            head = DeterministicHead(body.out_features, self.latent_dim, self.activation, generator,
-                                     code_activation=self.code_activation)
-        if self.architecture == "conv":
-            convolutions = body.convolutions if conv_hidden else body
-            decoder = ConvDecoder(conv_hidden[0] if conv_hidden else self.latent_dim, convolutions,
-                                  self.kernel_size, self.stride, self.activation, generator)
-            if conv_hidden:
-                decoder = torch.nn.Sequential(DenseStack([self.latent_dim, *reversed(conv_hidden)], self.activation,
-                                                 generator), decoder)
-        else:
-            decoder_hidden = (
-                tuple(reversed(hidden)) if self.decoder_hidden is None
-                else _check_layer_sizes("decoder_hidden", self.decoder_hidden)
-            )
-            decoder = DenseDecoder(self.latent_dim, decoder_hidden, n_features, self.activation, generator)
-        return AutoencoderNetwork(Encoder(body, head), decoder, output_activation)
+        encoder, decoder = self._encoder().build(n_features, int(self.n_components), self._latent(), generator,
+                                                 sample_shape)
+        return AutoencoderNetwork(encoder, decoder, output_activation)
 
-    def _loss_composition(self, X: np.ndarray | None = None, total_steps: int = 1,
-                          value_range: tuple[float, float] | None = None) -> LossComposition:
-        if value_range is None:
-            value_range = (0.0, 1.0) if X is None else (float(X.min()), float(X.max()))
-        low, high = value_range
-        return LossComposition(
-            loss=self.loss, output_activation=self.output_activation_, gaussian=self.latent == "gaussian",
-            beta=float(self.beta), kl=self.kl, corruption=self.corruption, noise_level=float(self.noise_level),
-            data_low=low, data_high=high, clip=self.output_activation_ == "sigmoid",
-            l1_code=float(self.l1_code), sparsity_weight=float(self.sparsity_weight),
-            sparsity_target=float(self.sparsity_target), contractive_weight=float(self.contractive_weight),
-            latent_cycle=self.latent_cycle, cycle_weight=float(self.cycle_weight),
-            n_alternations=int(self.n_alternations), total_steps=total_steps, latent_dim=int(self.latent_dim),
-            augmentation=self._affine_augmentation(), sample_shape=getattr(self, "sample_shape_", None),
-        )
-
-    def _affine_augmentation(self) -> AffineAugmentation | None:
-        """The ranges of the training batches' random moves (``augmentation``), or None."""
-        if self.augmentation is None:
-            return None
-        return AffineAugmentation(rotation=float(self.augment_rotation), shift=float(self.augment_shift),
-                                  scale=float(self.augment_scale), flip=bool(self.augment_flip))
+    def training_loss(self, total_steps: int = 1, value_range: tuple[float, float] = (0.0, 1.0),
+                      generator: torch.Generator | None = None, output_activation: str | None = None,
+                      ) -> AutoencoderLoss:
+        """The loss of this composition: what its parts contribute, over a run of ``total_steps`` steps on
+        data in ``value_range``, its randomness drawn from ``generator``; ``output_activation`` defaults to
+        the fitted one (``output_activation_``)."""
+        if output_activation is None:
+            output_activation = self.output_activation_
+        return AutoencoderLoss(self._encoder(), self._latent(), self.corruption, self.augmentation,
+                               self._penalties(), self.loss, output_activation, int(self.n_components),
+                               value_range, getattr(self, "sample_shape_", None), total_steps, generator)
 
     # -------------------------------------------------------------- fitting
     def fit(self, X, y=None, *, distributed=None, checkpoint=None, checkpoint_every=1, resume=None):
@@ -597,13 +452,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         -------
         self : Autoencoder
         """
-        from aelab.data.streaming import DeviceStream, StreamingSource
-
         streaming = isinstance(X, StreamingSource)
         if streaming:
             n_features = X.n_features
             image_shape = X.sample_shape if len(X.sample_shape) in (2, 3) else None
-            self._validate_params(n_features)
+            self.check_params(n_features)
             self.__dict__.pop("feature_names_in_", None)
             self.n_features_in_ = n_features
             value_range = X.value_range()  # one pass over the file, also checking for NaN
@@ -611,7 +464,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             _, image_shape = self._flatten_images(X)
             X = self._validate_X(X, reset=True)
             n_features = X.shape[1]
-            self._validate_params(n_features)
+            self.check_params(n_features)
             value_range = (float(X.min()), float(X.max()))
         self.sample_shape_ = (self._resolve_sample_shape(n_features, image_shape) if self._needs_image_shape()
                               else None)
@@ -619,7 +472,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(0, 2**31 - 1))
         device = distributed.device if distributed is not None else resolve_device(self.device)
-        network = self._build_network(n_features, self.output_activation_, seed, sample_shape=self.sample_shape_)
+        network = self.build_network(n_features, self.output_activation_, seed, sample_shape=self.sample_shape_)
         self.network_ = prefer_channels_last(network.to(device), device)
 
         if streaming:
@@ -629,22 +482,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         else:
             X_train, X_validation = self._split_tensors(X, random_state, device)
 
-        settings = TrainingSettings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-            optimizer=self.optimizer,
-            patience=self.patience,
-            verbose=self.verbose,
-            precision=self.precision,
-            compile=bool(self.compile),
-            on_divergence=self.on_divergence,
-        )
+        settings = self._training_settings()
         total_steps = self.epochs * -(-len(X_train) // min(self.batch_size, len(X_train)))
         # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
-        composition = self._loss_composition(None, total_steps, value_range)
-        loss_fn = CompositeLoss(composition, make_generator(seed + 1, device))
+        loss_fn = self.training_loss(total_steps, value_range, make_generator(seed + 1, device))
         checkpointing = self._checkpointing(checkpoint, checkpoint_every, resume, n_features, distributed)
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
@@ -658,17 +499,21 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.epoch_seconds_ = result.epoch_seconds
         return self
 
+    def _training_settings(self) -> TrainingSettings:
+        return TrainingSettings(epochs=self.epochs, batch_size=self.batch_size, learning_rate=float(self.learning_rate),
+                                weight_decay=float(self.weight_decay), optimizer=self.optimizer, patience=self.patience,
+                                verbose=self.verbose, precision=self.precision, compile=bool(self.compile),
+                                on_divergence=self.on_divergence)
+
     def _checkpointing(self, checkpoint, every, resume, n_features: int, distributed):
         """The Checkpointing of a fit, or None; the run's config is the parameters that change its result."""
-        from aelab.io import json_safe
-
         if checkpoint is None and resume is None:
             return None
-        _check_positive_int("checkpoint_every", every, minimum=0)
+        check_positive_int("checkpoint_every", every, minimum=0)
         if isinstance(self.random_state, np.random.RandomState) or self.random_state is None:
             raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
                              f"{self.random_state!r})")
-        config = {k: json_safe(v) for k, v in self.get_params(deep=False).items()
+        config = {k: v for k, v in params_record(self).items()
                   if k not in ("verbose", "device", "compile", "callbacks")}
         config["n_features_in_"] = int(n_features)
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
@@ -712,22 +557,22 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return np.concatenate(outputs).astype(X.dtype, copy=False)
 
     def transform(self, X):
-        """The code of each sample: array of shape (n_samples, latent_dim)."""
+        """The code of each sample: array of shape (n_samples, n_components)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return self._batched(X, lambda network, x: network.encode(x))
 
     def inverse_transform(self, X):
-        """Decode codes of shape (n_samples, latent_dim) into the input space."""
+        """Decode codes of shape (n_samples, n_components) into the input space."""
         check_is_fitted(self)
         return self._batched(self._validate_codes(X), lambda network, z: network.decode(z))
 
     def _validate_codes(self, Z) -> np.ndarray:
         Z = check_array(Z, dtype=[np.float64, np.float32], ensure_all_finite=False)
         _check_finite(Z, "the codes")
-        if Z.shape[1] != self.latent_dim:
+        if Z.shape[1] != self.n_components:
             raise ValueError(
-                f"the codes have {Z.shape[1]} columns but the model's latent_dim is {self.latent_dim}; "
+                f"the codes have {Z.shape[1]} columns but the model's n_components is {self.n_components}; "
                 "pass the output of transform"
             )
         return Z
@@ -759,24 +604,30 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     @property
     def can_generate(self) -> bool:
-        """True for the kinds whose decoder learns from codes drawn from N(0, I): variational and double."""
-        return self.latent == "gaussian" or self.latent_cycle != "none"
+        """True when the decoder learns from codes drawn from N(0, I): a Gaussian latent (variational) or a
+        latent cycle penalty (double)."""
+        return bool(self._latent().generative) or any(getattr(p, "generative", False) for p in self._penalties())
+
+    @property
+    def has_elbo(self) -> bool:
+        """True when ``elbo`` applies: a latent that gives one (Gaussian) and a Bernoulli likelihood (bce)."""
+        return bool(self._latent().has_elbo) and self.loss == "bce"
 
     def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
         """Generate ``n_samples`` new samples: codes drawn from the prior N(0, I), decoded.
 
-        Only for generative kinds: ``latent="gaussian"`` (variational) or ``latent_cycle`` other than
-        ``"none"`` (double). Returns an array of shape (n_samples, n_features), float32.
+        Only for generative compositions (``can_generate``): a Gaussian latent (variational) or a
+        ``LatentCycle`` penalty (double). Returns an array of shape (n_samples, n_features), float32.
         """
         check_is_fitted(self)
         if not self.can_generate:
             raise ValueError(
                 "sample() needs a generative autoencoder, one whose decoder was trained on codes from N(0, I); "
-                f"this one has latent={self.latent!r} and latent_cycle={self.latent_cycle!r}; fit with "
-                "latent='gaussian' (variational) or latent_cycle='alternating' or 'joint' (double)"
+                f"this one has latent={self._latent()!r} and penalties={self._penalties()!r}; fit with "
+                "latent=Gaussian() (variational) or a LatentCycle() penalty (double)"
             )
-        _check_positive_int("n_samples", n_samples)
-        codes = check_random_state(random_state).standard_normal((n_samples, self.latent_dim)).astype(np.float32)
+        check_positive_int("n_samples", n_samples)
+        codes = check_random_state(random_state).standard_normal((n_samples, self.n_components)).astype(np.float32)
         return self.inverse_transform(codes)
 
     def elbo(self, X, n_samples: int = 1, random_state=None) -> np.ndarray:
@@ -784,37 +635,29 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
         The log-likelihood is the Bernoulli one summed over features (``loss="bce"``, data in [0, 1]),
         estimated with ``n_samples`` codes drawn from q(z | x) by reparameterisation; the KL is analytic.
-        Needs ``latent="gaussian"``. Higher is better; its mean over test data is the test ELBO.
+        Needs a Gaussian latent (``has_elbo``). Higher is better; its mean over test data is the test ELBO.
         """
         check_is_fitted(self)
-        if self.latent != "gaussian" or self.loss != "bce":
+        if not self.has_elbo:
             raise ValueError(
-                f"elbo() needs a variational autoencoder with a Bernoulli likelihood, but latent={self.latent!r} "
-                f"and loss={self.loss!r}; fit with latent='gaussian' and loss='bce'"
+                f"elbo() needs a variational autoencoder with a Bernoulli likelihood, but latent={self._latent()!r} "
+                f"and loss={self.loss!r}; fit with latent=Gaussian() and loss='bce'"
             )
-        _check_positive_int("n_samples", n_samples)
+        check_positive_int("n_samples", n_samples)
         X = self._validate_X(X, reset=False)
         if X.min() < 0 or X.max() > 1:
             raise ValueError(f"elbo() needs data in [0, 1] but X ranges over [{X.min():.4g}, {X.max():.4g}]")
         generator = torch.Generator(device=self._device()).manual_seed(
             int(check_random_state(random_state).randint(0, 2**31 - 1)))
-        loss, output_activation = self.loss, self.output_activation_
-
-        def per_sample(network, x):
-            mean, log_variance = network.encoder.head(network.encoder.body(x))
-            likelihood = torch.zeros(len(x), dtype=x.dtype, device=x.device)
-            for _ in range(n_samples):
-                codes = reparameterise(mean, log_variance, generator)
-                likelihood -= reconstruction_error_sum(network.decoder(codes), x, loss, output_activation)
-            return likelihood / n_samples - analytic_kl(mean, log_variance)
-
-        return self._batched(X, per_sample)
+        latent, loss, output_activation = self._latent(), self.loss, self.output_activation_
+        return self._batched(X, lambda network, x: latent.elbo(network, x, n_samples, generator, loss,
+                                                               output_activation))
 
     def jacobian_norm(self, X) -> np.ndarray:
         """Frobenius norm of the encoder's Jacobian d code / d x at each sample: shape (n_samples,).
 
         Computed like the contractive penalty (closed form for a one-layer sigmoid encoder, else batched
-        autograd: about ``latent_dim`` backward passes per batch); the code is the posterior mean for a
+        autograd: about ``n_components`` backward passes per batch); the code is the posterior mean for a
         Gaussian latent.
         """
         check_is_fitted(self)
@@ -841,13 +684,189 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
-        """Save to the folder ``path``: model.safetensors (weights) and model.json (configuration)."""
-        from aelab.persistence import save_estimator
+        """Save to the folder ``path`` (created if needed): model.safetensors (weights), then model.json (the
+        parameters, each part as ``{"part": NAME, "params": {...}}``, and the fitted attributes)."""
+        from safetensors.torch import save as safetensors_bytes
 
-        save_estimator(self, path)
+        check_is_fitted(self)
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{path} exists and is not a folder; a model is saved as a folder of two files")
+        tensors = {name: t.detach().to("cpu").contiguous() for name, t in self.network_.state_dict().items()}
+        atomic_write_bytes(path / WEIGHTS_FILE, safetensors_bytes(tensors, metadata={"format": MODEL_FORMAT}))
+        atomic_write_json(path / CONFIG_FILE, _model_record(self))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = False
         return tags
+
+
+# ------------------------------------------------------------------------------------------------ model files
+def params_record(estimator: Autoencoder) -> dict[str, Any]:
+    """The parameters as JSON: parts as part records, the penalties as a list of them."""
+    record = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key in _PART_FAMILIES:
+            record[key] = part_record(value)
+        elif key == "penalties":
+            record[key] = [part_record(p) for p in estimator._penalties()]
+        elif key == "callbacks":
+            record[key] = None  # objects of the user's code: not part of a model file
+        else:
+            record[key] = json_safe(value)
+    return record
+
+
+def _model_record(estimator: Autoencoder) -> dict[str, Any]:
+    """The JSON-ready description of a fitted estimator: its class, parameters and fitted attributes."""
+    fitted = {
+        "n_features_in_": int(estimator.n_features_in_),
+        "output_activation_": estimator.output_activation_,
+        "history_": {k: [float(v) for v in vs] for k, vs in estimator.history_.items()},
+        "n_epochs_": int(estimator.n_epochs_),
+        "best_epoch_": int(estimator.best_epoch_),
+        "epoch_seconds_": [float(t) for t in estimator.epoch_seconds_],
+    }
+    if getattr(estimator, "sample_shape_", None) is not None:
+        fitted["sample_shape_"] = [int(d) for d in estimator.sample_shape_]
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
+    return {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "aelab_version": __version__,
+        "estimator": type(estimator).__name__,
+        "params": params_record(estimator),
+        "fitted": fitted,
+    }
+
+
+def _param_type_ok(value: Any, default: Any, allows_none: bool) -> bool:
+    """Whether a plain parameter read from JSON has the type of its default (None where it may be None)."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if value is None:
+        return default is None or allows_none
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return is_int(value) or isinstance(value, float)
+    if is_int(default):
+        return is_int(value)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return default is None and is_int(value)  # random_state
+
+
+def _estimator_from_record(record: dict[str, Any], config: Path) -> Autoencoder:
+    """The unfitted Autoencoder a model.json's params describe; only registered parts are made."""
+    params = dict(record["params"])
+    defaults = Autoencoder().get_params(deep=False)
+    expected = set(defaults)
+    require(set(params) == expected, config,
+            f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
+            f"missing {sorted(expected - set(params))}")
+    for key, value in params.items():
+        if key in _PART_FAMILIES:
+            params[key] = part_from_record(value, PARTS, f"{config}: params.{key}")
+        elif key == "penalties":
+            require(isinstance(value, list), config, f"params.penalties is {value!r}, not a list of parts")
+            params[key] = tuple(part_from_record(p, PARTS, f"{config}: params.penalties[{i}]")
+                                for i, p in enumerate(value))
+        else:
+            require(_param_type_ok(value, defaults[key], key in ("patience", "random_state")), config,
+                    f"params.{key} is {value!r}, of the wrong type for this parameter")
+            require(not isinstance(value, float) or bool(np.isfinite(value)), config,
+                    f"params.{key} is {value!r}; it must be a finite number")
+    return Autoencoder(**params)
+
+
+def _load_weights(network: torch.nn.Module, weights: Path) -> None:
+    """Read the safetensors file ``weights`` into ``network``, checking each tensor's type and values."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as safetensors_load
+
+    try:
+        tensors = safetensors_load(weights.read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise ValueError(f"{weights} is not a valid safetensors file ({e}); the model folder is damaged") from None
+    state = network.state_dict()
+    for name, tensor in tensors.items():
+        require(tensor.dtype == state[name].dtype, weights,
+                f"tensor {name} is {tensor.dtype} but the configuration needs {state[name].dtype}")
+        require(bool(torch.isfinite(tensor).all()), weights, f"tensor {name} holds NaN or inf")
+    network.load_state_dict(tensors)
+
+
+def load(path: str | os.PathLike, device: str | None = None) -> Autoencoder:
+    """Load a model saved with ``est.save(path)`` (or the model of an ``aelab train`` run folder).
+
+    Parameters
+    ----------
+    path : path-like
+        The model folder (holding model.json and model.safetensors).
+    device : str, optional
+        Where to put the model; by default the saved ``device`` parameter, falling back to the CPU when
+        the saved device is not available here.
+
+    Returns
+    -------
+    Autoencoder
+        A fitted estimator.
+    """
+    path = Path(path)
+    record = read_model_record(path, MODEL_FORMAT_VERSION)
+    config = path / CONFIG_FILE
+    require(record["estimator"] == "Autoencoder", config, f"unknown estimator {record['estimator']!r}")
+    fitted = record["fitted"]
+    check_fitted_record(fitted, config)
+    try:
+        estimator = _estimator_from_record(record, config)
+        estimator.check_params(fitted["n_features_in_"])
+        sample_shape = tuple(fitted["sample_shape_"]) if fitted.get("sample_shape_") is not None else None
+        require(sample_shape is not None or not estimator._needs_image_shape(), config,
+                "a model whose parts work on images needs sample_shape_ in fitted")
+        with torch.device("meta"):  # the shapes the configuration needs, without allocating any memory
+            expected = estimator.build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                               sample_shape=sample_shape).state_dict()
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
+            RuntimeError) as e:
+        if str(e).startswith(str(config)):
+            raise
+        raise ValueError(f"{config} holds an invalid configuration ({type(e).__name__}: {e})") from None
+
+    # names and shapes are checked against the file's header first, so a configuration can never make
+    # loading allocate a network far larger than its weights file
+    shapes = tensor_shapes(path / WEIGHTS_FILE)
+    unknown, missing = sorted(set(shapes) - set(expected)), sorted(set(expected) - set(shapes))
+    require(not unknown and not missing, path / WEIGHTS_FILE,
+            f"tensor names do not match the configuration (unexpected {unknown}, missing {missing})")
+    for name, shape in shapes.items():
+        require(shape == tuple(expected[name].shape), path / WEIGHTS_FILE,
+                f"tensor {name} has shape {shape} but the configuration needs {tuple(expected[name].shape)}")
+    network = estimator.build_network(fitted["n_features_in_"], fitted["output_activation_"], seed=0,
+                                      sample_shape=sample_shape)
+    _load_weights(network, path / WEIGHTS_FILE)
+
+    if device is None:
+        try:
+            target = resolve_device(estimator.device)
+        except ValueError:
+            target = torch.device("cpu")
+    else:
+        target = resolve_device(device)
+        estimator.device = device
+    estimator.network_ = network.to(target).eval()
+    estimator.n_features_in_ = fitted["n_features_in_"]
+    estimator.output_activation_ = fitted["output_activation_"]
+    estimator.history_ = {k: list(v) for k, v in fitted["history_"].items()}
+    estimator.n_epochs_ = fitted["n_epochs_"]
+    estimator.best_epoch_ = fitted["best_epoch_"]
+    estimator.epoch_seconds_ = [float(t) for t in fitted.get("epoch_seconds_", [])]
+    estimator.sample_shape_ = sample_shape
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    return estimator

@@ -96,7 +96,7 @@ def latent_cycle_loss(codes: torch.Tensor, codes_again: torch.Tensor) -> torch.T
     """Mean squared difference between codes and their decode-then-encode images, over samples and code units.
 
     A mean over code units, like the reconstruction's mean over features, so that the two terms are on one
-    scale whatever ``latent_dim``.
+    scale whatever ``n_components``.
     """
     return (codes_again - codes).square().mean()
 

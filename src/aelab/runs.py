@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from aelab.augmentation import augment_parameters
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
-from aelab.estimators import Autoencoder, kind_parameters
+from aelab.estimators import Autoencoder, load
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
+from aelab.parts.augmentations import augmentation
+from aelab.parts.kinds import kind
 from aelab.report import figure_pngs, latent_explorer, render_report
 from aelab.training.checkpoints import has_checkpoint
 
@@ -37,7 +38,7 @@ class TrainJob:
     data: DataOptions = field(default_factory=DataOptions)
     kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
-    latent_dim: int = 32
+    n_components: int = 32
     activation: str = "relu"
     loss: str = "mse"
     epochs: int = 20
@@ -56,24 +57,24 @@ class TrainJob:
     augment: str = "none"
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
-        """The autoencoder of this job; ``kind`` sets its composition (see aelab.estimators.KINDS).
+        """The autoencoder of this job; ``kind`` sets its parts (see aelab.parts.kinds.KINDS).
 
-        A kind's own activation (the sparse kind's sigmoid) replaces ``activation``; ``sample_shape`` (None
-        for data that are not images) is passed to convolutional kinds and to ``augment``.
+        ``hidden`` and ``activation`` go to the kind's encoder where the kind does not fix them (the conv
+        kind has no dense widths, the sparse kind's encoder is sigmoid); ``sample_shape`` (None for data
+        that are not images) is passed to the parts that work on images.
         """
-        params = dict(
-            hidden=tuple(self.hidden), latent_dim=self.latent_dim, activation=self.activation, loss=self.loss,
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+        params = kind(
+            self.kind, hidden=tuple(self.hidden), activation=self.activation, n_components=self.n_components,
+            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
             precision=self.precision, compile=self.compile, on_divergence=self.on_divergence,
         )
-        params.update(kind_parameters(self.kind))
-        params.update(augment_parameters(self.augment))
-        if params.get("augmentation") and sample_shape is None:
+        params["augmentation"] = augmentation(self.augment, sample_shape)
+        if params["augmentation"] is not None and sample_shape is None:
             raise ValueError(f"--augment {self.augment} moves images, but {self.data.name} does not hold images; leave "
                              "out --augment for data that are not images")
-        if (params.get("architecture") == "conv" or params.get("augmentation")) and sample_shape is not None:
-            params["sample_shape"] = tuple(sample_shape)
+        if params["encoder"].needs_image_shape and sample_shape is not None:
+            params["encoder"].set_params(sample_shape=tuple(sample_shape))
         return Autoencoder(**params)
 
 
@@ -112,7 +113,7 @@ STREAM_PCA_ROWS = 20_000
 def _prepare_in_memory(job: TrainJob):
     dataset, skipped = job.data.load(job.random_state)
     estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
-    estimator._validate_params(dataset.n_features)  # fail on bad settings before any work
+    estimator.check_params(dataset.n_features)  # fail on bad settings before any work
     split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     return dataset, split, scaling, estimator, X_train, X_train, X_test, skipped.tolist()
@@ -128,7 +129,7 @@ def _prepare_stream(job: TrainJob):
     source = StreamingSource(job.data.name, label_column=job.data.label_column)
     is_image = len(source.sample_shape) >= 2
     estimator = job.estimator(sample_shape=source.sample_shape if is_image else None)
-    estimator._validate_params(source.n_features)
+    estimator.check_params(source.n_features)
     train_part, test_part = source.split(job.data.test_size, random_state=job.random_state)
     if test_part is None:
         raise ValueError(f"{job.data.name} is a single block of {len(source)} rows, so no block can be held out for "
@@ -219,7 +220,7 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
     X_unit, n_clipped = clip_to_training_range(X_test)
 
     started = time.perf_counter()
-    pca = PCA(n_components=job.latent_dim, random_state=job.random_state).fit(X_pca)
+    pca = PCA(n_components=job.n_components, random_state=job.random_state).fit(X_pca)
     pca_seconds = time.perf_counter() - started
     pca_code = pca.transform(X_test)
     pca_reconstruction = pca.inverse_transform(pca_code)
@@ -236,10 +237,10 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
             **_reconstruction_scores(X_test, X_unit, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
             **({"test_elbo": float(np.mean(estimator.elbo(X_unit, random_state=job.random_state)))}
-               if estimator.latent == "gaussian" and estimator.loss == "bce" else {}),
+               if estimator.has_elbo else {}),
             CLIPPED_KEY: n_clipped,
         },
-        f"pca-{job.latent_dim}": {
+        f"pca-{job.n_components}": {
             "fit_seconds": pca_seconds,
             "test_reconstruction_mse": reconstruction_mse(X_test, pca_reconstruction),
             **_reconstruction_scores(X_test, X_unit, pca_reconstruction),
@@ -249,7 +250,7 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
         "history": history,
     }
     outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
-                           codes={"autoencoder": code, f"pca-{job.latent_dim}": pca_code}, skipped_rows=skipped)
+                           codes={"autoencoder": code, f"pca-{job.n_components}": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, code, reconstruction)
     return outcome
 
@@ -323,7 +324,7 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")
-    return render_report(f"aelab train: {dataset.name}, {outcome.job.latent_dim}-D code", config,
+    return render_report(f"aelab train: {dataset.name}, {outcome.job.n_components}-D code", config,
                          {"metrics on the test split": rows}, figure_pngs, explorer, tuple(notes))
 
 
@@ -364,7 +365,6 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
 
 def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoencoder, MinMaxScaling, tuple]:
     """The model, the scaling and the sample shape of a run folder written by ``aelab train``."""
-    from aelab.persistence import load
 
     run = Path(run)
     if not (run / PREPROCESSING_FILE).is_file():

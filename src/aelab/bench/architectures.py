@@ -16,6 +16,7 @@ from aelab.baselines import TSNEBaseline
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder
 from aelab.metrics import clustering_accuracy, kmeans_labels, nmi, reconstruction_mse, silhouette
+from aelab.parts import Dense
 
 NAME = "architectures"
 #: Encoder hidden widths of each architecture (the decoder mirrors them).
@@ -49,7 +50,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         rows, codes, strips = [], {}, {}
         for hidden in ARCHITECTURES:
             name = architecture_name(hidden)
-            ae = Autoencoder(hidden=hidden, latent_dim=2, activation="relu", loss="mse", epochs=epochs,
+            ae = Autoencoder(encoder=Dense(hidden=hidden, activation="relu"), n_components=2, loss="mse", epochs=epochs,
                              batch_size=128, learning_rate=1e-3, patience=10, random_state=seed,
                              device=settings.device)
             with Stopwatch() as fit:

@@ -22,14 +22,22 @@ from aelab.data import MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.estimators import Autoencoder
 from aelab.metrics import reconstruction_mse, silhouette
+from aelab.parts import Dense
 
 NAME = "blobs"
 SPLIT_SEED = 1
 MLP_SEED = 17
 HIDDEN = (50, 100, 50)
 #: Our autoencoder's settings on this study (the MLPRegressor keeps scikit-learn's own).
-AUTOENCODER = {"hidden": HIDDEN, "latent_dim": 2, "activation": "relu", "loss": "mse", "epochs": 12,
+AUTOENCODER = {"hidden": HIDDEN, "n_components": 2, "activation": "relu", "loss": "mse", "epochs": 12,
                "batch_size": 256, "learning_rate": 8e-3, "validation_fraction": 0.0, "patience": None}
+
+
+def _autoencoder(params: dict, seed: int, device: str) -> Autoencoder:
+    """Our autoencoder of the study's settings (``AUTOENCODER``, the dense encoder's as plain values)."""
+    params = dict(params)
+    encoder = Dense(hidden=params.pop("hidden"), activation=params.pop("activation"))
+    return Autoencoder(encoder=encoder, random_state=seed, device=device, **params)
 
 
 def mlp_code(mlp, X: np.ndarray) -> np.ndarray:
@@ -89,8 +97,8 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         # The first torch optimizer of a process imports torch's compiler modules (seconds, once per process);
         # a one-epoch fit on a few rows pays that before the timed fit, and the note reports it.
         with Stopwatch() as first_use:
-            Autoencoder(random_state=seed, device=settings.device, **dict(ae_params, epochs=1)).fit(X_train[:64])
-        ae = Autoencoder(random_state=seed, device=settings.device, **ae_params)
+            _autoencoder(dict(ae_params, epochs=1), seed, settings.device).fit(X_train[:64])
+        ae = _autoencoder(ae_params, seed, settings.device)
         with Stopwatch() as ae_fit:
             ae.fit(X_train)
         ae_code = ae.transform(X_test)

@@ -14,8 +14,8 @@ principal components and of a 2-D t-SNE, and UMAP + Gaussian mixture of the raw 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
-from aelab.augmentation import describe_augmentation, image_augmentation
 from aelab.baselines import TSNEBaseline
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings
 from aelab.cluster import (
@@ -30,6 +30,7 @@ from aelab.cluster import (
 from aelab.data import MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.metrics import ari, clustering_accuracy, nmi
+from aelab.parts.augmentations import describe_augmentation, image_augmentation
 
 NAME = "clustering"
 N_SEEDS = 5
@@ -67,11 +68,12 @@ def study_augmentation(settings: StudySettings) -> str:
     return settings.augment if settings.augment is not None else "none"
 
 
-def _autoencoder(settings: StudySettings, epochs: int, seed: int, augment: dict):
+def _autoencoder(settings: StudySettings, epochs: int, seed: int, augmentation):
     if settings.quick:
         return clustering_autoencoder(epochs=epochs, random_state=seed, hidden=(32, 32, 64), device=settings.device,
-                                      **augment)
-    return clustering_autoencoder(epochs=epochs, random_state=seed, device=settings.device, **augment)
+                                      augmentation=clone(augmentation) if augmentation is not None else None)
+    return clustering_autoencoder(epochs=epochs, random_state=seed, device=settings.device,
+                                  augmentation=clone(augmentation) if augmentation is not None else None)
 
 
 def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: int):
@@ -159,14 +161,14 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     with Stopwatch() as total:
         dataset, X, y = _load(settings)
         augment = study_augmentation(settings)
-        augment_params = image_augmentation(dataset, augment)
+        augmentation = image_augmentation(dataset, augment)
         k = len(np.unique(y))
         neighbours = min(20, len(X) // 4)
         seeds = [settings.random_state + i for i in range(n_seeds)]
         per_seed, pretrain_seconds, kept = [], [], {}
         for seed in seeds:
             with Stopwatch() as clock:
-                ae = _autoencoder(settings, epochs, seed, augment_params).fit(X)
+                ae = _autoencoder(settings, epochs, seed, augmentation).fit(X)
             pretrain_seconds.append(clock.seconds)
             say(f"{NAME}: seed {seed}: autoencoder pretrained in {clock.seconds:.0f} s "
                 f"(final loss {ae.history_['train_loss'][-1]:.5f})")
@@ -199,7 +201,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     family = "fashion-mnist" if "fashion" in dataset.name else "mnist"
     notes = [f"All {len(X)} samples are clustered and scored (unsupervised, as in the literature); mean and "
              f"standard deviation over seeds {seeds[0]}..{seeds[-1]}; {k} clusters.",
-             f"Autoencoder {X.shape[1]}-" + "-".join(map(str, _autoencoder(settings, epochs, 0, {}).hidden))
+             f"Autoencoder {X.shape[1]}-" + "-".join(map(str, _autoencoder(settings, epochs, 0, None).encoder.hidden))
              + f"-10 pretrained for {epochs} epochs per seed (pretrain_seconds), shared by all its methods; "
              "seconds is each method's own time after pretraining (idec-n2d includes its N2D step).",
              "Pretraining augmentation: " + describe_augmentation(augment)

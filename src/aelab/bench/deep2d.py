@@ -16,12 +16,13 @@ import numpy as np
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder
 from aelab.metrics import reconstruction_mse, score_code
+from aelab.parts import Dense
 
 NAME = "deep2d"
 HIDDEN = (400, 200, 100, 50)
 VARIANTS = {
-    "ReLU code and output": {"code_activation": "relu", "output_activation": "relu"},
-    "linear code, sigmoid output": {"code_activation": None, "output_activation": "sigmoid"},
+    "ReLU code and output": {"encoder__code_activation": "relu", "output_activation": "relu"},
+    "linear code, sigmoid output": {"encoder__code_activation": None, "output_activation": "sigmoid"},
 }
 
 
@@ -39,9 +40,9 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         rows, codes, figures = [], {}, {}
         dataset = data.dataset
         for name, params in VARIANTS.items():
-            ae = Autoencoder(hidden=HIDDEN, latent_dim=2, activation="relu", loss="mse", epochs=epochs,
-                             batch_size=128, learning_rate=1e-3, patience=None, random_state=seed,
-                             device=settings.device, **params)
+            ae = Autoencoder(encoder=Dense(hidden=HIDDEN, activation="relu"), n_components=2, loss="mse",
+                             epochs=epochs, batch_size=128, learning_rate=1e-3, patience=None, random_state=seed,
+                             device=settings.device).set_params(**params)
             with Stopwatch() as fit:
                 ae.fit(data.X_train)
             code = ae.transform(data.X_test)
@@ -56,7 +57,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             codes[name] = code
             say(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, {fit.seconds:.1f} s")
             if dataset.is_image:
-                slug = "relu" if params["code_activation"] else "linear"
+                slug = "relu" if params["encoder__code_activation"] else "linear"
                 figures[f"reconstructions_{slug}.png"] = plots.reconstruction_grid(
                     data.X_test[:10], reconstruction[:10], dataset.sample_shape,
                     title=f"{name}: original (top) vs reconstruction (bottom)")

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data import load_dataset, split_dataset
-from aelab.estimators import KINDS, Autoencoder, kind_parameters
+from aelab.estimators import Autoencoder
 from aelab.io import atomic_write_json
 from aelab.metrics import psnr, reconstruction_mse
+from aelab.parts.kinds import KINDS, kind
 from aelab.runs import code_metrics, scale_split
 
 
@@ -52,23 +53,24 @@ def compare_kinds(data: str, latents, epochs: int, kinds, n_train: int | None, n
         result["rows"].append({"latent": latent, "method": f"pca-{latent}",
                                "test_mse": reconstruction_mse(X_test, pca.inverse_transform(code)),
                                **code_metrics(X_test, code, y_test, seed), "train_seconds": seconds})
-        for kind in kinds:
-            params = kind_parameters(kind)
-            if params.get("latent") == "gaussian":
-                params["loss"] = "bce"
-            ae = Autoencoder(hidden=hidden, latent_dim=latent, epochs=epochs, random_state=seed, device=device,
-                             sample_shape=dataset.sample_shape, **params)
+        for name in kinds:
+            ae = Autoencoder(**kind(name, hidden=hidden, n_components=latent, epochs=epochs, random_state=seed,
+                                    device=device))
+            if ae.encoder.needs_image_shape:
+                ae.set_params(encoder__sample_shape=tuple(dataset.sample_shape))
+            if ae.latent.has_elbo:
+                ae.set_params(loss="bce")
             started = time.perf_counter()
             ae.fit(X_train)
             seconds = time.perf_counter() - started
             code = ae.transform(X_test)
-            row = {"latent": latent, "method": kind, "test_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)),
+            row = {"latent": latent, "method": name, "test_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)),
                    **code_metrics(X_test, code, y_test, seed), "train_seconds": seconds,
                    "jacobian_norm": float(ae.jacobian_norm(X_test[:1000]).mean())}
-            if ae.latent == "gaussian":
+            if ae.has_elbo:
                 row["test_elbo"] = float(ae.elbo(X_test, random_state=seed).mean())
-            if kind in ("vanilla", "denoising"):
-                result["denoising"].setdefault(str(latent), {"noisy_input": psnr(X_test, noisy)})[kind] = psnr(
+            if name in ("vanilla", "denoising"):
+                result["denoising"].setdefault(str(latent), {"noisy_input": psnr(X_test, noisy)})[name] = psnr(
                     X_test, ae.denoise(noisy))
             result["rows"].append(row)
             print(row, flush=True)

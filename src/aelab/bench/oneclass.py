@@ -29,6 +29,8 @@ from aelab.anomaly import (
     default_autoencoder,
 )
 from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
+from aelab.estimators import params_record
+from aelab.parts import Gaussian
 
 NAME = "oneclass"
 #: The autoencoder scorers, all on one trained autoencoder per class, and the one that needs the VAE.
@@ -77,7 +79,7 @@ def _score_class(c: int, data, y_train: np.ndarray, y_test: np.ndarray, settings
     epochs = settings.epochs_or(full=0, quick=1) or None
     if epochs is not None:
         ae.set_params(epochs=epochs)
-    vae = clone(ae).set_params(latent="gaussian", loss="bce")
+    vae = clone(ae).set_params(latent=Gaussian(), loss="bce")
     with Stopwatch() as fit:
         ae.fit(X_normal)
     for scorer in AUTOENCODER_SCORERS:
@@ -162,9 +164,8 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
     settings_record = {"quick": settings.quick, "epochs": settings.epochs, "random_state": settings.random_state,
                        "device": settings.device, "classes": [int(c) for c in classes],
                        "default_scorer": DEFAULT_IMAGE_SCORER,
-                       "autoencoder_of_first_class": {k: (list(v) if isinstance(v, tuple) else v)
-                                                      for k, v in example.get_params().items()
-                                                      if k not in ("verbose",)}}
+                       "autoencoder_of_first_class": {k: v for k, v in params_record(example).items()
+                                                      if k not in ("verbose", "callbacks")}}
     return StudyResult(
         study=NAME,
         title=f"One-class anomaly detection on {data.dataset.name}",

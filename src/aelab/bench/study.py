@@ -30,7 +30,7 @@ class StudySettings:
     study splits and samples as its reference did, and stops at bad rows). ``epochs`` None keeps the study's
     own number (fewer in quick mode); ``seeds`` None keeps the study's own number of repetitions (for the
     studies that repeat over seeds); ``augment`` None keeps the study's own image augmentation (for the
-    studies that pretrain with one, see ``aelab.augmentation.AUGMENT_CHOICES``); ``quick`` trains briefly on
+    studies that pretrain with one, see ``aelab.parts.augmentations.AUGMENT_CHOICES``); ``quick`` trains briefly on
     a subset, which is what the test suite runs.
     """
 

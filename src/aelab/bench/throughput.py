@@ -38,8 +38,9 @@ import torch
 
 HIDDEN = (512, 256)
 LATENT = 32
-CONV = {"architecture": "conv", "filters": (32, 64), "kernel_size": 4, "stride": 2}
-MODELS = {"dense": {"hidden": HIDDEN}, "conv": CONV}
+CONV = {"filters": (32, 64), "kernel_size": 4, "stride": 2}
+#: The encoder part of each model: its class name and parameters (aelab.parts).
+MODELS = {"dense": ("Dense", {"hidden": HIDDEN}), "conv": ("Conv", CONV)}
 BATCH_SIZES = (128, 256, 1024)
 STREAM_BYTES = 2 * 10**9
 
@@ -89,9 +90,11 @@ def _gemm_workload(shapes: list[tuple[int, int]], batch_size: int) -> list:
 
 def _autoencoder(model: str, batch_size: int, epochs: int, device: str):
     from aelab import Autoencoder
+    from aelab.parts import PARTS
 
-    return Autoencoder(latent_dim=LATENT, epochs=epochs, batch_size=batch_size, validation_fraction=0.0,
-                       patience=None, random_state=0, device=device, **MODELS[model])
+    part, params = MODELS[model]
+    return Autoencoder(encoder=PARTS[part](**params), n_components=LATENT, epochs=epochs, batch_size=batch_size,
+                       validation_fraction=0.0, patience=None, random_state=0, device=device)
 
 
 def _network(model: str, n_features: int, device: str):
@@ -99,8 +102,8 @@ def _network(model: str, n_features: int, device: str):
     from aelab.training import resolve_device
 
     ae = _autoencoder(model, 256, 1, device)
-    shape = ae._resolve_sample_shape(n_features, None) if model == "conv" else None
-    return ae._build_network(n_features, "sigmoid", seed=0, sample_shape=shape).to(resolve_device(device))
+    shape = (1, *[int(round(n_features ** 0.5))] * 2) if ae.encoder.needs_image_shape else None
+    return ae.build_network(n_features, "sigmoid", seed=0, sample_shape=shape).to(resolve_device(device))
 
 
 def _synchronize(device: torch.device) -> None:

@@ -8,7 +8,7 @@
 Trains the study's convolutional autoencoder of one kind and code size (``aelab.bench.variants``) on a random
 subset of the training part for about ``--steps`` Adam steps (the epochs are rounded from it), with the
 learning rate and batch size given (and optionally another beta for the variational kinds, or the training
-images randomly moved by ``--augment affine``, see aelab.augmentation), and prints one line: k-means and
+images randomly moved by ``--augment affine``, see aelab.parts.augmentations), and prints one line: k-means and
 Gaussian-mixture ACC (%) of the codes of the test part, as the study measures them, and of the codes of the
 test and training parts together. The
 study's own setting is 40 epochs of batch 128 on the whole training part (``--steps 1250``; on mnist5k's
@@ -23,11 +23,11 @@ import time
 
 import numpy as np
 
-from aelab.augmentation import AUGMENT_CHOICES, image_augmentation
 from aelab.bench.study import StudySettings, load_study_data
 from aelab.bench.variants import CONV, KINDS, conv_autoencoder
 from aelab.data import DataOptions
 from aelab.metrics import clustering_accuracy, gmm_labels, kmeans_labels
+from aelab.parts.augmentations import AUGMENT_CHOICES, image_augmentation
 
 
 def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | None = None, steps: int = 1250,
@@ -39,9 +39,10 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
     epochs = max(1, round(steps * batch_size / n))
     ae = conv_autoencoder(kind, latent, epochs, seed, device).set_params(learning_rate=learning_rate,
                                                                          batch_size=batch_size,
-                                                                         **image_augmentation(split.dataset, augment))
+                                                                         augmentation=image_augmentation(
+                                                                             split.dataset, augment))
     if beta is not None:
-        ae.set_params(beta=beta)
+        ae.set_params(latent__beta=beta)
     started = time.perf_counter()
     ae.fit(split.X_train)
     seconds = time.perf_counter() - started
@@ -49,7 +50,8 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
     k = len(np.unique(y_all))
     record = {"data": data, "kind": kind, "latent": latent, "n_train": n, "epochs": epochs,
               "steps": epochs * -(-n // batch_size), "learning_rate": learning_rate, "batch_size": batch_size,
-              "beta": float(ae.beta), "augment": augment, "seed": seed, "train_seconds": round(seconds, 1)}
+              "beta": ae.get_params().get("latent__beta"), "augment": augment, "seed": seed,
+              "train_seconds": round(seconds, 1)}
     codes = {"test": (ae.transform(split.X_test), split.y_test),
              "all": (np.vstack([ae.transform(split.X_test), ae.transform(split.X_train)]), y_all)}
     for part, (code, y) in codes.items():
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=_positive_int, default=CONV["batch_size"])
     parser.add_argument("--beta", type=float, default=None, help="weight of the KL term (default: the study's)")
     parser.add_argument("--augment", default="none", choices=tuple(AUGMENT_CHOICES),
-                        help="move each training image by a random affine map (aelab.augmentation)")
+                        help="move each training image by a random affine map (aelab.parts.augmentations)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ Examples
 >>> from aelab.data.streaming import StreamingSource
 >>> source = StreamingSource("big.npy")                          # doctest: +SKIP
 >>> source = source.with_scaling(source.minmax(per_feature=False))  # doctest: +SKIP
->>> Autoencoder(latent_dim=32).fit(source)                      # doctest: +SKIP
+>>> Autoencoder(n_components=32).fit(source)                    # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def latent_explorer(
 
     Parameters
     ----------
-    codes : dict of str to ndarray of shape (n_samples, latent_dim)
+    codes : dict of str to ndarray of shape (n_samples, n_components)
         The code of the rows of ``X`` for each method; a menu switches between methods. Codes wider than 2 are
         shown by their first two principal components.
     X : ndarray of shape (n_samples, n_features)

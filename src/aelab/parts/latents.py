@@ -1,0 +1,113 @@
+"""Latents: the encoder's last layer (the head) and the reconstruction term it brings to the loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aelab.nn.latent import DeterministicHead, GaussianHead, reparameterise
+from aelab.objectives import analytic_kl, batch_kl, reconstruction_error_sum, reconstruction_loss
+from aelab.parts.base import Part, check_choice, check_number
+
+KL_ESTIMATES = ("analytic", "batch")
+
+
+class Deterministic(Part):
+    """A linear code (optionally followed by the encoder's ``code_activation``): a plain autoencoder.
+
+    Its term is the reconstruction error, the mean over samples and features.
+
+    Examples
+    --------
+    >>> Deterministic()
+    Deterministic()
+    """
+
+    #: Training may take aelab.dense_step's written-out step (with nothing else in the loss).
+    plain = True
+    #: The decoder learns from codes drawn from N(0, I), so ``sample`` makes sense.
+    generative = False
+    #: ``elbo`` gives the evidence lower bound.
+    has_elbo = False
+
+    def __init__(self):
+        pass
+
+    def head(self, in_features: int, n_components: int, generator: torch.Generator,
+             code_activation: str | None = None) -> nn.Module:
+        """The code layer: a linear map of ``in_features`` to ``n_components``, then ``code_activation``."""
+        return DeterministicHead(in_features, n_components, "relu", generator, code_activation=code_activation)
+
+    def term(self, network: nn.Module, head_output, target: torch.Tensor, training: bool,
+             generator: torch.Generator | None, loss: str, output_activation: str,
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The codes of the batch and the reconstruction term (the mean error over samples and features)."""
+        codes = head_output
+        return codes, reconstruction_loss(network.decoder(codes), target, loss, output_activation)
+
+    def elbo(self, network: nn.Module, x: torch.Tensor, n_samples: int, generator: torch.Generator | None,
+             loss: str, output_activation: str) -> torch.Tensor:
+        raise ValueError("elbo() needs a variational autoencoder, but the latent is Deterministic(); fit with "
+                         "latent=Gaussian() and loss='bce'")
+
+
+class Gaussian(Part):
+    """A diagonal Gaussian posterior q(z | x): a variational autoencoder.
+
+    The encoder gives a mean and a log-variance; training samples codes by reparameterisation and adds
+    ``beta`` times a KL term to N(0, I) to the reconstruction error summed over features (the negative
+    log-likelihood in nats for ``loss="bce"``). ``transform`` gives the posterior mean.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE).
+    kl : {"analytic", "batch"}, default="analytic"
+        ``analytic``: the closed-form KL of each sample's posterior to N(0, I), averaged over the batch;
+        ``batch``: the KL between the Gaussian fitted to the batch's sampled codes (sample mean and
+        covariance) and N(0, I).
+
+    Examples
+    --------
+    >>> Gaussian(beta=0.5, kl="batch")
+    Gaussian(beta=0.5, kl='batch')
+    """
+
+    plain = False
+    generative = True
+    has_elbo = True
+
+    def __init__(self, beta=1.0, kl="analytic"):
+        self.beta = beta
+        self.kl = kl
+
+    def validate(self, n_features: int, encoder: Part | None = None) -> None:
+        check_number("Gaussian beta", self.beta)
+        check_choice("Gaussian kl", self.kl, KL_ESTIMATES)
+
+    def head(self, in_features: int, n_components: int, generator: torch.Generator,
+             code_activation: str | None = None) -> nn.Module:
+        """Two linear layers, to the mean and to the log-variance (a code activation does not apply)."""
+        return GaussianHead(in_features, n_components, generator)
+
+    def term(self, network: nn.Module, head_output, target: torch.Tensor, training: bool,
+             generator: torch.Generator | None, loss: str, output_activation: str,
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampled codes in training (the mean otherwise) and the summed reconstruction error + beta * KL."""
+        mean, log_variance = head_output
+        codes = reparameterise(mean, log_variance, generator) if training else mean
+        logits = network.decoder(codes)
+        total = reconstruction_error_sum(logits, target, loss, output_activation).mean()
+        if self.kl == "analytic":
+            return codes, total + float(self.beta) * analytic_kl(mean, log_variance).mean()
+        return codes, total + float(self.beta) * batch_kl(codes)
+
+    def elbo(self, network: nn.Module, x: torch.Tensor, n_samples: int, generator: torch.Generator | None,
+             loss: str, output_activation: str) -> torch.Tensor:
+        """Per-sample E_q[log p(x | z)] - KL(q(z | x) || N(0, I)), the expectation over ``n_samples`` codes."""
+        mean, log_variance = network.encoder.head(network.encoder.body(x))
+        likelihood = torch.zeros(len(x), dtype=x.dtype, device=x.device)
+        for _ in range(n_samples):
+            codes = reparameterise(mean, log_variance, generator)
+            likelihood -= reconstruction_error_sum(network.decoder(codes), x, loss, output_activation)
+        return likelihood / n_samples - analytic_kl(mean, log_variance)
