@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from aelab import Autoencoder, faults
-from aelab.checkpoints import load_checkpoint
+from aelab import Autoencoder
 from aelab.parts import Dense
+from aelab.training import faults
+from aelab.training.checkpoints import load_checkpoint
 
 SETTINGS = dict(encoder=Dense(hidden=(16,)), n_components=4, epochs=6, batch_size=32, random_state=0, device="cpu")
 

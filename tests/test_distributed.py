@@ -10,7 +10,7 @@ import torch
 from safetensors.numpy import load_file
 
 from aelab.cli import main
-from aelab.distributed import DistributedContext
+from aelab.training.distributed import DistributedContext
 from tests.conftest import left_in
 
 # digits: 1,438 training rows, 143 of them for validation; 1,295 rows in batches of 64 leave a last batch of
@@ -92,8 +92,62 @@ def test_a_helper_rank_leaves_the_folder_rank_0_is_writing_alone(tmp_path, monke
         calls.append(kwargs)  # a helper rank's run_training returns None: it only helps to train
 
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setattr("aelab.distributed.distributed_session", lambda device: contextlib.nullcontext(helper))
+    monkeypatch.setattr("aelab.training.distributed.distributed_session", lambda device: contextlib.nullcontext(helper))
     monkeypatch.setattr("aelab.runs.run_training", fake_training)
     assert main([*TRAIN, "--distributed", "--out", str(out)]) == 0
     assert len(calls) == 1 and calls[0]["checkpoint"] == out / CHECKPOINT_FOLDER
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+class _OddStepsSkipTheSecondLayer:
+    """A loss whose training steps 1, 3, 5, ... leave the second layer unused (as the phases of an
+    alternating latent cycle leave a Gaussian code's log-variance layer)."""
+
+    def __init__(self):
+        self.step = 0
+
+    def __call__(self, network, x):
+        if network.training:
+            self.step += 1
+        hidden = network[0](x)
+        if network.training and self.step % 2 == 1:
+            return (hidden - x).square().mean()
+        return (network[1](hidden) - x).square().mean()
+
+
+def _train_two_layers(distributed=None, seed=0):
+    from aelab.training import TrainingSettings, train_network
+
+    torch.manual_seed(seed)  # the ranks start from different weights: rank 0's are given to all
+    network = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    X = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
+    settings = TrainingSettings(epochs=2, batch_size=16, learning_rate=0.01)
+    train_network(network, _OddStepsSkipTheSecondLayer(), X, None, settings, torch.Generator().manual_seed(2),
+                  distributed=distributed)
+    return network
+
+
+def _rank(rank, folder):
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=2)
+    try:
+        context = DistributedContext(rank=rank, world_size=2, local_rank=rank, device=torch.device("cpu"),
+                                     backend="gloo")
+        network = _train_two_layers(context, seed=rank)
+        save_file(network.state_dict(), f"{folder}/rank{rank}.safetensors")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_skip_a_parameter_unused_by_a_step_as_one_process_does(tmp_path):
+    from safetensors.torch import load_file
+
+    torch.multiprocessing.spawn(_rank, args=(str(tmp_path),), nprocs=2)
+    single = _train_two_layers().state_dict()
+    ranks = [load_file(str(tmp_path / f"rank{rank}.safetensors")) for rank in (0, 1)]
+    for name, tensor in single.items():
+        assert torch.equal(ranks[0][name], ranks[1][name]), name
+        torch.testing.assert_close(ranks[0][name], tensor, rtol=0, atol=1e-6)

@@ -14,9 +14,9 @@ from torch import nn
 
 from aelab import Autoencoder, load
 from aelab.cli import main
-from aelab.faults import TrainingOutOfMemory
 from aelab.parts import Dense
 from aelab.training import TrainingSettings, train_network
+from aelab.training.faults import TrainingOutOfMemory
 
 
 class LossNaNAt:
@@ -81,15 +81,13 @@ def test_estimator_divergence_is_a_value_error():
 
 def _failing_steps(monkeypatch, error: Exception) -> None:
     """Every training step raises ``error``: the autograd step and the written-out dense one alike."""
-    def step_function(network, loss_fn, context):
-        def step(batch):
-            raise error
-        return step
+    def loss(self, batch):
+        raise error
 
     def dense_step(self, batch):
         raise error
 
-    monkeypatch.setattr("aelab.distributed.step_function", step_function)
+    monkeypatch.setattr("aelab.training.steps.TrainingStep._loss", loss)
     monkeypatch.setattr("aelab.dense_step.DenseStep.__call__", dense_step)
 
 

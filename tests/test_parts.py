@@ -107,10 +107,6 @@ def test_capabilities_come_from_the_parts():
     assert not Autoencoder(penalties=(LatentCycle(),)).training_loss(output_activation="sigmoid").plain
     assert Autoencoder(augmentation=Affine()).training_loss(output_activation="sigmoid").plain
     assert not Autoencoder(corruption=GaussianNoise()).training_loss(output_activation="sigmoid").plain
-    alternating = Autoencoder(penalties=(LatentCycle(mode="alternating"),))
-    assert alternating.training_loss(output_activation="sigmoid").may_skip_parameters
-    joint = Autoencoder(penalties=(LatentCycle(mode="joint"),))
-    assert not joint.training_loss(output_activation="sigmoid").may_skip_parameters
 
 
 def test_the_registry_names_every_part_and_every_kind():

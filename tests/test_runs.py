@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from aelab import load
-from aelab.checkpoints import load_checkpoint
 from aelab.cli import main
 from aelab.data import MinMaxScaling
 from aelab.runs import CLIPPED_KEY, clip_to_training_range
+from aelab.training.checkpoints import load_checkpoint
 
 VARIATIONAL_BCE = ["train", "--kind", "variational", "--loss", "bce", "--latent", "2", "--hidden", "8",
                    "--epochs", "1", "--quiet", "--device", "cpu", "--seed", "0"]

@@ -3,8 +3,9 @@ import copy
 import pytest
 import torch
 
-import aelab.training
-from aelab.training import TrainingSettings, fused_adam_available, make_optimizer
+import aelab.training.settings
+from aelab.training import TrainingSettings, make_optimizer
+from aelab.training.settings import fused_adam_available
 
 CPU = torch.device("cpu")
 
@@ -38,7 +39,7 @@ def test_adam_and_adamw_are_torch_optimizers_fused_where_available(name, cls, mo
     optimizer = make_optimizer(_params(), _settings(name), CPU)
     assert type(optimizer) is cls
     assert optimizer.param_groups[0]["fused"] is True and not optimizer.param_groups[0]["foreach"]
-    monkeypatch.setattr(aelab.training, "fused_adam_available", lambda device, dtype: False)
+    monkeypatch.setattr(aelab.training.settings, "fused_adam_available", lambda device, dtype: False)
     optimizer = make_optimizer(_params(), _settings(name), CPU)
     assert type(optimizer) is cls
     assert not optimizer.param_groups[0]["fused"] and optimizer.param_groups[0]["foreach"] is True
@@ -62,7 +63,7 @@ def test_fused_and_foreach_adam_learn_the_same_and_share_their_state(monkeypatch
     fused_params = _params()
     fused = make_optimizer(fused_params, _settings(weight_decay=0.01), CPU)
     _train(fused_params, fused)
-    monkeypatch.setattr(aelab.training, "fused_adam_available", lambda device, dtype: False)
+    monkeypatch.setattr(aelab.training.settings, "fused_adam_available", lambda device, dtype: False)
     foreach_params = _params()
     foreach = make_optimizer(foreach_params, _settings(weight_decay=0.01), CPU)
     _train(foreach_params, foreach)

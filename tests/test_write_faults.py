@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from aelab import load
-from aelab.checkpoints import load_checkpoint
 from aelab.cli import main
+from aelab.training.checkpoints import load_checkpoint
 from tests.conftest import left_in
 
 TRAIN = ["train", "--hidden", "8", "--latent", "2", "--epochs", "2", "--batch-size", "32", "--quiet",

@@ -364,8 +364,8 @@ def _refuse_ignored_train_options(args) -> None:
 
 def _new_train_job(args, writer: bool):
     """The run folder and the TrainJob of a new run, from the options; the folder is checked first."""
-    from aelab.distributed import started_by_torchrun
     from aelab.runs import TrainJob, check_output_folder
+    from aelab.training.distributed import started_by_torchrun
 
     if args.out is None:
         raise UsageError("pass --out RUN, the run folder to write (or --resume RUN to continue a run)")
@@ -395,8 +395,8 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
     train)."""
     from dataclasses import replace
 
-    from aelab.distributed import distributed_session
     from aelab.runs import clipped_message, run_training, write_run
+    from aelab.training.distributed import distributed_session
 
     if job.distributed:
         with distributed_session(job.device) as context:
@@ -434,10 +434,10 @@ def _print_train_summary(outcome, job, out: Path) -> None:
 def _train(args) -> int:
     from dataclasses import replace
 
-    from aelab.checkpoints import has_checkpoint, training_finished
-    from aelab.faults import TrainingInterrupted
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder, discard_checkpoint, resume_job, start_checkpoint
+    from aelab.training.checkpoints import has_checkpoint, training_finished
+    from aelab.training.faults import TrainingInterrupted
 
     writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone owns the folder
     if args.resume is not None:

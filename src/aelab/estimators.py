@@ -16,10 +16,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab import __version__
 from aelab.acceleration import check_precision, prefer_channels_last
-from aelab.checkpoints import Checkpointing
 from aelab.data.dataset import bad_values
 from aelab.data.streaming import DeviceStream, StreamingSource
-from aelab.faults import ON_DIVERGENCE
 from aelab.io import atomic_write_bytes, atomic_write_json, json_safe
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
@@ -47,7 +45,16 @@ from aelab.persistence import (
     require,
     tensor_shapes,
 )
-from aelab.training import OPTIMIZERS, TrainingSettings, make_generator, resolve_device, train_network
+from aelab.training import (
+    OPTIMIZERS,
+    Checkpointing,
+    TrainingSettings,
+    make_generator,
+    resolve_device,
+    train_network,
+)
+from aelab.training.callbacks import check_callbacks
+from aelab.training.faults import ON_DIVERGENCE
 
 _INFERENCE_BATCH = 8192
 #: The version of the model folder's model.json this aelab writes and reads: 2 records the parts.
@@ -146,9 +153,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         network keeps the weights of the last good epoch). ``restore_halve_lr``: the weights and optimizer
         state of the last good epoch are restored, the learning rate halved and the epoch trained again, at
         most 4 times in a run.
-    callbacks : sequence or None, default=None
-        Objects the training loop calls at each step and epoch. Stored only, for now: the loop does not call
-        them yet.
+    callbacks : list of aelab.training.Callback or None, default=None
+        Objects the training loop calls at the start and end of training, of each epoch and after each
+        batch (see aelab.training.callbacks for the hooks and the state they receive); one may stop
+        training. They are copied by ``clone`` and not saved with the model.
 
     Attributes
     ----------
@@ -300,6 +308,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         check_precision(self.precision)
         check_bool("compile", self.compile)
         check_choice("on_divergence", self.on_divergence, ON_DIVERGENCE)
+        check_callbacks(self.callbacks)
         encoder = self._encoder()
         for part in self._parts():
             part.validate(n_features, encoder)
@@ -425,13 +434,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             ``validation_fraction`` of its blocks.
         y : ignored
         distributed : DistributedContext or None, default=None
-            Under torchrun, the context of ``aelab.distributed.distributed_session()``: this process trains
-            on its share of every batch of ``batch_size`` rows on the context's device and the gradients are
-            all-reduced across processes (see docs/scaling.md).
+            Under torchrun, the context of ``aelab.training.distributed.distributed_session()``: this process
+            trains on its share of every batch of ``batch_size`` rows on the context's device and the gradients
+            are averaged across processes (see docs/scaling.md).
         checkpoint : path-like or None, default=None
-            A folder to write the training checkpoint to (see aelab.checkpoints): every ``checkpoint_every``
-            epochs, at the end, and on Ctrl-C, which stops training after the current batch and raises
-            aelab.faults.TrainingInterrupted (a KeyboardInterrupt).
+            A folder to write the training checkpoint to (see aelab.training.checkpoints): every
+            ``checkpoint_every`` epochs, at the end, and on Ctrl-C, which stops training after the current
+            batch and raises aelab.training.TrainingInterrupted (a KeyboardInterrupt).
         checkpoint_every : int, default=1
             Epochs between two checkpoints; 0 writes only the last one (and the one on Ctrl-C).
         resume : path-like or None, default=None
@@ -480,7 +489,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         checkpointing = self._checkpointing(checkpoint, checkpoint_every, resume, n_features, distributed)
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
-                                   make_generator(seed, device), distributed=distributed, checkpointing=checkpointing)
+                                   make_generator(seed, device), distributed=distributed, checkpointing=checkpointing,
+                                   callbacks=check_callbacks(self.callbacks))
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self.history_ = result.history
@@ -503,7 +513,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if isinstance(self.random_state, np.random.RandomState) or self.random_state is None:
             raise ValueError("checkpoints need a reproducible run: pass an integer random_state (got "
                              f"{self.random_state!r})")
-        config = {k: v for k, v in params_record(self).items() if k not in ("verbose", "device", "compile")}
+        config = {k: v for k, v in params_record(self).items()
+                  if k not in ("verbose", "device", "compile", "callbacks")}
         config["n_features_in_"] = int(n_features)
         return Checkpointing(folder=checkpoint if checkpoint is not None else resume, every=int(every),
                              resume=resume is not None, config=config,

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from aelab.checkpoints import has_checkpoint
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
@@ -24,6 +23,7 @@ from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, sc
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
 from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.training.checkpoints import has_checkpoint
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -163,7 +163,7 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     (``measure_run``).
 
     With ``job.stream`` the data file is streamed (aelab.data.streaming). With ``distributed`` (a context
-    of aelab.distributed.distributed_session) every process trains its share; only rank 0 goes on to
+    of aelab.training.distributed.distributed_session) every process trains its share; only rank 0 goes on to
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
     there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
     checkpoint of a finished training is not trained further: only the measuring is done again).

@@ -67,11 +67,6 @@ class AutoencoderLoss:
         dense step of aelab.dense_step may then run it."""
         return bool(self.latent.plain) and self.corruption is None and not self.penalties
 
-    @property
-    def may_skip_parameters(self) -> bool:
-        """True when some steps may leave parameters unused (DistributedDataParallel must then look for them)."""
-        return any(p.may_skip_parameters for p in self.penalties)
-
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """The training batch moved by the augmentation (``x`` itself without one), from the loss's stream."""
         if self.augmentation is None:

@@ -26,8 +26,6 @@ LATENT_CYCLES = ("alternating", "joint")
 class Penalty(Part):
     """The base of penalties: none takes over training steps unless it says so."""
 
-    #: Some training steps may leave parameters unused (DistributedDataParallel must then look for them).
-    may_skip_parameters = False
     #: The decoder learns from codes drawn from N(0, I), so ``sample`` makes sense.
     generative = False
 
@@ -168,10 +166,6 @@ class LatentCycle(Penalty):
         self.weight = weight
         self.mode = mode
         self.n_alternations = n_alternations
-
-    @property
-    def may_skip_parameters(self) -> bool:
-        return self.mode == "alternating"
 
     def validate(self, n_features: int, encoder: Part | None = None) -> None:
         check_number("LatentCycle weight", self.weight)

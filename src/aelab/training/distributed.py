@@ -1,8 +1,9 @@
 """Data-parallel training over several processes with torch.distributed, as started by ``torchrun``.
 
 Every process (rank) holds the same network and draws the same shuffled order of the training data; each
-takes its share of every global batch (rows ``rank, rank + world_size, ...``), and DistributedDataParallel
-all-reduces the gradients, so that one step equals the step of a single process on the whole global batch.
+takes its share of every global batch (rows ``rank, rank + world_size, ...``), and the training loop
+averages the gradients over the ranks after each backward pass (``average_gradients``), so that one step
+equals the step of a single process on the whole global batch.
 Only rank 0 writes files and prints. ``torchrun`` sets the environment read here (RANK, WORLD_SIZE,
 LOCAL_RANK, MASTER_ADDR, MASTER_PORT); NCCL is used on GPUs and gloo on the CPU.
 """
@@ -10,7 +11,7 @@ LOCAL_RANK, MASTER_ADDR, MASTER_PORT); NCCL is used on GPUs and gloo on the CPU.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ class DistributedContext:
     def shard(self, rows: torch.Tensor) -> tuple[torch.Tensor, float]:
         """This rank's rows of a global batch and the factor its mean loss is weighed by.
 
-        DistributedDataParallel averages the ranks' gradients; weighing each rank's mean loss by
+        The training loop averages the ranks' gradients; weighing each rank's mean loss by
         ``world_size * local rows / global rows`` makes that average the gradient of the global batch's
         mean loss even when the batch does not divide evenly. A rank left without rows (a last batch
         smaller than ``world_size``) computes on one row with weight 0, so that every rank joins the
@@ -77,35 +78,33 @@ class DistributedContext:
         tensor = torch.tensor(float(value), dtype=torch.float64, device=self.device)
         return float(self.sum(tensor)) / self.world_size
 
+    def broadcast_parameters(self, network: nn.Module) -> None:
+        """Give every rank rank 0's weights and buffers (the ranks' initialisations may differ)."""
+        import torch.distributed as dist
 
-class _LossModule(nn.Module):
-    """The network with its loss as ``forward``, so that DistributedDataParallel sees the whole step.
+        with torch.no_grad():
+            for tensor in [*network.parameters(), *network.buffers()]:
+                dist.broadcast(tensor, src=0)
 
-    The loss functions reach into the network's parts (encoder body, head, decoder) rather than calling
-    ``network(x)``; wrapping network and loss in one module lets DDP prepare its gradient all-reduce on
-    every call.
-    """
+    def average_gradients(self, network: nn.Module) -> None:
+        """Replace each gradient by its mean over the ranks, in one all-reduce of all of them.
 
-    def __init__(self, network: nn.Module, loss_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
-        super().__init__()
-        self.network = network
-        self.loss_fn = loss_fn
+        A parameter without a gradient (unused by this step, as by the phases of an alternating latent
+        cycle) keeps none: every rank runs the same step on its rows, so it is unused on every rank alike,
+        and the optimizer skips it as it would in one process.
+        """
+        import torch.distributed as dist
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(self.network, x)
-
-
-def step_function(network: nn.Module, loss_fn, context: DistributedContext | None
-                  ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``batch -> loss`` of one training step; with a context, through DistributedDataParallel, whose
-    backward all-reduces the gradients. The wrapper broadcasts rank 0's weights to all ranks when made."""
-    if context is None:
-        return lambda batch: loss_fn(network, batch)
-    from torch.nn.parallel import DistributedDataParallel
-
-    device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(_LossModule(network, loss_fn), device_ids=device_ids,
-                                   find_unused_parameters=getattr(loss_fn, "may_skip_parameters", False))
+        gradients = [p.grad for p in network.parameters() if p.grad is not None]
+        if not gradients:
+            return
+        flat = torch.cat([g.reshape(-1) for g in gradients])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat.div_(self.world_size)
+        offset = 0
+        for gradient in gradients:
+            gradient.copy_(flat[offset:offset + gradient.numel()].view_as(gradient))
+            offset += gradient.numel()
 
 
 def torchrun_environment() -> dict[str, str] | None:

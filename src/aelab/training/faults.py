@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -62,6 +65,44 @@ def divergence_message(loss: float, epoch: int, learning_rate: float, retries: i
     return (f"the training loss became {loss} at epoch {epoch}{tried}; the weights of the last good epoch are kept. "
             f"Lower the learning rate (now {learning_rate:g}), check that the input is scaled (e.g. to [0, 1]), "
             "or pass on_divergence='restore_halve_lr' (--on-divergence restore_halve_lr)")
+
+
+class Divergence:
+    """What the training loop does with a NaN or infinite epoch loss (``settings.on_divergence``).
+
+    ``remember(state)`` at the start of each epoch keeps the weights and the optimizer's state;
+    ``accept(state)`` at its end returns True for a finite loss. For any other it restores what was kept,
+    then raises FloatingPointError (``"stop"``) or, for ``"restore_halve_lr"``, halves the learning rate
+    (at most ``MAX_DIVERGENCE_RETRIES`` times, with a RuntimeWarning) and returns False: the loop trains
+    the epoch again.
+    """
+
+    def __init__(self, on_divergence: str, learning_rate: float) -> None:
+        self.on_divergence = on_divergence
+        self.learning_rate = learning_rate
+        self.retries = 0
+        self._last_good = None
+
+    def remember(self, state) -> None:
+        weights = {name: t.detach().clone() for name, t in state.network.state_dict().items()}
+        self._last_good = weights, copy.deepcopy(state.optimizer.state_dict())
+
+    def accept(self, state) -> bool:
+        loss, epoch = state.train_loss, state.epoch + 1
+        if math.isfinite(loss):
+            return True
+        state.network.load_state_dict(self._last_good[0])
+        state.optimizer.load_state_dict(self._last_good[1])
+        if self.on_divergence != "restore_halve_lr" or self.retries >= MAX_DIVERGENCE_RETRIES:
+            raise FloatingPointError(divergence_message(loss, epoch, self.learning_rate, self.retries))
+        self.retries += 1
+        self.learning_rate /= 2
+        for group in state.optimizer.param_groups:
+            group["lr"] = self.learning_rate
+        warnings.warn(f"the training loss became {loss} at epoch {epoch}; the weights of epoch {epoch - 1} are "
+                      f"restored and the learning rate halved to {self.learning_rate:g}", RuntimeWarning,
+                      stacklevel=3)
+        return False
 
 
 def is_out_of_memory(error: BaseException) -> bool:

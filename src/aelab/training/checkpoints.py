@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from aelab.io import atomic_write_bytes, atomic_write_json, read_json
+from aelab.training.state import TrainingState
 
 CHECKPOINT_FORMAT = "aelab-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -56,7 +57,7 @@ class Checkpointing:
 
 
 @dataclass
-class TrainingState:
+class CheckpointState:
     """The loop's state between two batches, as saved in and restored from a checkpoint."""
 
     epoch: int = 0  # epochs completed
@@ -117,7 +118,7 @@ def optimizer_state(tensors: dict[str, torch.Tensor], groups: list[dict[str, Any
     return {"state": state, "param_groups": param_groups}
 
 
-def save_checkpoint(folder: str | os.PathLike, state: TrainingState, config: dict[str, Any]) -> Path:
+def save_checkpoint(folder: str | os.PathLike, state: CheckpointState, config: dict[str, Any]) -> Path:
     """Write ``state`` to ``folder`` atomically (tensors, then the JSON naming them) and return the JSON path."""
     from safetensors.torch import save as safetensors_bytes
 
@@ -165,7 +166,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = None) -> TrainingState:
+def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = None) -> CheckpointState:
     """Read the checkpoint in ``folder``, checking its JSON, its tensor file's hash and (if given) ``config``.
 
     Raises ValueError saying what is wrong with the checkpoint; nothing in it is ever executed.
@@ -224,7 +225,7 @@ def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = N
         tensors = safetensors_load(data)
     except (SafetensorError, ValueError) as e:
         raise _invalid(path, f"{tensors_path.name} is not a safetensors file ({e})") from None
-    return TrainingState(
+    return CheckpointState(
         epoch=record["epoch"], batches_done=record["batches_done"], finished=record["finished"],
         stopped_early=record["stopped_early"], history=history, epoch_seconds=list(record["epoch_seconds"]),
         best_epoch=record["best_epoch"], best_loss=best_loss, since_best=record["since_best"],
@@ -232,40 +233,41 @@ def load_checkpoint(folder: str | os.PathLike, config: dict[str, Any] | None = N
     )
 
 
-def training_tensors(network: torch.nn.Module, optimizer: torch.optim.Optimizer, shuffle_state: torch.Tensor,
-                     loss_fn, best_state: dict[str, torch.Tensor] | None,
-                     partial_total: torch.Tensor | None) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """The tensors of a checkpoint and the optimizer's parameter groups.
-
-    ``shuffle_state`` is the shuffling generator's state at the start of the epoch in progress (its
-    permutation is drawn again on resume); ``partial_total`` the loss summed over that epoch's batches so far.
-    """
+def checkpoint_state(state: TrainingState, mid_epoch: bool = False, finished: bool = False) -> CheckpointState:
+    """What a checkpoint saves of the loop's ``state``: at the end of an epoch, or after ``state.batch`` batches
+    of the epoch in progress (``mid_epoch``), whose shuffled order is then drawn again from the shuffling
+    generator's state at the start of that epoch and whose loss summed so far is kept."""
+    network, optimizer, loss_fn = state.network, state.optimizer, state.loss_fn
     tensors = {f"network.{k}": v for k, v in network.state_dict().items()}
-    if best_state is not None:
-        tensors.update({f"best.{k}": v for k, v in best_state.items()})
+    if state.best_weights is not None:
+        tensors.update({f"best.{k}": v for k, v in state.best_weights.items()})
     moments, groups = optimizer_tensors(optimizer)
     tensors.update(moments)
-    tensors["rng.shuffle"] = shuffle_state
+    tensors["rng.shuffle"] = state.shuffle_state if mid_epoch else state.generator.get_state()
     loss_generator = getattr(loss_fn, "generator", None)
     if loss_generator is not None:
         tensors["rng.loss"] = loss_generator.get_state()
-    if partial_total is not None:
-        tensors["epoch.partial_total"] = partial_total
-    return tensors, groups
+    if mid_epoch and state.epoch_total is not None:
+        tensors["epoch.partial_total"] = state.epoch_total
+    return CheckpointState(epoch=state.epoch, batches_done=state.batch if mid_epoch else 0, finished=finished,
+                           stopped_early=state.stopped_early, history=state.history,
+                           epoch_seconds=state.epoch_seconds, best_epoch=state.best_epoch,
+                           best_loss=state.best_loss, since_best=state.since_best,
+                           loss_step=int(getattr(loss_fn, "step", 0)), optimizer_groups=groups, tensors=tensors)
 
 
-def restore_training(checkpointing: Checkpointing, network: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator, loss_fn) -> tuple[TrainingState, dict | None, torch.Tensor | None]:
-    """Load the checkpoint of ``checkpointing`` into the network, the optimizer, the shuffling generator and
-    the loss (its generator and step count); return its state, the best weights and the partial epoch total."""
+def restore_training(checkpointing: Checkpointing, state: TrainingState) -> bool:
+    """Load the checkpoint of ``checkpointing`` into the loop's ``state``: the network, the optimizer, the
+    shuffling generator, the loss (its generator and step count) and the loop's counters and records.
+    Return whether the saved run had finished."""
     folder = checkpointing.folder
     saved = load_checkpoint(folder, checkpointing.config)
-    tensors = saved.tensors
+    tensors, network, loss_fn = saved.tensors, state.network, state.loss_fn
     device = next(network.parameters()).device
     try:
         network.load_state_dict({k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")})
-        optimizer.load_state_dict(optimizer_state(tensors, saved.optimizer_groups))
-        generator.set_state(tensors["rng.shuffle"])
+        state.optimizer.load_state_dict(optimizer_state(tensors, saved.optimizer_groups))
+        state.generator.set_state(tensors["rng.shuffle"])
         loss_generator = getattr(loss_fn, "generator", None)
         if loss_generator is not None:
             loss_generator.set_state(tensors["rng.loss"])
@@ -274,6 +276,10 @@ def restore_training(checkpointing: Checkpointing, network: torch.nn.Module, opt
                          "settings, or start a new run") from None
     if hasattr(loss_fn, "step"):
         loss_fn.step = saved.loss_step
-    best = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
-    partial_total = tensors["epoch.partial_total"].to(device) if "epoch.partial_total" in tensors else None
-    return saved, best, partial_total
+    state.best_weights = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
+    if "epoch.partial_total" in tensors:
+        state.epoch_total = tensors["epoch.partial_total"].to(device)
+    state.history, state.epoch_seconds = saved.history, saved.epoch_seconds
+    state.epoch, state.batch, state.stopped_early = saved.epoch, saved.batches_done, saved.stopped_early
+    state.best_epoch, state.best_loss, state.since_best = saved.best_epoch, saved.best_loss, saved.since_best
+    return saved.finished
