@@ -76,12 +76,23 @@ def test_umap_shrinks_n_neighbors_to_small_data_with_a_warning():
 
 def test_umap_places_each_row_whatever_rows_come_with_it():
     X, _ = blobs(n_per_class=10)
-    umap = UMAPBaseline(n_neighbors=5, random_state=0).fit(X)
+    umap = UMAPBaseline(n_neighbors=5, random_state=0, placement="neighbours").fit(X)
     together = umap.transform(X)
     alone = np.vstack([umap.transform(X[i:i + 1]) for i in range(len(X))])
     np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(umap.transform(X[::-1]), together[::-1], rtol=1e-5, atol=1e-5)
     assert umap.transform(X).dtype == np.float64 and umap.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_umap_optimises_new_rows_as_umap_learn_does_by_default():
+    X, _ = blobs(n_per_class=10)
+    umap = UMAPBaseline(n_neighbors=5, random_state=0)
+    layout = umap.fit_transform(X)
+    np.testing.assert_array_equal(layout, umap.umap_.embedding_)  # the optimised layout of the training rows
+    new = X[:7] + 0.01
+    np.testing.assert_allclose(umap.transform(new), umap.umap_.transform(new.astype(np.float32)), rtol=1e-6)
+    with pytest.raises(ValueError, match="placement must be one of optimise, neighbours, got 'mean'"):
+        UMAPBaseline(placement="mean").fit(X)
 
 
 def test_a_precomputed_embedding_says_it_cannot_embed_new_data():

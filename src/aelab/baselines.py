@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.preprocessing import normalize
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -76,6 +77,10 @@ def check_n_neighbors(n_neighbors: int, n_samples: int) -> int:
     warnings.warn(f"n_neighbors={n_neighbors} is not less than the {n_samples} samples; using "
                   f"n_neighbors={n_samples - 1} instead", UserWarning, stacklevel=3)
     return n_samples - 1
+
+
+#: How UMAPBaseline.transform places new rows.
+UMAP_PLACEMENTS = ("optimise", "neighbours")
 
 
 def umap_transform(reducer, X: np.ndarray) -> np.ndarray:
@@ -196,7 +201,7 @@ class TSNEBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
 
 class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows (see ``umap_transform``).
+    """UMAP (umap-learn) fitted on the training rows; ``transform`` embeds new rows.
 
     Parameters
     ----------
@@ -205,9 +210,15 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Shrunk to ``n_samples - 1``, with a warning, on fewer samples, as umap-learn does.
     min_dist : float, default=0.1
     random_state : int, default=0
-
-    ``fit_transform(X)`` is ``fit(X).transform(X)``: the training rows placed as new rows are; the layout UMAP
-    optimised for them is ``umap_.embedding_``.
+    placement : {"optimise", "neighbours"}, default="optimise"
+        How ``transform`` places new rows. ``"optimise"`` is umap-learn's own ``transform``: each row starts at
+        the weighted mean of its training neighbours and is then moved by UMAP's optimisation, which draws from
+        one random stream for the whole batch, so a row's place depends a little on the rows transformed with
+        it; ``fit_transform`` is the layout UMAP optimised for the training rows. This is the map UMAP's users
+        get, and the one the comparisons measure. ``"neighbours"`` stops at the starting point (see
+        ``umap_transform``): each row's place depends on that row alone, in any batch, and ``fit_transform``
+        is ``fit(X).transform(X)``. On mnist5k (4,000 training digits), the 1,000 test digits' k-means ACC
+        is 0.714 with ``"optimise"`` and 0.679 with ``"neighbours"``.
 
     Attributes
     ----------
@@ -217,15 +228,19 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     n_features_in_ : int
     """
 
-    def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 0):
+    def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1, random_state: int = 0,
+                 placement: str = "optimise"):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.random_state = random_state
+        self.placement = placement
 
     def fit(self, X, y=None):
         import umap
 
+        if self.placement not in UMAP_PLACEMENTS:
+            raise ValueError(f"placement must be one of {', '.join(UMAP_PLACEMENTS)}, got {self.placement!r}")
         X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32])
         self.n_neighbors_ = check_n_neighbors(self.n_neighbors, len(X))
         with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": intended, reproducible
@@ -234,9 +249,20 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                                    min_dist=self.min_dist, random_state=self.random_state).fit(X.astype(np.float32))
         return self
 
+    def fit_transform(self, X, y=None):
+        if self.placement == "neighbours":
+            return self.fit(X).transform(X)
+        dtype = check_array(X, dtype=[np.float64, np.float32]).dtype
+        return np.asarray(self.fit(X).umap_.embedding_, dtype=dtype)
+
     def transform(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        if self.placement == "optimise":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                placed = self.umap_.transform(X.astype(np.float32))
+            return np.asarray(placed).astype(X.dtype, copy=False)
         return umap_transform(self.umap_, X).astype(X.dtype, copy=False)
 
     @property

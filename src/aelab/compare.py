@@ -81,7 +81,7 @@ METHODS: dict[str, Method] = {
     "raw": Method("the input itself (no embedding)", _baseline("raw")),
     "pca": Method("principal component analysis (scikit-learn)", _baseline("pca")),
     "tsne": Method("t-SNE (openTSNE); test points placed by TSNEEmbedding.transform", _baseline("tsne")),
-    "umap": Method("UMAP (umap-learn); test points at the weighted mean of their training neighbours",
+    "umap": Method("UMAP (umap-learn); test points placed by its transform",
                    _baseline("umap")),
     "ae": Method("dense autoencoder (aelab.Autoencoder)", _autoencoder),
 }
