@@ -40,7 +40,7 @@ def test_bf16_autocast_computes_products_in_bfloat16_and_trains():
 
 
 @pytest.mark.parametrize("params", [{}, {"augmentation": Affine()}, {"corruption": GaussianNoise()}],
-                         ids=["dense-step", "dense-step-augmented", "autograd"])
+                         ids=["plain", "augmented", "corrupted"])
 def test_compile_failure_warns_and_trains_as_without_it(monkeypatch, params):
     def broken_compile(function):
         def compiled(*args):

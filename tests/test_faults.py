@@ -80,15 +80,11 @@ def test_estimator_divergence_is_a_value_error():
 
 
 def _failing_steps(monkeypatch, error: Exception) -> None:
-    """Every training step raises ``error``: the autograd step and the written-out dense one alike."""
+    """Every training step raises ``error``."""
     def loss(self, batch):
         raise error
 
-    def dense_step(self, batch):
-        raise error
-
     monkeypatch.setattr("aelab.training.steps.TrainingStep._loss", loss)
-    monkeypatch.setattr("aelab.dense_step.DenseStep.__call__", dense_step)
 
 
 @pytest.mark.parametrize("error", [

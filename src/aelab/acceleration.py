@@ -45,12 +45,6 @@ class _CompiledOrEager:
         self.function = function
         self.compiled = compiled
         self.proven = False
-        self.fell_back = False
-
-    @property
-    def settled(self) -> bool:
-        """Whether the compiled function has run once or been given up on."""
-        return self.proven or self.fell_back
 
     def __call__(self, *args):
         if self.compiled is None:
@@ -63,7 +57,7 @@ class _CompiledOrEager:
             first_line = (str(e).splitlines() or [""])[0][:200]
             warnings.warn(f"torch.compile failed ({type(e).__name__}: {first_line}); training continues "
                           "without compile=True", RuntimeWarning, stacklevel=2)
-            self.compiled, self.fell_back = None, True
+            self.compiled = None
             return self.function(*args)
         self.proven = True
         return result

@@ -23,8 +23,6 @@ class Deterministic(Part):
     Deterministic()
     """
 
-    #: Training may take aelab.dense_step's written-out step (with nothing else in the loss).
-    plain = True
     #: The decoder learns from codes drawn from N(0, I), so ``sample`` makes sense.
     generative = False
     #: ``elbo`` gives the evidence lower bound.
@@ -73,7 +71,6 @@ class Gaussian(Part):
     Gaussian(beta=0.5, kl='batch')
     """
 
-    plain = False
     generative = True
     has_elbo = True
 

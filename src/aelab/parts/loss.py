@@ -61,12 +61,6 @@ class AutoencoderLoss:
         self.generator = generator
         self.step = 0
 
-    @property
-    def plain(self) -> bool:
-        """True when the loss is the reconstruction error alone (an augmentation allowed): the written-out
-        dense step of aelab.dense_step may then run it."""
-        return bool(self.latent.plain) and self.corruption is None and not self.penalties
-
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """The training batch moved by the augmentation (``x`` itself without one), from the loss's stream."""
         if self.augmentation is None:

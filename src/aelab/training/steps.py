@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aelab import dense_step
 from aelab.acceleration import autocast, compiled_or_eager
 from aelab.training.faults import TrainingOutOfMemory, is_out_of_memory, out_of_memory_message
 from aelab.training.settings import TrainingSettings
@@ -15,11 +14,9 @@ class TrainingStep:
     """``step(batch, weight) -> loss``: one optimizer step on ``batch``, its loss a tensor on the device.
 
     Autograd computes the gradients of ``weight * loss_fn(network, batch)``, under bf16 autocast for
-    ``settings.precision == "bf16"`` and through ``torch.compile`` for ``settings.compile``. A plain dense
-    ReLU autoencoder on a reconstruction loss alone steps by aelab.dense_step's written-out forward and
-    backward instead; while a compiled step has not run yet that one stands by, to train as without
-    ``compile=True`` if compiling fails. With ``distributed`` the gradients are averaged over the ranks
-    before the optimizer's step. A device out of memory raises TrainingOutOfMemory naming a smaller batch.
+    ``settings.precision == "bf16"`` and through ``torch.compile`` for ``settings.compile``. With
+    ``distributed`` the gradients are averaged over the ranks before the optimizer's step. A device out of
+    memory raises TrainingOutOfMemory naming a smaller batch.
     """
 
     def __init__(self, network: nn.Module, loss_fn, optimizer: torch.optim.Optimizer, settings: TrainingSettings,
@@ -28,10 +25,6 @@ class TrainingStep:
         self.settings, self.distributed = settings, distributed
         self.device = next(network.parameters()).device
         self.forward = compiled_or_eager(self._loss, settings.compile)
-        self.dense = dense_step.dense_step_for(network, loss_fn, settings.precision, False, distributed)
-        self.standby = None
-        if self.dense is not None and not getattr(self.forward, "settled", True):
-            self.standby, self.dense = self.dense, None
 
     def _loss(self, batch: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(self.network, batch)
@@ -51,19 +44,8 @@ class TrainingStep:
     def gradients(self, batch: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
         """Write the gradients of ``weight`` times the batch's loss into the parameters' ``.grad``; return
         the loss."""
-        if self.dense is None:
-            generator = getattr(self.loss_fn, "generator", None)
-            random_state = generator.get_state() if self.standby is not None and generator is not None else None
-            with autocast(self.settings.precision, self.device):
-                loss = self.forward(batch)
-            if self.standby is not None and self.forward.settled:
-                if self.forward.fell_back:  # take this step again, from the same random state
-                    if random_state is not None:
-                        generator.set_state(random_state)
-                    self.dense = self.standby
-                self.standby = None
-        if self.dense is not None:
-            return self.dense(batch)  # also writes every gradient
+        with autocast(self.settings.precision, self.device):
+            loss = self.forward(batch)
         self.optimizer.zero_grad(set_to_none=True)
         (loss * weight if weight != 1.0 else loss).backward()
         return loss
