@@ -37,7 +37,8 @@ def test_architectures_quick(tmp_path, capsys):
     assert all(r["test_mse"] > 0 and r["train_seconds"] > 0 for r in rows[:-1])
     assert record["data"]["n_train_used"] == 1000 and record["data"]["n_test_used"] == 300
     assert {"latent_grid.png", "reconstructions.png"} <= {p.name for p in out.iterdir()}
-    assert "| 400-128-32-10 |" in markdown and "Command: `aelab bench architectures" not in markdown
+    assert "| 400-128-32-10 |" in markdown
+    assert f"Command: `aelab bench architectures --data mnist5k --quick --quiet --out {out}`" in markdown
     assert "t-SNE (raw test data)" in capsys.readouterr().out
 
 

@@ -117,3 +117,21 @@ def test_the_cli_builds_the_record_from_the_shared_options(tmp_path, table, caps
     assert main(["compare", "--data", "digits", "--methods", "raw", "--subset", "1", "--out", str(tmp_path / "c")]) == 2
     assert "subset must be an integer >= 2, got 1; pass e.g. --subset 1000" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_the_test_split_names_each_sample_by_its_row_in_the_data(table):
+    # a subset of the digits: the test samples are the rows test_rows of the whole dataset
+    options = DataOptions("digits", subset=300)
+    dataset, _ = options.load(random_state=1)
+    split = options.split(dataset, random_state=1)
+    whole = load_dataset("digits")
+    assert len(split.test_rows) == 60 and split.test_rows.max() > 300  # rows of the 1,797, not of the 300
+    np.testing.assert_array_equal(whole.X[split.test_rows], split.X_test)
+    np.testing.assert_array_equal(whole.y[split.test_rows], split.y_test)
+    # a bad row dropped: the rows after it keep their number in the file (0-based: row 5 of the file is 4)
+    options = DataOptions(str(table), label_column="y", skip_bad_rows=True, test_size=0.5)
+    dataset, skipped = options.load()
+    split = options.split(dataset)
+    assert skipped.tolist() == [5] and 4 not in split.test_rows
+    raw = np.genfromtxt(table, delimiter=",", skip_header=1)[:, :3]
+    np.testing.assert_allclose(raw[split.test_rows], split.X_test, rtol=1e-5)

@@ -127,7 +127,7 @@ def test_no_payload_runs_in_any_report(reports, command, tmp_path):
     assert len(probe["panel"]) == 16  # the mouse went over every test sample, not only the first one shown
     assert sorted(set(probe["panel"])) == sorted(LABELS)
     for panel, hover in zip(probe["panel"], probe["hover"], strict=True):
-        assert re.fullmatch(rf"{METHOD[command]}label {re.escape(panel)}sample \d+", hover)
+        assert re.fullmatch(rf"{METHOD[command]}label {re.escape(panel)}row \d+", hover)
 
 
 def _json_values(text: str, key: str) -> list:
@@ -151,4 +151,5 @@ def test_any_label_reaches_the_page_only_as_json_or_escaped_plotly_text(label):
     name, other = _json_values(figure, "name")
     assert (html.unescape(name), other) == (label, "other") and not re.search(r"[<>%]", name)
     assert _json_values(figure, "text") == [[name] * 3, ["other"] * 3, "pca: 2-D code", "label"]
-    assert _json_values(figure, "customdata") == [[[0], [2], [4]], [[1], [3], [5]]]  # indices only
+    # numbers only: the sample's index in the page and its row in the data
+    assert _json_values(figure, "customdata") == [[[0, 0], [2, 2], [4, 4]], [[1, 1], [3, 3], [5, 5]]]

@@ -73,8 +73,9 @@ def test_parquet_blocks_are_row_groups_and_the_label_column_is_left_out(parquet)
     source = StreamingSource(path)
     assert source.n_blocks == 5 and source.n_features == 4 and source.has_labels
     np.testing.assert_allclose(np.concatenate(list(source.chunks())), X.astype(np.float32))
-    sample, y = source.sample(30, random_state=0)
+    sample, y, rows = source.sample(30, random_state=0)
     assert sample.shape == (30, 4) and y.shape == (30,)
+    np.testing.assert_array_equal(X[rows].astype(np.float32), sample)  # each row's index in the file
     # each sampled row keeps its own label
     for row, label in zip(sample, y, strict=True):
         match = np.flatnonzero(np.all(np.isclose(X.astype(np.float32), row), axis=1))

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import io
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -154,6 +155,19 @@ def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bo
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _add_plotly_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plotly", default="inline", choices=("inline", "cdn"),
+                        help="how report.html holds plotly.js: inline (it opens offline; about 4.6 MB more) or cdn "
+                        "(a small file that loads plotly from its CDN)")
+
+
+def _report_options(args):
+    """How the command writes its report: ``--plotly`` and the command line."""
+    from aelab.report import ReportOptions
+
+    return ReportOptions(plotly=getattr(args, "plotly", "inline"), command=args.command_line)
+
+
 def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", help: str | None = None) -> None:
     from aelab.parts.augmentations import AUGMENT_CHOICES
 
@@ -192,6 +206,7 @@ def _add_train_parser(commands) -> None:
                        help="bf16: bfloat16 autocast in the training step (for CUDA)")
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
+    _add_plotly_option(train)
 
 
 def _add_apply_parsers(commands) -> None:
@@ -215,6 +230,7 @@ def _add_compare_parser(commands) -> None:
     _add_training_options(compare, epochs=30)
     _add_seed_and_device(compare, "split, weights, shuffling and methods")
     _add_output_options(compare, "comparison folder")
+    _add_plotly_option(compare)
 
 
 def _add_cluster_parser(commands) -> None:
@@ -390,7 +406,7 @@ def _new_train_job(args, writer: bool):
     return out, job
 
 
-def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
+def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, report):
     """Train ``job`` and write its run folder; the outcome, or None on a rank other than 0 (it only helps to
     train)."""
     from dataclasses import replace
@@ -412,7 +428,7 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
         print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}", file=sys.stderr)
     if clipped_message(outcome) is not None:
         print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
-    write_run(outcome, out, force=True, checkpoint=checkpoint)
+    write_run(outcome, out, force=True, checkpoint=checkpoint, report=report)
     return outcome
 
 
@@ -466,7 +482,7 @@ def _train(args) -> int:
         # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
         resume = args.resume is not None and has_checkpoint(checkpoint)
         try:
-            outcome = _train_and_write(job, out, checkpoint, resume)
+            outcome = _train_and_write(job, out, checkpoint, resume, _report_options(args))
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -512,7 +528,7 @@ def _compare(args) -> int:
 
             print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
                   file=sys.stderr)
-        out = write_comparison(outcome, args.out, force=args.force)
+        out = write_comparison(outcome, args.out, force=args.force, report=_report_options(args))
     split = outcome.split.description
     print(f"{outcome.dataset.name}: {split['n_train']} train / {split['n_test']} test samples; "
           f"{args.latent}-D codes; metrics on the test split")
@@ -537,7 +553,7 @@ def _cluster(args) -> int:
     progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     outcome = run_clustering(job, progress=progress)
     with _writing("cluster folder", args.out):
-        out = write_clustering(outcome, args.out, force=args.force)
+        out = write_clustering(outcome, args.out, force=args.force, report=_report_options(args))
     metrics = outcome.metrics
     print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
     if outcome.sweep is not None:
@@ -572,8 +588,7 @@ def _bench(args) -> int:
     with _writing("results folder", args.out), folder_lock(args.out):
         check_output_folder(args.out, args.force)
         result = study_module(args.study).run(settings, progress=progress)
-        command = "aelab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
-        out = write_study(result, args.out, force=args.force, command=command)
+        out = write_study(result, args.out, force=args.force, command=args.command_line)
     print(result.title)
     for caption, rows in result.tables.items():
         print(f"\n{caption}\n{markdown_table(rows)}")
@@ -666,7 +681,7 @@ def _detect(args) -> int:
                     random_state=args.seed, device=args.device)
     outcome = run_detection(job)
     with _writing("scores and report", args.out):
-        out, report = write_detection(outcome)
+        out, report = write_detection(outcome, _report_options(args))
     numbers = summary(outcome)
     print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
@@ -686,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aelab`` console script."""
     try:  # building the parser imports torch: Ctrl-C from here on is one line too
         args = build_parser().parse_args(argv)
+        args.command_line = "aelab " + shlex.join(sys.argv[1:] if argv is None else argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,

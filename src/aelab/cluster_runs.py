@@ -18,7 +18,7 @@ from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import ari, clustering_accuracy, nmi
 from aelab.parts.augmentations import augmentation, image_augmentation
-from aelab.report import figure_pngs, render_report
+from aelab.report import ReportOptions, figure_pngs, render_report
 from aelab.runs import write_folder
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
@@ -140,8 +140,10 @@ def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
     return text.getvalue()
 
 
-def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False) -> Path:
-    """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html."""
+def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False,
+                     report: ReportOptions | None = None) -> Path:
+    """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html (which
+    records ``report.command``)."""
     def fill(staging: Path) -> None:
         dataset = outcome.dataset
         (staging / "assignments.csv").write_text(assignments_csv(outcome.labels, dataset.y), encoding="utf-8")
@@ -164,6 +166,6 @@ def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: boo
                  if "acc" in row else "The data have no labels: only the clusters are reported."]
         (staging / "report.html").write_text(
             render_report(f"aelab cluster: {outcome.job.method} on {dataset.name}, k = {row['k']}", config, tables,
-                          pngs, notes=notes), encoding="utf-8")
+                          pngs, notes=notes, command=report and report.command), encoding="utf-8")
 
     return write_folder(out, force, fill)

@@ -23,11 +23,11 @@ import numpy as np
 from aelab import baselines
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.estimators import Autoencoder
-from aelab.figures import method_figures
+from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
 from aelab.parts import Dense
-from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import scale_split, write_folder
 
 
@@ -95,15 +95,12 @@ TABLE_COLUMNS = {
     "fit_seconds": "fit_s", "transform_seconds": "embed_s",
 }
 
+#: How the comparison measures; what each metric is, is in aelab.metrics.METRIC_DEFINITIONS, which the report's
+#: table shows beside the values.
 NOTES = (
     "All metrics on the test split; every method was fitted on the training split only.",
-    "mse/bce/psnr: reconstruction of the test data in [0, 1] (mean over samples; PSNR in dB from the mean MSE); "
-    "'–' where a method has no decoder (raw, t-SNE, UMAP).",
-    "km_* / gmm_*: k-means / Gaussian-mixture clusters (one per class) of the code against the labels: ACC "
-    "(Hungarian matching), NMI, ARI. The mixture has full covariances (regularised by 1e-5), 3 restarts.",
-    "silh: silhouette with the true labels; trust: trustworthiness with 5 neighbours (on at most 2,000 points); "
-    "knn5_acc: 5-nearest-neighbour accuracy, 5-fold cross-validated, on the code.",
-    "fit_s: seconds to fit on the training split; embed_s: seconds to embed the test split.",
+    "Reconstruction metrics are '–' where a method has no decoder (raw, t-SNE, UMAP); clustering metrics use one "
+    "cluster per class.",
 )
 
 
@@ -209,19 +206,29 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             for name, metrics in results.items()]
 
 
-def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
+def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any],
+                      options: ReportOptions | None = None) -> str:
+    """The comparison's report.html: the metrics of every method, the latent explorer, the figures (the same
+    figure of every method side by side) and the configuration; ``options`` (default ``ReportOptions()``)
+    says how it is written."""
+    options = options or ReportOptions()
     dataset = outcome.dataset
     explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
                                outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                               random_state=outcome.job.random_state)
-    rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
+                               rows=outcome.split.test_rows, random_state=outcome.job.random_state,
+                               plotly=options.plotly)
+    rows = metric_rows({name: r.metrics for name, r in outcome.results.items()})
     methods = [{"method": name, "description": METHODS[name].description} for name in outcome.results]
     return render_report(f"aelab compare: {dataset.name}, {outcome.job.n_components}-D codes", config,
-                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES)
+                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES,
+                         side_by_side=side_by_side(figure_pngs, [f"_{name}" for name in outcome.results]),
+                         command=options.command)
 
 
-def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:
-    """Write config.json, metrics.json, the figures and report.html to the folder ``out`` in one piece."""
+def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False,
+                     report: ReportOptions | None = None) -> Path:
+    """Write config.json, metrics.json, the figures and report.html (as ``report`` says) to the folder ``out``
+    in one piece."""
     def fill(folder: Path) -> None:
         dataset = outcome.dataset
         config = {
@@ -238,6 +245,6 @@ def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: boo
         pngs = figure_pngs(outcome.figures)
         for name, png in pngs.items():
             (folder / name).write_bytes(png)
-        (folder / "report.html").write_text(comparison_report(outcome, pngs, config), encoding="utf-8")
+        (folder / "report.html").write_text(comparison_report(outcome, pngs, config, report), encoding="utf-8")
 
     return write_folder(out, force, fill)

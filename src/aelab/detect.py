@@ -35,7 +35,7 @@ from aelab.data.dataset import first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.io import atomic_write_text, json_safe
 from aelab.parts import Conv, Gaussian
-from aelab.report import figure_pngs, render_report
+from aelab.report import ReportOptions, figure_pngs, render_report
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
@@ -200,8 +200,9 @@ def scores_csv(outcome: DetectOutcome) -> str:
     return text.getvalue()
 
 
-def detection_report(outcome: DetectOutcome) -> str:
-    """The HTML report: summary, the most anomalous rows, the score histogram and, for images, the images."""
+def detection_report(outcome: DetectOutcome, command: str | None = None) -> str:
+    """The HTML report: summary, the most anomalous rows, the score histogram and, for images, the images;
+    ``command`` is the command line recorded in it."""
     from aelab import plots
     job, detector = outcome.job, outcome.detector
     n_flagged = int((outcome.flags == -1).sum())
@@ -228,13 +229,14 @@ def detection_report(outcome: DetectOutcome) -> str:
              f"{job.contamination} quantile of the training data's scores; rank 1 is the most anomalous row.",)
     return render_report(f"aelab detect: {outcome.data.name} against {outcome.train.name}", config,
                          {"summary": summary, f"the {len(top)} most anomalous rows": top},
-                         figure_pngs(figures), notes=notes)
+                         figure_pngs(figures), notes=notes, command=command)
 
 
-def write_detection(outcome: DetectOutcome) -> tuple[Path, Path]:
-    """Write the CSV and the report (each atomically); returns their paths."""
+def write_detection(outcome: DetectOutcome, options: ReportOptions | None = None) -> tuple[Path, Path]:
+    """Write the CSV and the report (each atomically; the report records ``options.command``); returns their
+    paths."""
     out, report = Path(outcome.job.out), outcome.job.report_path()
-    csv_text, html_text = scores_csv(outcome), detection_report(outcome)
+    csv_text, html_text = scores_csv(outcome), detection_report(outcome, options and options.command)
     atomic_write_text(out, csv_text)
     try:
         atomic_write_text(report, html_text)

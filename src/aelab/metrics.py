@@ -5,6 +5,36 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+#: One line on what each metric of metrics.json measures, keyed by its name there; the reports show them beside
+#: the values, in this order.
+METRIC_DEFINITIONS: dict[str, str] = {
+    "reconstruction_mse": "mean squared error of the reconstruction of the test data scaled to [0, 1]; lower is better",
+    "reconstruction_bce": "binary cross-entropy of the reconstruction, the test values (clipped to [0, 1]) read as "
+                          "probabilities; lower is better",
+    "psnr": "peak signal-to-noise ratio of the reconstruction, 10 log10(1 / MSE) in dB; higher is better",
+    "kmeans_accuracy": "accuracy of k-means clusters of the code (one per class) after matching each cluster to a "
+                       "label (Hungarian); higher is better",
+    "kmeans_nmi": "normalized mutual information between the k-means clusters and the labels; 1 is a perfect match",
+    "kmeans_ari": "adjusted Rand index of the k-means clusters against the labels; 1 is a perfect match, 0 chance",
+    "gmm_accuracy": "accuracy of Gaussian-mixture clusters of the code (full covariances, one per class) after "
+                    "Hungarian matching to the labels; higher is better",
+    "gmm_nmi": "normalized mutual information between the Gaussian-mixture clusters and the labels",
+    "gmm_ari": "adjusted Rand index of the Gaussian-mixture clusters against the labels; 0 is chance",
+    "silhouette": "silhouette of the code with the true labels as clusters, from -1 to 1; higher keeps classes apart",
+    "trustworthiness": "how far the 5 nearest neighbours in the code are near in the data too (on at most 2,000 "
+                       "points); 1 is best",
+    "knn_accuracy": "5-fold cross-validated accuracy of a 5-nearest-neighbour classifier on the code",
+    "test_elbo": "mean evidence lower bound of the test data (variational kinds); higher is better",
+    "epochs_run": "epochs trained",
+    "best_epoch": "the epoch whose weights were kept: the lowest validation loss (training loss without one)",
+    "final_train_loss": "training loss of the last epoch",
+    "best_validation_loss": "the lowest validation loss over the epochs",
+    "fit_seconds": "seconds to fit on the training split",
+    "transform_seconds": "seconds to embed the test split",
+    "test_values_clipped_to_training_range": "test values outside the training range after scaling, clipped to "
+                                             "[0, 1] for BCE and the ELBO",
+}
+
 
 def reconstruction_mse(X: np.ndarray, X_reconstructed: np.ndarray, per_sample: bool = False):
     """Mean squared error between data and reconstruction: per sample (mean over features) or overall."""
@@ -32,12 +62,37 @@ def clustering_accuracy(y_true, y_pred) -> float:
         raise ValueError(f"y_true and y_pred must be 1-D of one length, got {y_true.shape} and {y_pred.shape}")
     if len(y_true) == 0:
         raise ValueError("clustering_accuracy needs at least one sample")
+    counts, _, _ = _contingency(y_true, y_pred)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(y_true))
+
+
+def _contingency(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many samples of each class (columns) each cluster (rows) holds, the clusters and the classes."""
     classes, true_index = np.unique(y_true, return_inverse=True)
     clusters, pred_index = np.unique(y_pred, return_inverse=True)
     counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
     np.add.at(counts, (pred_index, true_index), 1)
+    return counts, clusters, classes
+
+
+def matched_labels(y_true, y_pred) -> dict:
+    """The label each cluster is matched to by the one-to-one matching of ``clustering_accuracy`` (Hungarian);
+    clusters left without a label (more clusters than classes) are not in the result.
+
+    Examples
+    --------
+    >>> matched_labels([0, 0, 1, 1, 2], [5, 5, 3, 3, 3])
+    {3: 1, 5: 0}
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(f"y_true and y_pred must be 1-D of one non-zero length, got {y_true.shape} and "
+                         f"{y_pred.shape}")
+    counts, clusters, classes = _contingency(y_true, y_pred)
     rows, cols = linear_sum_assignment(counts, maximize=True)
-    return float(counts[rows, cols].sum() / len(y_true))
+    return {clusters[r].item(): classes[c].item() for r, c in sorted(zip(rows, cols, strict=True))}
 
 
 def kmeans_labels(Z: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:

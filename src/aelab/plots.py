@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
 
 def _to_2d(Z: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
@@ -20,14 +22,23 @@ def _to_2d(Z: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
     return PCA(n_components=2).fit_transform(Z), ("PC 1 of the code", "PC 2 of the code")
 
 
+def _colour_map(n_colours: int):
+    return matplotlib.colormaps["tab10" if n_colours <= 10 else "tab20"]
+
+
 def latent_scatter(
     Z: np.ndarray,
     labels: np.ndarray | None = None,
     title: str = "latent code",
     label_names: Sequence[str] | None = None,
     ax=None,
+    colours: Mapping[Any, Any] | None = None,
 ) -> Figure:
-    """Scatter of the code coloured by label; codes wider than 2 are shown by their first two PCs."""
+    """Scatter of the code coloured by label; codes wider than 2 are shown by their first two PCs.
+
+    ``colours`` maps each label value to its matplotlib colour (default: tab10, or tab20 beyond 10 labels, in
+    the labels' sorted order).
+    """
     points, (xlabel, ylabel) = _to_2d(Z)
     fig = ax.figure if ax is not None else Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = ax if ax is not None else fig.add_subplot()
@@ -37,12 +48,14 @@ def latent_scatter(
     else:
         labels = np.asarray(labels)
         classes = np.unique(labels)
-        cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
-        for i, c in enumerate(classes):
+        if colours is None:
+            cmap = _colour_map(len(classes))
+            colours = {c.item(): cmap(i % cmap.N) for i, c in enumerate(classes)}
+        for c in classes:
             mask = labels == c
             name = label_names[int(c)] if label_names is not None and 0 <= int(c) < len(label_names) else str(c)
             ax.scatter(points[mask, 0], points[mask, 1], s=size, alpha=0.7, linewidths=0,
-                       color=cmap(i % cmap.N), label=name)
+                       color=colours[c.item()], label=name)
         legend = ax.legend(markerscale=3 if size < 8 else 2, fontsize="small", loc="best", framealpha=0.8,
                            ncols=1 if len(classes) <= 10 else 2)
         legend.set_title("label", prop={"size": "small"})
@@ -69,7 +82,9 @@ def reconstruction_grid(
     n = len(originals)
     if n == 0 or len(reconstructions) != n:
         raise ValueError("reconstruction_grid needs the same non-zero number of originals and reconstructions")
-    fig = Figure(figsize=(1.1 * n, 2.6), layout="constrained")
+    # small enough to be shown beside another method's at about its size, the title still legible
+    fig = Figure(figsize=(max(0.64 * n, 4.0), 0.64 * 2 + 0.2 + 0.2 * (title.count("\n") + 1)),
+                 layout="constrained")
     axes = fig.subplots(2, n, squeeze=False)
     for j in range(n):
         for i, rows in enumerate((originals, reconstructions)):
@@ -111,16 +126,26 @@ def reconstruction_strips(
     return fig
 
 
-def loss_curves(history: dict[str, list[float]], title: str = "loss per epoch") -> Figure:
-    """Training and validation loss against the epoch."""
+def loss_curves(history: dict[str, list[float]], best_epoch: int | None = None,
+                title: str = "loss per epoch") -> Figure:
+    """Training and validation loss against the epoch (whole epochs on the axis), with ``best_epoch`` (1-based,
+    the epoch whose weights were kept) marked on the validation loss, or the training loss without one."""
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for name, values in history.items():
         if values:
             ax.plot(np.arange(1, len(values) + 1), values, label=name.replace("_", " "))
+    monitored = history.get("validation_loss") or history.get("train_loss") or []
+    if best_epoch is not None and 1 <= best_epoch <= len(monitored):
+        ax.axvline(best_epoch, color="0.5", linestyle="--", linewidth=1)
+        ax.plot([best_epoch], [monitored[best_epoch - 1]], marker="*", markersize=14, color="tab:red",
+                linestyle="none", label=f"best epoch {best_epoch}: weights kept")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
+    for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):  # 0.03, not 3x10^-2
+        set_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
@@ -170,12 +195,18 @@ def worst_reconstructions(
 
 
 def _image_mosaic(images: np.ndarray, sample_shape: Sequence[int], n_rows: int, n_columns: int) -> np.ndarray:
+    """The images as tiles of an ``n_rows`` x ``n_columns`` grid, each framed by a white margin (a tile's
+    fourteenth, at least a pixel), so that neighbouring samples read apart and not as one texture; cells
+    beyond the images stay white."""
     tiles = [_as_image(row, sample_shape) for row in images]
     height, width = tiles[0].shape[:2]
-    mosaic = np.ones((n_rows * height, n_columns * width, *tiles[0].shape[2:]))
+    gap = max(1, max(height, width) // 14)
+    cell_height, cell_width = height + 2 * gap, width + 2 * gap
+    mosaic = np.ones((n_rows * cell_height, n_columns * cell_width, *tiles[0].shape[2:]))
     for k, tile in enumerate(tiles):
         i, j = divmod(k, n_columns)
-        mosaic[i * height:(i + 1) * height, j * width:(j + 1) * width] = tile
+        top, left = i * cell_height + gap, j * cell_width + gap
+        mosaic[top:top + height, left:left + width] = tile
     return mosaic
 
 
@@ -193,6 +224,8 @@ def latent_grid(
     array of codes of shape (m, 2) to m flattened images in [0, 1] (e.g. ``estimator.inverse_transform``).
     """
     codes = np.asarray(codes, dtype=np.float64)
+    if n_per_side < 2:
+        raise ValueError(f"latent_grid needs n_per_side >= 2 images a side, got {n_per_side}")
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"latent_grid needs a 2-D code (shape (n, 2)), got shape {codes.shape}; "
                          "train with a latent size of 2")
@@ -204,8 +237,11 @@ def latent_grid(
     mosaic = _image_mosaic(images, sample_shape, n_per_side, n_per_side)
     fig = Figure(figsize=(6.4, 6.4), layout="constrained")
     ax = fig.add_subplot()
+    # each tile's centre lies at the code it decodes
+    half_x = (high[0] - low[0]) / (2 * (n_per_side - 1))
+    half_y = (high[1] - low[1]) / (2 * (n_per_side - 1))
     ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1,
-              extent=(low[0], high[0], low[1], high[1]), aspect="auto")
+              extent=(low[0] - half_x, high[0] + half_x, low[1] - half_y, high[1] + half_y), aspect="auto")
     ax.set_xlabel("code 1")
     ax.set_ylabel("code 2")
     ax.set_title(title)
@@ -281,6 +317,21 @@ def score_histogram(scores: np.ndarray, threshold: float, title: str = "anomaly 
     return fig
 
 
+def _matched_colours(clusters: np.ndarray, labels: np.ndarray) -> tuple[dict, dict]:
+    """The colour of each label (in sorted order) and of each cluster: the colour of the label it is matched to
+    (Hungarian, as the clustering accuracy matches them), further colours for clusters left unmatched."""
+    from aelab.metrics import matched_labels
+
+    classes = [c.item() for c in np.unique(labels)]
+    matched = matched_labels(labels, clusters)
+    unmatched = [c.item() for c in np.unique(clusters) if c.item() not in matched]
+    cmap = _colour_map(len(classes) + len(unmatched))
+    label_colours = {c: cmap(i % cmap.N) for i, c in enumerate(classes)}
+    cluster_colours = {c: label_colours[label] for c, label in matched.items()}
+    cluster_colours.update({c: cmap((len(classes) + j) % cmap.N) for j, c in enumerate(unmatched)})
+    return label_colours, cluster_colours
+
+
 def cluster_scatter(
     Z: np.ndarray,
     clusters: np.ndarray,
@@ -289,22 +340,50 @@ def cluster_scatter(
     title: str | None = None,
 ) -> Figure:
     """A code or embedding coloured by cluster, and beside it by true label when ``labels`` is given (wider
-    than 2, it is shown by its first two principal components, the same in both panels)."""
+    than 2, it is shown by its first two principal components, the same in both panels).
+
+    With labels, each cluster has the colour of the label it is matched to (the Hungarian matching of the
+    clustering accuracy) and its legend names that label, so that the two panels agree.
+    """
     Z = np.asarray(Z, dtype=np.float64)
+    clusters = np.asarray(clusters)
     points, _ = _to_2d(Z)
-    panels = [("by cluster", clusters, None)] + ([("by label", labels, label_names)] if labels is not None else [])
+    label_colours, cluster_colours, cluster_names = None, None, None
+    if labels is not None:
+        labels = np.asarray(labels)
+        label_colours, cluster_colours = _matched_colours(clusters, labels)
+        matched = _matched_names(clusters, labels, label_names)
+        cluster_names = [matched.get(c, f"{c}: unmatched") for c in range(int(clusters.max()) + 1)]
+    panels = [("by cluster", clusters, cluster_names, cluster_colours)]
+    if labels is not None:
+        panels.append(("by label", labels, label_names, label_colours))
     fig = Figure(figsize=(5.4 * len(panels), 4.8), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, values, names) in zip(axes, panels, strict=True):
-        latent_scatter(points, values, title=name, label_names=names, ax=ax)
+    for ax, (name, values, names, colours) in zip(axes, panels, strict=True):
+        latent_scatter(points, values, title=name, label_names=names, ax=ax, colours=colours)
         if Z.shape[1] > 2:
             ax.set_xlabel("PC 1")
             ax.set_ylabel("PC 2")
         if ax.get_legend() is not None and name == "by cluster":
-            ax.get_legend().set_title("cluster", prop={"size": "small"})
+            ax.get_legend().set_title("cluster" + (": matched label" if labels is not None else ""),
+                                      prop={"size": "small"})
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _matched_names(clusters: np.ndarray, labels: np.ndarray,
+                   label_names: Sequence[str] | None = None) -> dict[int, str]:
+    """``"cluster: label"`` for each cluster matched to a label (``aelab.metrics.matched_labels``), the label
+    by its name where ``label_names`` has one."""
+    from aelab.metrics import matched_labels
+
+    def name(label) -> str:
+        if label_names is not None and 0 <= int(label) < len(label_names):
+            return str(label_names[int(label)])
+        return str(label)
+
+    return {int(c): f"{c}: {name(label)}" for c, label in matched_labels(labels, clusters).items()}
 
 
 def cluster_samples(

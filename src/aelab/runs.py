@@ -16,13 +16,13 @@ from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, load
-from aelab.figures import method_figures
+from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
-from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.training.checkpoints import has_checkpoint
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -136,10 +136,10 @@ def _prepare_stream(job: TrainJob):
                          "testing; write the Parquet file with several row groups (row_group_size) or train "
                          "without --stream")
     scaling = train_part.minmax(per_feature=not is_image)
-    X_test_raw, y_test = test_part.sample(STREAM_TEST_ROWS, random_state=job.random_state)
+    X_test_raw, y_test, test_rows = test_part.sample(STREAM_TEST_ROWS, random_state=job.random_state)
     X_test = scaling.transform(X_test_raw)
     train_part = train_part.with_scaling(scaling)
-    X_pca, _ = train_part.sample(STREAM_PCA_ROWS, random_state=job.random_state)
+    X_pca, _, _ = train_part.sample(STREAM_PCA_ROWS, random_state=job.random_state)
     y_test = None if y_test is None else _labels(y_test)
     # the rows stay in the file: the record holds a zero-stride stand-in of the right shape
     dataset = Dataset(np.broadcast_to(np.zeros((1, 1), np.float32), (len(source), source.n_features)), None,
@@ -149,7 +149,7 @@ def _prepare_stream(job: TrainJob):
                   y_test=y_test, train_index=np.empty(0, np.int64), test_index=np.empty(0, np.int64),
                   description={"kind": "blocks", "test_size": job.data.test_size, "random_state": job.random_state,
                                "n_train": len(train_part), "n_test": len(test_part), "n_test_measured": len(X_test),
-                               "test_blocks": list(test_part.blocks)})
+                               "test_blocks": list(test_part.blocks)}, test_rows=test_rows)
     return dataset, split, scaling, estimator, train_part, X_pca, X_test, []
 
 
@@ -251,7 +251,8 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
     }
     outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
                            codes={"autoencoder": code, f"pca-{job.n_components}": pca_code}, skipped_rows=skipped)
-    outcome.figures = run_figures(outcome, X_test, code, reconstruction)
+    outcome.figures = run_figures(outcome, X_test, {"": (estimator, code, reconstruction),
+                                                    PCA_SUFFIX: (pca, pca_code, pca_reconstruction)})
     return outcome
 
 
@@ -264,9 +265,20 @@ def clipped_message(outcome: TrainOutcome) -> str | None:
             "BCE and the ELBO are measured with them clipped to it ([0, 1]); MSE and PSNR with them as they are")
 
 
-def run_figures(outcome: TrainOutcome, X_test, code, reconstruction) -> dict[str, Any]:
-    return method_figures(f"{outcome.job.kind} autoencoder", outcome.estimator, code, reconstruction, X_test,
-                          outcome.split.y_test, outcome.dataset, random_state=outcome.job.random_state)
+#: The file names of PCA's figures end in this (``latent_pca.png``); the autoencoder's have none (``latent.png``).
+PCA_SUFFIX = "_pca"
+
+
+def run_figures(outcome: TrainOutcome, X_test, fitted: dict[str, tuple[Any, np.ndarray, np.ndarray]]
+                ) -> dict[str, Any]:
+    """The figures of the autoencoder and of PCA (``fitted`` maps a file-name suffix to the estimator, its code
+    and its reconstruction of ``X_test``)."""
+    names = {"": f"{outcome.job.kind} autoencoder", PCA_SUFFIX: f"PCA-{outcome.job.n_components}"}
+    figures: dict[str, Any] = {}
+    for suffix, (estimator, code, reconstruction) in fitted.items():
+        figures.update(method_figures(names[suffix], estimator, code, reconstruction, X_test, outcome.split.y_test,
+                                      outcome.dataset, suffix=suffix, random_state=outcome.job.random_state))
+    return figures
 
 
 def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
@@ -309,30 +321,35 @@ def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
     return out
 
 
-def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
-    """The run's report.html: its metrics, figures, configuration and the latent explorer of its codes."""
+def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any],
+               options: ReportOptions | None = None) -> str:
+    """The run's report.html: its metrics, figures (PCA's beside the autoencoder's), configuration and the
+    latent explorer of its codes; ``options`` (default ``ReportOptions()``) says how it is written."""
+    options = options or ReportOptions()
     dataset = outcome.dataset
     explorer = None
     if outcome.codes:
         explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
                                    outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                                   random_state=outcome.job.random_state)
-    methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
-    rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
-            for name, values in methods.items()]
-    notes = ["All metrics on the test split; see 'aelab compare' for what each one measures."]
+                                   rows=outcome.split.test_rows, random_state=outcome.job.random_state,
+                                   plotly=options.plotly)
+    methods = {name: {k: v for k, v in values.items() if k != "test_reconstruction_mse"}
+               for name, values in outcome.metrics.items() if name != "history"}
+    notes = ["All metrics on the test split; the autoencoder and PCA were fitted on the training split only."]
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")
     return render_report(f"aelab train: {dataset.name}, {outcome.job.n_components}-D code", config,
-                         {"metrics on the test split": rows}, figure_pngs, explorer, tuple(notes))
+                         {"metrics on the test split": metric_rows(methods)}, figure_pngs, explorer, tuple(notes),
+                         side_by_side=side_by_side(figure_pngs, ["", PCA_SUFFIX]), command=options.command)
 
 
 def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
-              checkpoint: str | os.PathLike | None = None) -> Path:
+              checkpoint: str | os.PathLike | None = None, report: ReportOptions | None = None) -> Path:
     """Write the run folder in one piece: everything goes to a staging folder that is then renamed.
 
-    The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``.
+    The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``; ``report`` says how
+    report.html is written.
     """
     def fill(staging: Path) -> None:
         if checkpoint is not None:
@@ -358,7 +375,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
         pngs = figure_pngs(outcome.figures)
         for name, png in pngs.items():
             (staging / name).write_bytes(png)
-        (staging / "report.html").write_text(run_report(outcome, pngs, config), encoding="utf-8")
+        (staging / "report.html").write_text(run_report(outcome, pngs, config, report), encoding="utf-8")
 
     return write_folder(out, force, fill)
 

@@ -178,8 +178,9 @@ def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False
                   "tables": result.tables, "notes": result.notes, **result.extra}
         atomic_write_json(staging / "results.json", json_safe(record))
         (staging / "results.md").write_text(results_markdown(result, command), encoding="utf-8")
-        config = {"settings": result.settings, "data": result.data, "command": command}
+        config = {"settings": result.settings, "data": result.data}
         (staging / "report.html").write_text(
-            render_report(result.title, config, result.tables, pngs, notes=result.notes), encoding="utf-8")
+            render_report(result.title, config, result.tables, pngs, notes=result.notes, command=command),
+            encoding="utf-8")
 
     return write_folder(out, force, fill)

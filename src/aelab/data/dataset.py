@@ -66,6 +66,9 @@ class Dataset:
         training part; None otherwise.
     label_names : list of str or None
         Human-readable names for the label values 0..k-1, when known.
+    rows : ndarray of shape (n_samples,) or None
+        The 0-based index of each sample in the data as read, where bad rows were dropped or a subset was
+        taken; None when the samples are the data's rows 0..n_samples-1 (see ``row_index``).
     """
 
     X: np.ndarray
@@ -75,6 +78,7 @@ class Dataset:
     source: str
     n_train: int | None = None
     label_names: list[str] | None = field(default=None)
+    rows: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2:
@@ -86,6 +90,13 @@ class Dataset:
             )
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(f"{len(self.y)} labels for {len(self.X)} samples; they must match one to one")
+        if self.rows is not None and len(self.rows) != len(self.X):
+            raise ValueError(f"{len(self.rows)} row indices for {len(self.X)} samples; they must match one to one")
+
+    def row_index(self) -> np.ndarray:
+        """The 0-based index of each sample in the data as read (before bad rows were dropped or a subset
+        taken)."""
+        return np.arange(self.n_samples) if self.rows is None else np.asarray(self.rows)
 
     def bad_rows(self) -> np.ndarray:
         """Indices (0-based) of the rows holding NaN, infinity or values too large for float32 (see
@@ -117,7 +128,7 @@ class Dataset:
         keep = np.setdiff1d(np.arange(self.n_samples), bad)
         n_train = None if self.n_train is None else int(np.sum(keep < self.n_train))
         dataset = Dataset(np.asarray(self.X[keep]), None if self.y is None else self.y[keep], self.sample_shape,
-                          self.name, self.source, n_train, self.label_names)
+                          self.name, self.source, n_train, self.label_names, rows=self.row_index()[keep])
         return dataset, bad + 1
 
     @property

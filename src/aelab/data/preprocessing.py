@@ -12,7 +12,11 @@ from aelab.data.dataset import Dataset
 
 @dataclass
 class Split:
-    """The training and test parts of a dataset, with how they were made."""
+    """The training and test parts of a dataset, with how they were made.
+
+    ``train_index`` and ``test_index`` index the dataset's samples; ``test_rows`` is the index of each test
+    sample in the data as read (``Dataset.row_index``; for a streamed file, in the file).
+    """
 
     X_train: np.ndarray
     X_test: np.ndarray
@@ -21,6 +25,7 @@ class Split:
     train_index: np.ndarray
     test_index: np.ndarray
     description: dict[str, Any]
+    test_rows: np.ndarray
 
 
 def split_dataset(dataset: Dataset, test_size: float = 0.2, random_state: int = 0) -> Split:
@@ -71,6 +76,7 @@ def split_dataset(dataset: Dataset, test_size: float = 0.2, random_state: int = 
         train_index=train_index,
         test_index=test_index,
         description=description,
+        test_rows=dataset.row_index()[test_index],
     )
 
 
@@ -98,7 +104,8 @@ def subset_dataset(dataset: Dataset, n_samples: int, random_state: int = 0) -> D
         n_train = None
         keep = np.sort(rng.choice(n, n_samples, replace=False))
     return replace(dataset, X=np.asarray(dataset.X[keep]), y=None if dataset.y is None else dataset.y[keep],
-                   n_train=n_train, source=f"{dataset.source} (random subset of {n_samples}, seed {random_state})")
+                   n_train=n_train, rows=dataset.row_index()[keep],
+                   source=f"{dataset.source} (random subset of {n_samples}, seed {random_state})")
 
 @dataclass
 class MinMaxScaling:

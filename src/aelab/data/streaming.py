@@ -332,21 +332,23 @@ class StreamingSource:
             low, high = min(low, float(rows.min())), max(high, float(rows.max()))
         return low, high
 
-    def sample(self, n_rows: int, random_state: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-        """Up to ``n_rows`` rows (and their labels) from blocks drawn at random, in memory."""
+    def sample(self, n_rows: int, random_state: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Up to ``n_rows`` rows from blocks drawn at random, in memory: the rows, their labels (None without a
+        label column) and their 0-based indices in the file."""
         rng = np.random.default_rng(random_state)
-        X, y, total = [], [], 0
+        X, y, index, total = [], [], [], 0
         for block in rng.permutation(np.asarray(self.blocks, dtype=np.int64)):
             rows = self.read_block(int(block))
             take = np.sort(rng.permutation(len(rows))[:n_rows - total])
             X.append(rows[take])
+            index.append(self._layout.block_starts[int(block)] + take)
             labels = self.read_labels(int(block))
             if labels is not None:
                 y.append(labels[take])
             total += len(take)
             if total >= n_rows:
                 break
-        return np.concatenate(X), (np.concatenate(y) if y else None)
+        return np.concatenate(X), (np.concatenate(y) if y else None), np.concatenate(index)
 
 
 _DONE = object()

@@ -1,5 +1,6 @@
-"""The interactive latent explorer: a Plotly scatter of the 2-D code, coloured by label, where hovering a point
-shows that sample (a thumbnail for images, its first values for tables) and its label."""
+"""The interactive latent explorer: a Plotly scatter of the 2-D code, coloured by label, where hovering or
+clicking a point shows that sample (a thumbnail for images, its first values for tables), its label and its row
+in the data. ``explorer_figure`` gives the scatter alone as a plotly Figure, for a notebook."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#17becf"]
 N_VALUES_SHOWN = 12
 
+#: How the report holds plotly.js: inline (the file opens without a network connection) or from plotly's CDN
+#: (a file smaller by about 4.5 MB).
+PLOTLY_MODES = {"inline": True, "cdn": "cdn"}
+
 # The sample panel is built from DOM nodes, and every string of the data reaches it through textContent: a label
 # is data, never markup, whatever it holds.
 _HOVER_SCRIPT = """
@@ -23,14 +28,14 @@ var plot = document.getElementById('{plot_id}');
 function aelabIsland(id) {
   return JSON.parse(document.getElementById(id).textContent);
 }
-function aelabShowSample(index) {
+function aelabShowSample(index, row) {
   var samples = window.aelabSamples = window.aelabSamples || aelabIsland('explorer-samples');
   var labels = window.aelabLabels = window.aelabLabels || aelabIsland('explorer-labels');
   var sample = samples[index];
   var shown;
   if (sample.startsWith('data:image/png;base64,')) {
     shown = document.createElement('img');
-    shown.alt = 'sample ' + index;
+    shown.alt = 'row ' + row;
     shown.src = sample;
   } else {
     shown = document.createElement('pre');
@@ -40,13 +45,14 @@ function aelabShowSample(index) {
   label.className = 'explorer-label';
   label.textContent = labels[index];
   var caption = document.createElement('p');
-  caption.append('label: ', label, document.createElement('br'), 'test sample ' + index);
+  caption.append('label: ', label, document.createElement('br'), 'row ' + row + ' of the data');
   document.getElementById('explorer-sample').replaceChildren(shown, caption);
 }
-plot.on('plotly_hover', function (event) {
-  aelabShowSample(event.points[0].customdata[0]);
-});
-aelabShowSample(plot.data[0].customdata[0][0]);
+function aelabShowPoint(event) {
+  aelabShowSample(event.points[0].customdata[0], event.points[0].customdata[1]);
+}
+plot.on('plotly_hover', aelabShowPoint);
+plot.on('plotly_click', aelabShowPoint);
 """
 
 
@@ -111,10 +117,11 @@ def _label_name(c, label_names: Sequence[str] | None) -> str:
     return str(c)
 
 
-def _explorer_figure(codes: dict[str, np.ndarray], shown: np.ndarray, labels: np.ndarray | None,
-                     label_names: Sequence[str] | None):
-    """The plotly figure: one trace per method and label (the first method's visible, a menu for the others),
-    and the label name of every shown sample."""
+def _figure(codes: dict[str, np.ndarray], shown: np.ndarray, rows: np.ndarray, labels: np.ndarray | None,
+            label_names: Sequence[str] | None):
+    """The plotly figure of the ``shown`` samples (positions in the codes, ``rows`` their rows in the data): one
+    trace per method and label (the first method's visible, a menu for the others), and the label name of every
+    shown sample."""
     import plotly.graph_objects as go
 
     classes = [None] if labels is None else list(np.unique(labels))
@@ -132,9 +139,9 @@ def _explorer_figure(codes: dict[str, np.ndarray], shown: np.ndarray, labels: np
                 x=points[mask, 0], y=points[mask, 1], mode="markers", name=plotly_text(name),
                 legendgroup=plotly_text(name), showlegend=True, visible=(m == 0),
                 marker={"size": 6, "color": COLOURS[k % len(COLOURS)], "opacity": 0.75},
-                customdata=[[int(i)] for i in shown[mask]], text=[plotly_text(name)] * int(mask.sum()),
-                meta=plotly_text(method),
-                hovertemplate="label %{text}<br>sample %{customdata[0]}<extra>%{meta}</extra>",
+                customdata=[[int(i), int(r)] for i, r in zip(shown[mask], rows[mask], strict=True)],
+                text=[plotly_text(name)] * int(mask.sum()), meta=plotly_text(method),
+                hovertemplate="label %{text}<br>row %{customdata[1]}<extra>%{meta}</extra>",
             ))
             visibility.append(m)
     menus = []
@@ -150,16 +157,81 @@ def _explorer_figure(codes: dict[str, np.ndarray], shown: np.ndarray, labels: np
     return figure, shown_labels
 
 
+def _shown_samples(codes: dict[str, np.ndarray], n: int, rows, max_points: int,
+                   random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the samples shown (all, or a fixed random subset of ``max_points``) and their rows."""
+    if not codes:
+        raise ValueError("the latent explorer needs the code of at least one method")
+    for name, code in codes.items():
+        if len(code) != n:
+            raise ValueError(f"the code of {name} has {len(code)} rows but X has {n}; pass codes of X")
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    if len(rows) != n:
+        raise ValueError(f"rows holds {len(rows)} row indices for {n} samples; pass one per sample")
+    shown = np.arange(n)
+    if n > max_points:
+        shown = np.sort(np.random.default_rng(random_state).choice(n, max_points, replace=False))
+    return shown, rows[shown]
+
+
+def explorer_figure(
+    codes: dict[str, np.ndarray],
+    labels: np.ndarray | None = None,
+    label_names: Sequence[str] | None = None,
+    rows: np.ndarray | None = None,
+    max_points: int = 2000,
+    random_state: int = 0,
+):
+    """The latent explorer's scatter as a ``plotly.graph_objects.Figure``, to show in a notebook.
+
+    One trace per method and label, coloured as the report's figures; a menu switches between methods when
+    there are several; hovering a point shows its label and its row in the data.
+
+    Parameters
+    ----------
+    codes : dict of str to ndarray of shape (n_samples, n_components)
+        Each method's code of the same samples; codes wider than 2 are shown by their first two principal
+        components.
+    labels : ndarray of shape (n_samples,), optional
+    label_names : sequence of str, optional
+        The name of each label value 0..k-1.
+    rows : ndarray of shape (n_samples,), optional
+        The index of each sample in the data, shown on hover (default 0..n_samples-1).
+    max_points : int, default=2000
+        At most this many samples (a fixed random subset) are shown.
+    random_state : int, default=0
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.decomposition import PCA
+    >>> X, y = load_digits(return_X_y=True)
+    >>> figure = explorer_figure({"pca": PCA(2).fit_transform(X)}, y)
+    >>> len(figure.data)  # one trace per digit
+    10
+    """
+    n = len(next(iter(codes.values()))) if codes else 0
+    shown, shown_rows = _shown_samples(codes, n, rows, max_points, random_state)
+    return _figure(codes, shown, shown_rows, None if labels is None else np.asarray(labels)[shown], label_names)[0]
+
+
 def latent_explorer(
     codes: dict[str, np.ndarray],
     X: np.ndarray,
     labels: np.ndarray | None,
     sample_shape: Sequence[int],
     label_names: Sequence[str] | None = None,
+    rows: np.ndarray | None = None,
     max_points: int = 2000,
     random_state: int = 0,
+    plotly: str = "inline",
 ) -> str:
-    """HTML fragment (plotly.js inline) of the interactive scatter of each method's code of ``X``.
+    """HTML fragment of the interactive scatter of each method's code of ``X`` beside a panel that shows the
+    sample of the point hovered or clicked.
 
     Parameters
     ----------
@@ -171,27 +243,30 @@ def latent_explorer(
     labels : ndarray of shape (n_samples,) or None
     sample_shape : tuple of int
         Shape of one sample; 2-D or 3-D means an image.
+    label_names : sequence of str, optional
+    rows : ndarray of shape (n_samples,), optional
+        The index of each sample of ``X`` in the data it was drawn from (``Split.test_rows``), shown with it;
+        default 0..n_samples-1.
     max_points : int, default=2000
         At most this many samples (a fixed random subset) are shown, to keep the file small.
+    random_state : int, default=0
+    plotly : {"inline", "cdn"}, default="inline"
+        Hold plotly.js in the fragment, or load it from plotly's CDN (a smaller file that needs a network
+        connection to show the scatter).
     """
-    if not codes:
-        raise ValueError("latent_explorer needs the code of at least one method")
+    if plotly not in PLOTLY_MODES:
+        raise ValueError(f"plotly must be one of {', '.join(PLOTLY_MODES)}, got {plotly!r}")
     n = len(X)
-    for name, code in codes.items():
-        if len(code) != n:
-            raise ValueError(f"the code of {name} has {len(code)} rows but X has {n}; pass codes of X")
-    shown = np.arange(n)
-    if n > max_points:
-        shown = np.sort(np.random.default_rng(random_state).choice(n, max_points, replace=False))
+    shown, shown_rows = _shown_samples(codes, n, rows, max_points, random_state)
     is_image = len(sample_shape) >= 2
     samples = {int(i): (_thumbnail(X[i], sample_shape) if is_image else _values_text(X[i])) for i in shown}
     labels = None if labels is None else np.asarray(labels)[shown]
-    figure, shown_labels = _explorer_figure(codes, shown, labels, label_names)
-    plot = figure.to_html(full_html=False, include_plotlyjs=True, div_id="explorer-plot",
+    figure, shown_labels = _figure(codes, shown, shown_rows, labels, label_names)
+    plot = figure.to_html(full_html=False, include_plotlyjs=PLOTLY_MODES[plotly], div_id="explorer-plot",
                           post_script=_HOVER_SCRIPT, config={"scrollZoom": True, "displaylogo": False})
     return (json_island("explorer-samples", samples) + json_island("explorer-labels", shown_labels) +
-            # the sample panel comes first in the page so that it exists when the plot's script fills it
             f'<div class="explorer"><div id="explorer-sample" class="explorer-sample">'
-            f'<p>hover a point to see its sample</p></div><div class="explorer-plot">{plot}</div></div>'
+            f'<p class="hint">Hover or click a point to see the sample, its label and its row in the data.</p>'
+            f'</div><div class="explorer-plot">{plot}</div></div>'
             f'<p class="note">{len(shown)} of {n} test samples shown. Drag to zoom, double-click to reset'
-            f'{", choose the method in the menu" if len(codes) > 1 else ""}; hover a point to see the sample.</p>')
+            f'{", choose the method in the menu" if len(codes) > 1 else ""}.</p>')
