@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from aelab.metrics import clustering_accuracy, reconstruction_mse
+from aelab.metrics import clustering_accuracy, matched_labels, reconstruction_mse
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -142,3 +142,12 @@ def test_score_code_and_score_reconstruction_keys():
     assert sorted(score_code(X, X[:, :2], None)) == ["trustworthiness"]
     assert score_reconstruction(X, X * 0.9)["reconstruction_mse"] == pytest.approx(np.mean((0.1 * X) ** 2))
     assert score_reconstruction(X * 3, X)["reconstruction_bce"] is None
+
+
+def test_matched_labels_is_the_matching_behind_the_clustering_accuracy():
+    y_true = [0, 0, 0, 1, 1, 2, 2, 2]
+    y_pred = [7, 7, 1, 1, 1, 4, 4, 9]  # a fourth cluster (9) that no label is left for
+    assert matched_labels(y_true, y_pred) == {1: 1, 4: 2, 7: 0}
+    assert clustering_accuracy(y_true, y_pred) == 6 / 8
+    with pytest.raises(ValueError, match="1-D of one non-zero length"):
+        matched_labels([0, 1], [0])

@@ -126,6 +126,13 @@ def reconstruction_strips(
     return fig
 
 
+class _PlainLogFormatter(LogFormatter):
+    """Labels the ticks a LogFormatter labels, as plain numbers: 0.03, not 3e-02."""
+
+    def __call__(self, x, pos=None) -> str:
+        return f"{x:.3g}" if super().__call__(x, pos) else ""
+
+
 def loss_curves(history: dict[str, list[float]], best_epoch: int | None = None,
                 title: str = "loss per epoch") -> Figure:
     """Training and validation loss against the epoch (whole epochs on the axis), with ``best_epoch`` (1-based,
@@ -144,8 +151,8 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int | None = None,
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
-    for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):  # 0.03, not 3x10^-2
-        set_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        set_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)

@@ -34,7 +34,9 @@ table.metrics td { overflow-wrap: normal; }
 table.metrics td.text { text-align: left; }
 table.metrics td.definition { text-align: left; color: #555; font-size: 0.85rem; min-width: 18rem; }
 table.metrics td.number { font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.settings { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
+.settings-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 380px), 1fr));
+                 column-gap: 2rem; align-items: start; }
+table.settings { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; width: 100%; }
 table.settings th, table.settings td { border-bottom: 1px solid #eee; padding: 0.2rem 0.8rem 0.2rem 0;
                                       text-align: left; vertical-align: top; }
 table.settings th { font-weight: normal; color: #555; white-space: nowrap; }
@@ -194,23 +196,30 @@ def _settings_rows(record: Mapping[str, Any], prefix: str = "") -> list[tuple[st
 
 
 def settings_table(sections: Mapping[str, Any]) -> str:
-    """A two-column table of settings: a record of ``sections`` is a heading row then one row per setting
-    (nested records as dotted names; lists joined, long ones cut to their first 20 values); a value is one row.
+    """Tables of settings side by side: a record of ``sections`` is a table of a heading row then one row per
+    setting (nested records as dotted names; lists joined, long ones cut to their first 20 values); the values
+    of ``sections`` that are not records are rows of a first table without heading.
 
     Examples
     --------
-    >>> settings_table({"hidden": [64, 32]})
-    '<table class="settings"><tbody><tr><th>hidden</th><td>64, 32</td></tr></tbody></table>'
+    >>> settings_table({"seed": 3})
+    '<div class="settings-grid"><table class="settings"><tbody><tr><th>seed</th><td>3</td></tr></tbody></table></div>'
     """
-    body = []
+    tables, loose = [], []
     for section, record in sections.items():
         if isinstance(record, Mapping):
-            body.append(f'<tr class="section"><th colspan="2">{html.escape(str(section))}</th></tr>')
-            rows = _settings_rows(record)
+            heading = f'<tr class="section"><th colspan="2">{html.escape(str(section))}</th></tr>'
+            tables.append(heading + _setting_rows_html(_settings_rows(record)))
         else:
-            rows = [(str(section), _setting_text(record))]
-        body += [f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows]
-    return f'<table class="settings"><tbody>{"".join(body)}</tbody></table>'
+            loose.append((str(section), _setting_text(record)))
+    if loose:
+        tables.insert(0, _setting_rows_html(loose))
+    return '<div class="settings-grid">' + "".join(
+        f'<table class="settings"><tbody>{table}</tbody></table>' for table in tables) + "</div>"
+
+
+def _setting_rows_html(rows: list[tuple[str, str]]) -> str:
+    return "".join(f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in rows)
 
 
 def render_report(
