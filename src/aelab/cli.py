@@ -157,7 +157,7 @@ def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bo
 
 def _add_plotly_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plotly", default="inline", choices=("inline", "cdn"),
-                        help="how report.html holds plotly.js: inline (it opens offline; about 4.6 MB more) or cdn "
+                        help="how report.html holds plotly.js: inline (it opens offline; about 4.8 MB more) or cdn "
                         "(a small file that loads plotly from its CDN)")
 
 

@@ -64,7 +64,7 @@ class ReportOptions:
     ----------
     plotly : {"inline", "cdn"}, default="inline"
         Hold plotly.js in the report (it opens without a network connection) or load it from plotly's CDN (a
-        file about 4.5 MB smaller).
+        file about 4.8 MB smaller).
     command : str, optional
         The command line that made the report, shown in its configuration; None for a job called from Python.
     """
