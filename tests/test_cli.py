@@ -21,9 +21,10 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(run_dir, capsys):
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["checkpoint", "config.json", "latent.png", "latent_grid.png", "loss.png", "metrics.json",
-                     "model.json", "model.safetensors", "preprocessing.json", "reconstructions.png", "report.html",
-                     "worst_reconstructions.png"]
+    assert names == ["checkpoint", "config.json", "latent.png", "latent_grid.png", "latent_grid_pca.png",
+                     "latent_pca.png", "loss.png", "metrics.json", "model.json", "model.safetensors",
+                     "preprocessing.json", "reconstructions.png", "reconstructions_pca.png", "report.html",
+                     "worst_reconstructions.png", "worst_reconstructions_pca.png"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) == {"autoencoder", "pca-2", "history"}
     for method in ("autoencoder", "pca-2"):

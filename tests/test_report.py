@@ -57,6 +57,8 @@ def test_explorer_figure_is_a_plotly_figure_with_the_rows_on_hover():
     assert [trace.visible for trace in figure.data] == [True, True, False, False]
     assert [list(row) for row in figure.data[1].customdata] == [[1, 11], [3, 13], [5, 15]]
     assert "row %{customdata[1]}" in figure.data[0].hovertemplate
+    with pytest.raises(ValueError, match="the code of ae has 5 rows but the code of pca has 6"):
+        explorer_figure({"pca": code, "ae": code[:5]})
 
 
 def test_plotly_loads_from_its_cdn_when_asked():
@@ -82,7 +84,7 @@ def test_explorer_subsamples_and_shows_values_of_tabular_data():
     assert "30 of 50 test samples shown" in fragment and "choose the method in the menu" in fragment
     assert "Hover or click a point to see the sample" in fragment
     assert "first 2 PCs of the 5-D code" in fragment
-    with pytest.raises(ValueError, match="the code of pca has 10 rows but X has 50"):
+    with pytest.raises(ValueError, match="the code of pca has 10 rows but X has 50; pass codes of the same"):
         latent_explorer({"pca": X[:10, :2]}, X, labels, (20,))
 
 

@@ -157,14 +157,19 @@ def _figure(codes: dict[str, np.ndarray], shown: np.ndarray, rows: np.ndarray, l
     return figure, shown_labels
 
 
-def _shown_samples(codes: dict[str, np.ndarray], n: int, rows, max_points: int,
+def _shown_samples(codes: dict[str, np.ndarray], n: int | None, rows, max_points: int,
                    random_state: int) -> tuple[np.ndarray, np.ndarray]:
-    """The positions of the samples shown (all, or a fixed random subset of ``max_points``) and their rows."""
+    """The positions of the samples shown (all, or a fixed random subset of ``max_points``) and their rows;
+    ``n`` is the number of samples of X (None: that of the first code)."""
     if not codes:
         raise ValueError("the latent explorer needs the code of at least one method")
+    first, *_ = codes
+    reference = "X" if n is not None else f"the code of {first}"
+    n = len(codes[first]) if n is None else n
     for name, code in codes.items():
         if len(code) != n:
-            raise ValueError(f"the code of {name} has {len(code)} rows but X has {n}; pass codes of X")
+            raise ValueError(f"the code of {name} has {len(code)} rows but {reference} has {n}; pass codes of the "
+                             "same samples")
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if len(rows) != n:
         raise ValueError(f"rows holds {len(rows)} row indices for {n} samples; pass one per sample")
@@ -214,8 +219,7 @@ def explorer_figure(
     >>> len(figure.data)  # one trace per digit
     10
     """
-    n = len(next(iter(codes.values()))) if codes else 0
-    shown, shown_rows = _shown_samples(codes, n, rows, max_points, random_state)
+    shown, shown_rows = _shown_samples(codes, None, rows, max_points, random_state)
     return _figure(codes, shown, shown_rows, None if labels is None else np.asarray(labels)[shown], label_names)[0]
 
 
