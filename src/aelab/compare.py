@@ -11,6 +11,7 @@ from the job.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -23,12 +24,15 @@ import numpy as np
 from aelab import baselines
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.estimators import Autoencoder
+from aelab.extras import MissingExtra
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
 from aelab.parts import Dense
 from aelab.report import figure_pngs, latent_explorer, render_report
 from aelab.runs import scale_split, write_folder
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -211,13 +215,18 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
     dataset = outcome.dataset
-    explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
-                               outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                               random_state=outcome.job.random_state)
+    notes = NOTES
+    try:
+        explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
+                                   outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                                   random_state=outcome.job.random_state)
+    except MissingExtra as e:  # the report is written without its one interactive part
+        logger.warning("the report has no latent explorer: %s", e)
+        explorer, notes = None, (*NOTES, f"No latent explorer: {e}.")
     rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
     methods = [{"method": name, "description": METHODS[name].description} for name in outcome.results]
     return render_report(f"aelab compare: {dataset.name}, {outcome.job.n_components}-D codes", config,
-                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES)
+                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, notes)
 
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False) -> Path:

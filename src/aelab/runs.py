@@ -3,6 +3,7 @@ figures and a run folder written in one piece."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -16,6 +17,7 @@ from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, load
+from aelab.extras import MissingExtra
 from aelab.figures import method_figures
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
@@ -24,6 +26,8 @@ from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
 from aelab.report import figure_pngs, latent_explorer, render_report
 from aelab.training.checkpoints import has_checkpoint
+
+logger = logging.getLogger(__name__)
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -312,15 +316,19 @@ def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
 def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any]) -> str:
     """The run's report.html: its metrics, figures, configuration and the latent explorer of its codes."""
     dataset = outcome.dataset
+    notes = ["All metrics on the test split; see 'aelab compare' for what each one measures."]
     explorer = None
     if outcome.codes:
-        explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
-                                   outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                                   random_state=outcome.job.random_state)
+        try:
+            explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
+                                       outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                                       random_state=outcome.job.random_state)
+        except MissingExtra as e:  # the report is written without its one interactive part
+            logger.warning("the report has no latent explorer: %s", e)
+            notes.append(f"No latent explorer: {e}.")
     methods = {k: v for k, v in outcome.metrics.items() if k != "history"}
     rows = [{"method": name, **{k: v for k, v in values.items() if k != "test_reconstruction_mse"}}
             for name, values in methods.items()]
-    notes = ["All metrics on the test split; see 'aelab compare' for what each one measures."]
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from aelab.extras import import_optional
+
 # matplotlib's tab10, so that the explorer's colours match the PNG figures
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -77,7 +79,7 @@ def plotly_text(text: str) -> str:
 
 
 def _thumbnail(row: np.ndarray, sample_shape: Sequence[int]) -> str:
-    from PIL import Image
+    Image = import_optional("PIL.Image", "image thumbnails in the latent explorer")
 
     image = np.clip(np.asarray(row, dtype=np.float64).reshape(sample_shape), 0.0, 1.0)
     if image.ndim == 3:  # (C, H, W)
@@ -115,7 +117,7 @@ def _explorer_figure(codes: dict[str, np.ndarray], shown: np.ndarray, labels: np
                      label_names: Sequence[str] | None):
     """The plotly figure: one trace per method and label (the first method's visible, a menu for the others),
     and the label name of every shown sample."""
-    import plotly.graph_objects as go
+    go = import_optional("plotly.graph_objects", "the latent explorer")
 
     classes = [None] if labels is None else list(np.unique(labels))
     figure = go.Figure()
