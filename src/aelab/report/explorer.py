@@ -79,7 +79,7 @@ def plotly_text(text: str) -> str:
 
 
 def _thumbnail(row: np.ndarray, sample_shape: Sequence[int]) -> str:
-    Image = import_optional("PIL.Image", "image thumbnails in the latent explorer")
+    Image = import_optional("PIL.Image", "the latent explorer of images")
 
     image = np.clip(np.asarray(row, dtype=np.float64).reshape(sample_shape), 0.0, 1.0)
     if image.ndim == 3:  # (C, H, W)
