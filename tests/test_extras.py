@@ -55,16 +55,33 @@ def test_a_missing_extra_is_one_line_naming_the_pip_install(monkeypatch, tmp_pat
     assert isinstance(raised.value, ImportError)  # what code catching a missing import expects
 
 
-def test_every_optional_dependency_names_an_extra_of_the_package():
-    import tomllib
+ROOT = Path(__file__).parents[1]
 
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
-    extras = pyproject["optional-dependencies"]
+
+def pyproject() -> dict:
+    """The [project] table of pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def test_every_optional_dependency_names_an_extra_of_the_package():
+    project = pyproject()
+    extras = project["optional-dependencies"]
     for distribution, extra in OPTIONAL.values():
         assert any(requirement.startswith(distribution) for requirement in extras[extra]), (distribution, extra)
-        assert not any(requirement.startswith(distribution) for requirement in pyproject["dependencies"])
+        assert not any(requirement.startswith(distribution) for requirement in project["dependencies"])
     assert {extra for _, extra in OPTIONAL.values()} == {"report", "embed", "parquet", "images", "datasets"}
     assert extras["all"] == ["aelab[report,embed,parquet,images,datasets]"]
+
+
+def test_the_pinned_torch_lies_in_the_range_the_package_declares():
+    from packaging.requirements import Requirement
+
+    pins = [Requirement(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    (pinned,) = [next(iter(r.specifier)).version for r in pins if r.name == "torch"]
+    (declared,) = [Requirement(d) for d in pyproject()["dependencies"] if Requirement(d).name == "torch"]
+    assert declared.specifier.contains(pinned), (pinned, str(declared.specifier))
 
 
 def test_a_module_missing_inside_an_installed_dependency_is_not_reported_as_a_missing_extra(monkeypatch, tmp_path):
