@@ -121,9 +121,10 @@ def test_train_without_plotly_writes_the_report_without_its_explorer(monkeypatch
 
 
 def test_importing_aelab_imports_no_optional_dependency():
+    """pyarrow is left out: pandas, which scikit-learn imports, imports it whenever it is installed."""
     code = ("import sys, aelab, aelab.estimators, aelab.anomaly, aelab.cluster, aelab.baselines, aelab.runs, "
             "aelab.compare, aelab.cli; print(sorted(m for m in ('plotly', 'umap', 'openTSNE', 'mlxtend', "
-            "'matplotlib') if m in sys.modules))")
+            "'matplotlib', 'PIL') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
