@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-all bench lint clean
 
-$(STAMP): pyproject.toml
+# Every optional extra and the test tools; torch's version comes from constraints.txt, the one place it is pinned
+# (pyproject.toml states the range the code supports).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[all,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,6 +10,7 @@ from aelab import Autoencoder, load
 from aelab.anomaly import (
     DEFAULT_SCORER,
     AutoencoderDetector,
+    AutoencoderScorer,
     BaselineDetector,
     ScoreCombination,
     default_autoencoder,
@@ -125,9 +126,9 @@ def test_autoencoder_fit_runs_no_scoring_pass_over_its_training_data(monkeypatch
 def test_detector_scores_its_training_data_once_to_set_the_threshold(monkeypatch):
     X = np.random.default_rng(0).random((64, 12)).astype(np.float32)
     scored = []
-    original = AutoencoderDetector.score_samples
-    monkeypatch.setattr(AutoencoderDetector, "score_samples",
-                        lambda self, X: scored.append(len(X)) or original(self, X))
+    original = AutoencoderScorer.score
+    monkeypatch.setattr(AutoencoderScorer, "score",
+                        lambda self, autoencoder, X: scored.append(len(X)) or original(self, autoencoder, X))
     detector = AutoencoderDetector(small_autoencoder(epochs=2), scorer="mse", contamination=0.25).fit(X)
     assert scored == [64]
     assert detector.offset_ == pytest.approx(np.quantile(detector.autoencoder_.score_samples(X), 0.25), rel=1e-5)

@@ -233,9 +233,10 @@ class _Detector(OutlierMixin, BaseEstimator):
     ``decision_function(X) = score_samples(X) - offset_``.
     """
 
-    def _fit_threshold(self, X) -> None:
-        """Set ``offset_`` and ``score_quantiles_`` from the scores of the training samples ``X``."""
-        scores = self.score_samples(X)
+    def _fit_threshold(self, X: np.ndarray) -> None:
+        """Set ``offset_`` and ``score_quantiles_`` from the scores of the training samples ``X`` (validated by
+        ``fit``: scored by ``_scores``, which checks nothing again)."""
+        scores = self._scores(X)
         self.offset_ = threshold_from_scores(scores, self.contamination_)
         self.score_quantiles_ = score_quantiles(scores)
 
@@ -343,7 +344,9 @@ class AutoencoderDetector(_Detector):
     def score_samples(self, X) -> np.ndarray:
         """Higher = more like the training data; shape (n_samples,)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        return self._scores(validate_data(self, X, dtype=[np.float32, np.float64], reset=False))
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
         return self.scorer_.score(self.autoencoder_, X)
 
     def __sklearn_tags__(self):
@@ -421,7 +424,9 @@ class BaselineDetector(_Detector):
     def score_samples(self, X) -> np.ndarray:
         """Higher = more like the training data; shape (n_samples,)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._scores(validate_data(self, X, dtype=[np.float64, np.float32], reset=False))
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
         if self.scorer in RECONSTRUCTION_SCORERS:
             reconstruction = self.pca_.inverse_transform(self.pca_.transform(X))
             return reconstruction_scores(X, reconstruction, self.scorer)

@@ -32,6 +32,9 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aelab.extras import import_optional
+from aelab.frames import as_input_features
+
 
 def _check_positive(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
@@ -143,8 +146,10 @@ class PCABaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return self.pca_.transform(validate_data(self, X, reset=False))
 
     def inverse_transform(self, Z):
+        """Map codes back to the input space; with ``set_output(transform="pandas")``, a DataFrame of the
+        input's columns."""
         check_is_fitted(self)
-        return self.pca_.inverse_transform(np.asarray(Z))
+        return as_input_features(self, self.pca_.inverse_transform(np.asarray(Z)), Z)
 
     @property
     def _n_features_out(self) -> int:  # the names get_feature_names_out gives: pcabaseline0, pcabaseline1...
@@ -180,7 +185,7 @@ class TSNEBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.random_state = random_state
 
     def fit(self, X, y=None):
-        from openTSNE import TSNE
+        TSNE = import_optional("openTSNE", "t-SNE").TSNE
 
         X = validate_data(self, X, reset=True, dtype=np.float64)
         self.perplexity_ = check_perplexity(self.perplexity, len(X))
@@ -197,7 +202,7 @@ class TSNEBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     @property
     def _n_features_out(self) -> int:
-        return self.n_components
+        return self.embedding_.shape[1]
 
 
 class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -237,7 +242,7 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.placement = placement
 
     def fit(self, X, y=None):
-        import umap
+        umap = import_optional("umap", "UMAP")
 
         if self.placement not in UMAP_PLACEMENTS:
             raise ValueError(f"placement must be one of {', '.join(UMAP_PLACEMENTS)}, got {self.placement!r}")
@@ -267,7 +272,7 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     @property
     def _n_features_out(self) -> int:
-        return self.n_components
+        return self.umap_.embedding_.shape[1]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -275,7 +280,7 @@ class UMAPBaseline(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return tags
 
 
-class PrecomputedEmbedding(TransformerMixin, BaseEstimator):
+class PrecomputedEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """A fixed embedding of the training rows (e.g. from another tool): it cannot embed new data.
 
     ``fit(X)`` stores ``embedding`` (one row per row of X); ``transform`` of the same X returns it and of any
@@ -302,3 +307,7 @@ class PrecomputedEmbedding(TransformerMixin, BaseEstimator):
             return self.embedding_
         raise ValueError(f"{self.name} cannot embed new data: it only holds the embedding of the rows it was "
                          "fitted on; fit it on all the data you want embedded")
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.embedding_.shape[1]

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from aelab.extras import MissingExtra
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
@@ -707,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
                    "bench": _bench, "detect": _detect}[args.command]
         return handler(args)
-    except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
+    except (ValueError, FileExistsError, FloatingPointError, MemoryError, MissingExtra) as e:
         print(f"aelab: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a file system refusal outside the outputs above (a data file, a model folder)

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from aelab.baselines import check_n_neighbors, umap_transform
 from aelab.estimators import Autoencoder
+from aelab.extras import import_optional
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
 from aelab.parts.encoders import Dense
@@ -195,7 +196,7 @@ def umap_embedding(Z: np.ndarray, n_components: int, n_neighbors: int = 20, min_
     """A fitted ``umap.UMAP`` of ``Z`` and the embedding of ``Z``: N2D's manifold learning step."""
     import warnings
 
-    import umap
+    umap = import_optional("umap", "N2D's UMAP")
 
     n_neighbors = check_n_neighbors(n_neighbors, len(Z))
     seed = None if random_state is None else int(check_random_state(random_state).randint(0, 2**31 - 1))

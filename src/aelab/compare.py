@@ -11,6 +11,7 @@ from the job.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -23,12 +24,15 @@ import numpy as np
 from aelab import baselines
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.estimators import Autoencoder
+from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.metrics import score_code, score_reconstruction
 from aelab.parts import Dense
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import scale_split, write_folder
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -213,14 +217,19 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
     says how it is written."""
     options = options or ReportOptions()
     dataset = outcome.dataset
-    explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
-                               outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                               rows=outcome.split.test_rows, random_state=outcome.job.random_state,
-                               plotly=options.plotly)
+    notes = NOTES
+    try:
+        explorer = latent_explorer({name: r.code for name, r in outcome.results.items()}, outcome.X_test,
+                                   outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                                   rows=outcome.split.test_rows, random_state=outcome.job.random_state,
+                                   plotly=options.plotly)
+    except MissingExtra as e:  # the report is written without its one interactive part
+        logger.warning("the report has no latent explorer: %s", e)
+        explorer, notes = None, (*NOTES, f"No latent explorer: {e}.")
     rows = metric_rows({name: r.metrics for name, r in outcome.results.items()})
     methods = [{"method": name, "description": METHODS[name].description} for name in outcome.results]
     return render_report(f"aelab compare: {dataset.name}, {outcome.job.n_components}-D codes", config,
-                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, NOTES,
+                         {"metrics on the test split": rows, "methods": methods}, figure_pngs, explorer, notes,
                          side_by_side=side_by_side(figure_pngs, [f"_{name}" for name in outcome.results]),
                          command=options.command)
 

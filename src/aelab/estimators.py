@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -18,6 +18,7 @@ from aelab import __version__
 from aelab.acceleration import check_precision, prefer_channels_last
 from aelab.data.dataset import bad_values
 from aelab.data.streaming import DeviceStream, StreamingSource
+from aelab.frames import as_input_features
 from aelab.io import atomic_write_bytes, atomic_write_json, json_safe
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
@@ -82,7 +83,7 @@ def _check_finite(X: np.ndarray, what: str = "X") -> None:
         )
 
 
-class Autoencoder(TransformerMixin, BaseEstimator):
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Autoencoder with the scikit-learn transformer interface, composed of parts.
 
     An encoder body (``Dense``, ``Conv``), a latent (``Deterministic``, ``Gaussian``), optionally an input
@@ -563,9 +564,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return self._batched(X, lambda network, x: network.encode(x))
 
     def inverse_transform(self, X):
-        """Decode codes of shape (n_samples, n_components) into the input space."""
+        """Decode codes of shape (n_samples, n_components) into the input space; with
+        ``set_output(transform="pandas")``, a DataFrame of the input's columns."""
         check_is_fitted(self)
-        return self._batched(self._validate_codes(X), lambda network, z: network.decode(z))
+        decoded = self._batched(self._validate_codes(X), lambda network, z: network.decode(z))
+        return as_input_features(self, decoded, X)
+
+    @property
+    def _n_features_out(self) -> int:  # get_feature_names_out's names: autoencoder0, autoencoder1, ...
+        check_is_fitted(self)
+        return int(self.n_components)
 
     def _validate_codes(self, Z) -> np.ndarray:
         Z = check_array(Z, dtype=[np.float64, np.float32], ensure_all_finite=False)
@@ -628,7 +636,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
         check_positive_int("n_samples", n_samples)
         codes = check_random_state(random_state).standard_normal((n_samples, self.n_components)).astype(np.float32)
-        return self.inverse_transform(codes)
+        return self._batched(codes, lambda network, z: network.decode(z))
 
     def elbo(self, X, n_samples: int = 1, random_state=None) -> np.ndarray:
         """Per-sample evidence lower bound in nats: E_q[log p(x | z)] - KL(q(z | x) || N(0, I)).

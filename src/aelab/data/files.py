@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data.dataset import Dataset
+from aelab.extras import import_optional
 
 LABEL_COLUMN_NAMES = ("label", "labels", "y", "target", "class")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -242,8 +243,8 @@ def _read_csv_with_bad_widths(path: Path, header: bool):
 
 def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
     """A Parquet table; numeric columns are features, a label column as for CSV."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = import_optional("pyarrow", "reading Parquet")
+    pq = import_optional("pyarrow.parquet", "reading Parquet")
 
     try:
         # the pandas metadata stored in the file is ignored: a damaged one must not decide how it is read
@@ -257,7 +258,8 @@ def read_parquet(path: Path, label_column: str | None = None) -> Dataset:
 
 def read_image_folder(path: Path) -> Dataset:
     """A folder of PNG/JPEG images, all of one size; one sub-folder per label gives the labels."""
-    from PIL import Image, UnidentifiedImageError
+    Image = import_optional("PIL.Image", "reading image folders")
+    UnidentifiedImageError = Image.UnidentifiedImageError
 
     subdirs = sorted(p for p in path.iterdir() if p.is_dir())
     if subdirs:

@@ -31,6 +31,7 @@ import numpy as np
 from aelab.data.dataset import bad_values, first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.data.preprocessing import MinMaxScaling
+from aelab.extras import import_optional
 from aelab.io import atomic_path
 
 #: Default block size of a .npy file, in bytes of the file's rows.
@@ -88,8 +89,8 @@ def _npy_layout(path: Path, block_rows: int | None) -> _Layout:
 
 
 def _parquet_layout(path: Path, label_column: str | None) -> _Layout:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = import_optional("pyarrow", "reading Parquet")
+    pq = import_optional("pyarrow.parquet", "reading Parquet")
 
     try:
         metadata = pq.ParquetFile(path).metadata
@@ -221,7 +222,7 @@ class StreamingSource:
             if read != rows.nbytes:
                 raise ValueError(f"{self.path} ended early while reading rows {start} to {stop}; it is truncated")
             return rows
-        import pyarrow.parquet as pq
+        pq = import_optional("pyarrow.parquet", "reading Parquet")
 
         table = pq.ParquetFile(self.path).read_row_group(block, columns=list(layout.feature_columns))
         return np.column_stack([table.column(i).to_numpy(zero_copy_only=False)
@@ -231,7 +232,7 @@ class StreamingSource:
         """The labels of block ``block`` (Parquet with a label column), else None."""
         if self._layout.label_column is None:
             return None
-        import pyarrow.parquet as pq
+        pq = import_optional("pyarrow.parquet", "reading Parquet")
 
         table = pq.ParquetFile(self.path).read_row_group(block, columns=[self._layout.label_column])
         return table.column(0).to_numpy(zero_copy_only=False)

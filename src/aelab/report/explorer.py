@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from aelab.extras import import_optional
+
 # matplotlib's tab10, so that the explorer's colours match the PNG figures
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -83,7 +85,7 @@ def plotly_text(text: str) -> str:
 
 
 def _thumbnail(row: np.ndarray, sample_shape: Sequence[int]) -> str:
-    from PIL import Image
+    Image = import_optional("PIL.Image", "the latent explorer of images")
 
     image = np.clip(np.asarray(row, dtype=np.float64).reshape(sample_shape), 0.0, 1.0)
     if image.ndim == 3:  # (C, H, W)
@@ -122,7 +124,7 @@ def _figure(codes: dict[str, np.ndarray], shown: np.ndarray, rows: np.ndarray, l
     """The plotly figure of the ``shown`` samples (positions in the codes, ``rows`` their rows in the data): one
     trace per method and label (the first method's visible, a menu for the others), and the label name of every
     shown sample."""
-    import plotly.graph_objects as go
+    go = import_optional("plotly.graph_objects", "the latent explorer")
 
     classes = [None] if labels is None else list(np.unique(labels))
     figure = go.Figure()
