@@ -604,39 +604,39 @@ def _write_array(path: Path, array) -> None:
 _APPLIED = {"encode": "codes", "reconstruct": "reconstructions", "score": "reconstruction errors"}
 
 
-def _apply_function(estimator, scaling, what: str):
-    """``rows in the data's units -> result`` for encode, reconstruct or score."""
+def _apply_function(model, what: str):
+    """``rows in the data's units -> result`` for encode, reconstruct or score, by the run's Pipeline."""
     if what == "encode":
-        return lambda rows: estimator.transform(scaling.transform(rows))
+        return model.transform
     if what == "reconstruct":
-        return lambda rows: scaling.inverse_transform(estimator.reconstruct(scaling.transform(rows))).astype("float32")
-    return lambda rows: estimator.reconstruction_error(scaling.transform(rows))[:, None]
+        return lambda rows: model.inverse_transform(model.transform(rows))
+    return lambda rows: -model.score_samples(rows)[:, None]
 
 
-def _check_features(name: str, n_features: int, estimator) -> None:
-    if n_features != estimator.n_features_in_:
+def _check_features(name: str, n_features: int, model) -> None:
+    if n_features != model.n_features_in_:
         raise ValueError(f"{name} has {n_features} features but the run's model was trained "
-                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
+                         f"on {model.n_features_in_}; pass data with the same columns as in training")
 
 
 def _apply_run(args, what: str) -> int:
     from aelab.data.dataset import skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
-    from aelab.runs import load_run
+    from aelab.pipeline import load_run
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
     _refuse_folder("--out", out)
-    estimator, scaling, _ = load_run(args.run, device=args.device)
-    function = _apply_function(estimator, scaling, what)
+    model = load_run(args.run, device=args.device)
+    function = _apply_function(model, what)
     data = _data_options(args)
     path = Path(data.name)
     if path.suffix.lower() in STREAM_SUFFIXES and path.is_file() and not data.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
         data.check()
         source = StreamingSource(path, label_column=data.label_column)
-        _check_features(str(path), source.n_features, estimator)
+        _check_features(str(path), source.n_features, model)
         with _writing(_APPLIED[what], out):
             shape = write_streamed(source, function, out)
     else:
@@ -644,7 +644,7 @@ def _apply_run(args, what: str) -> int:
         if len(skipped):
             print(f"aelab: {skipped_message(dataset.name, skipped)}; the output has one row per kept row",
                   file=sys.stderr)
-        _check_features(dataset.name, dataset.n_features, estimator)
+        _check_features(dataset.name, dataset.n_features, model)
         result = function(dataset.X)
         with _writing(_APPLIED[what], out):
             _write_array(out, result)
