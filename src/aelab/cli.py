@@ -192,6 +192,18 @@ def _add_train_parser(commands) -> None:
                        help="bf16: bfloat16 autocast in the training step (for CUDA)")
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
+    train.add_argument("--track", action="append", default=[], metavar="KIND:WHERE",
+                       help="also record the run in tensorboard:DIR, mlflow:URI (e.g. mlflow:sqlite:///mlflow.db) or "
+                       "csv:FILE; repeatable")
+
+
+def _add_export_parser(commands) -> None:
+    export = commands.add_parser("export", help="export a run's encoder and decoder, its scaling folded in, as ONNX "
+                                 "or TorchScript files")
+    export.add_argument("--run", required=True, help="run folder written by 'aelab train'")
+    export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    export.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or more (default: the exporter's)")
+    _add_output_options(export, "export folder")
 
 
 def _add_apply_parsers(commands) -> None:
@@ -294,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_parser(commands)
     _add_bench_parser(commands)
     _add_detect_parser(commands)
+    _add_export_parser(commands)
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -346,7 +359,7 @@ def _refuse_ignored_train_options(args) -> None:
 
     changed = _changed_options(args, "train")
     if args.resume is not None:
-        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet")]
+        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet", "--track")]
         if ignored:
             raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
                              "would do nothing; leave them out (or start a new run with --out and --force)")
@@ -390,9 +403,23 @@ def _new_train_job(args, writer: bool):
     return out, job
 
 
-def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
-    """Train ``job`` and write its run folder; the outcome, or None on a rank other than 0 (it only helps to
-    train)."""
+def _trackers(specs: list[str], out: Path) -> list:
+    """The trackers of the --track options; a file or folder of theirs may not lie in the run folder, which is
+    replaced as a whole when the run is written."""
+    from aelab.training.tracking import make_tracker
+
+    trackers = [make_tracker(spec) for spec in specs]
+    for spec, tracker in zip(specs, trackers, strict=True):
+        where = getattr(tracker, "path", None) or getattr(tracker, "log_dir", None)
+        if where is not None and Path(out).absolute() in (Path(where).absolute(), *Path(where).absolute().parents):
+            raise UsageError(f"--track {spec} lies in the run folder {out}, which is replaced when the run is written; "
+                             "pass a place outside it")
+    return trackers
+
+
+def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, trackers: list):
+    """Train ``job`` and write its run folder, then give ``trackers`` its final metrics and folder; the outcome,
+    or None on a rank other than 0 (it only helps to train)."""
     from dataclasses import replace
 
     from aelab.runs import clipped_message, run_training, write_run
@@ -401,11 +428,11 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
     if job.distributed:
         with distributed_session(job.device) as context:
             outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context,
-                                   checkpoint=checkpoint, resume=resume)
+                                   checkpoint=checkpoint, resume=resume, callbacks=trackers)
         if outcome is None:
             return None
     else:
-        outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+        outcome = run_training(job, checkpoint=checkpoint, resume=resume, callbacks=trackers)
     if outcome.skipped_rows:
         from aelab.data.dataset import skipped_message
 
@@ -413,6 +440,8 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool):
     if clipped_message(outcome) is not None:
         print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
     write_run(outcome, out, force=True, checkpoint=checkpoint)
+    for tracker in trackers:
+        tracker.log_run(out, outcome.metrics)
     return outcome
 
 
@@ -432,8 +461,9 @@ def _print_train_summary(outcome, job, out: Path) -> None:
 
 
 def _train(args) -> int:
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
+    from aelab.io import json_safe
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder, discard_checkpoint, resume_job, start_checkpoint
     from aelab.training.checkpoints import has_checkpoint, training_finished
@@ -448,6 +478,7 @@ def _train(args) -> int:
     else:
         out, job = _new_train_job(args, writer)
     checkpoint = out / "checkpoint"
+    trackers = _trackers(args.track, out)
 
     def kept() -> str | None:  # after a file system error: what a rerun can go on from
         if not has_checkpoint(checkpoint):
@@ -465,8 +496,10 @@ def _train(args) -> int:
             checkpoint = start_checkpoint(out, job)
         # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
         resume = args.resume is not None and has_checkpoint(checkpoint)
+        for tracker in trackers:  # they record the job's settings with the training's
+            tracker.params = json_safe(asdict(job))
         try:
-            outcome = _train_and_write(job, out, checkpoint, resume)
+            outcome = _train_and_write(job, out, checkpoint, resume, trackers)
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -674,6 +707,19 @@ def _detect(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from aelab.export import export_model
+    from aelab.runs import check_output_folder
+
+    check_output_folder(args.out, args.force)
+    with _writing("export folder", args.out):
+        record = export_model(args.run, args.out, format=args.format, opset=args.opset, force=args.force)
+    files = ", ".join(f"{record[part]['file']} ({record[part]['bytes']:,} bytes)" for part in ("encoder", "decoder"))
+    opset = f", opset {record['opset']}" if record["opset"] is not None else ""
+    print(f"exported {files} and export.json to {args.out} ({args.format}{opset}; the scaling folded in)")
+    return 0
+
+
 def _datasets(args) -> int:
     from aelab.data import describe_builtin
 
@@ -689,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
-                   "bench": _bench, "detect": _detect}[args.command]
+                   "bench": _bench, "detect": _detect, "export": _export}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

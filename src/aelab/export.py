@@ -27,6 +27,7 @@ from torch import nn
 from aelab import __version__
 from aelab.estimators import Autoencoder
 from aelab.io import atomic_write_json
+from aelab.nn import AutoencoderNetwork
 from aelab.parts.latents import Gaussian
 from aelab.pipeline import load, run_parts
 from aelab.runs import write_folder
@@ -46,9 +47,9 @@ _EXAMPLE_BATCH = 2
 class ScaledEncoder(nn.Module):
     """Rows in the data's units -> the run's [0, 1] scaling -> the encoder -> codes (a Gaussian's mean)."""
 
-    def __init__(self, network: nn.Module, data_min: torch.Tensor | None, data_range: torch.Tensor | None) -> None:
+    def __init__(self, encoder: nn.Module, data_min: torch.Tensor | None, data_range: torch.Tensor | None) -> None:
         super().__init__()
-        self.network = network
+        self.encoder = encoder
         self.scaled = data_min is not None
         if self.scaled:
             self.register_buffer("data_min", data_min)
@@ -57,15 +58,17 @@ class ScaledEncoder(nn.Module):
     def forward(self, data: torch.Tensor) -> torch.Tensor:
         if self.scaled:
             data = (data - self.data_min) / self.data_range
-        return self.network.encode(data)
+        return self.encoder(data)
 
 
 class ScaledDecoder(nn.Module):
     """Codes -> the decoder and its output activation -> the run's scaling undone: rows in the data's units."""
 
-    def __init__(self, network: nn.Module, data_min: torch.Tensor | None, data_range: torch.Tensor | None) -> None:
+    def __init__(self, network: AutoencoderNetwork, data_min: torch.Tensor | None,
+                 data_range: torch.Tensor | None) -> None:
         super().__init__()
-        self.network = network
+        # the decoder and its output activation alone, so that the file holds none of the encoder's weights
+        self.network = AutoencoderNetwork(nn.Identity(), network.decoder, network.output_activation)
         self.scaled = data_min is not None
         if self.scaled:
             self.register_buffer("data_min", data_min)
@@ -89,8 +92,8 @@ def export_modules(model: Pipeline | Autoencoder) -> dict[str, nn.Module]:
         scaling = scaler.scaling_
         data_min = torch.as_tensor(scaling.data_min, dtype=torch.float32).reshape(1, -1)
         data_range = torch.as_tensor(scaling.data_range, dtype=torch.float32).reshape(1, -1)
-    return {"encoder": ScaledEncoder(network, data_min, data_range),
-            "decoder": ScaledDecoder(network, data_min, data_range)}
+    return {"encoder": ScaledEncoder(network.encoder, data_min, data_range).eval(),
+            "decoder": ScaledDecoder(network, data_min, data_range).eval()}
 
 
 def _check_format(format: str, opset: int | None) -> None:
@@ -98,7 +101,7 @@ def _check_format(format: str, opset: int | None) -> None:
         raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     if opset is not None:
         if format != "onnx":
-            raise ValueError(f"an opset is a setting of ONNX export, but the format is {format!r}; leave out opset")
+            raise ValueError(f"an opset is a setting of ONNX export, but the format is {format!r}; leave out the opset")
         if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or opset < 18:
             raise ValueError(f"opset must be an integer >= 18 (the ONNX exporter's lowest), got {opset!r}")
     if format == "onnx":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
 from aelab.pipeline import PREPROCESSING_FILE, preprocessing_record
 from aelab.report import figure_pngs, latent_explorer, render_report
+from aelab.training.callbacks import Callback
 from aelab.training.checkpoints import has_checkpoint
 
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
@@ -158,7 +160,7 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
-                 resume: bool = False) -> TrainOutcome | None:
+                 resume: bool = False, callbacks: Sequence[Callback] = ()) -> TrainOutcome | None:
     """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both
     (``measure_run``).
 
@@ -167,9 +169,11 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
     there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
     checkpoint of a finished training is not trained further: only the measuring is done again).
+    ``callbacks`` (trackers, say: aelab.training.tracking) are the autoencoder's; they are not part of the job.
     """
     prepare = _prepare_stream if job.stream else _prepare_in_memory
     dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
+    estimator.set_params(callbacks=list(callbacks) or None)
 
     started = time.perf_counter()
     estimator.fit(X_train, distributed=distributed, checkpoint=checkpoint, checkpoint_every=job.checkpoint_every,
