@@ -113,7 +113,7 @@ def test_a_resumed_run_appends_to_its_csv(tmp_path):
 @pytest.mark.parametrize(("track", "message"), [
     ("wandb:runs", "--track 'wandb:runs' is not one of tensorboard:DIR, mlflow:URI or csv:FILE"),
     ("{out}/tb", "is not one of tensorboard:DIR"),
-    ("tensorboard:{out}/tb", "lies in the run folder"),
+    ("csv:{out}/logs/epochs.csv", "lies in the run folder"),
 ])
 def test_a_bad_track_option_is_one_line(tmp_path, capsys, track, message):
     out = tmp_path / "run"
