@@ -121,3 +121,14 @@ def test_a_bad_track_option_is_one_line(tmp_path, capsys, track, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not out.exists()
+
+
+def test_a_copy_of_an_open_logger_starts_closed(tmp_path):
+    from sklearn.base import clone
+
+    logger = CSVLogger(tmp_path / "epochs.csv")
+    ae = Autoencoder(n_components=2, epochs=1, device="cpu", callbacks=[logger])
+    logger._file = (tmp_path / "epochs.csv").open("w")  # as during training
+    copy = clone(ae).callbacks[0]
+    assert copy.path == logger.path and copy._file is None and not logger._file.closed
+    logger._file.close()

@@ -403,9 +403,9 @@ def _new_train_job(args, writer: bool):
     return out, job
 
 
-def _trackers(specs: list[str], out: Path) -> list:
-    """The trackers of the --track options; a file or folder of theirs may not lie in the run folder, which is
-    replaced as a whole when the run is written."""
+def _trackers(specs: list[str], out: Path, writer: bool) -> list:
+    """The trackers of the --track options, opened (on the process that writes the run); a file or folder of
+    theirs may not lie in the run folder, which is replaced as a whole when the run is written."""
     from aelab.training.tracking import make_tracker
 
     trackers = [make_tracker(spec) for spec in specs]
@@ -414,6 +414,8 @@ def _trackers(specs: list[str], out: Path) -> list:
         if where is not None and Path(out).absolute() in (Path(where).absolute(), *Path(where).absolute().parents):
             raise UsageError(f"--track {spec} lies in the run folder {out}, which is replaced when the run is written; "
                              "pass a place outside it")
+    for tracker in trackers if writer else ():
+        tracker.open()
     return trackers
 
 
@@ -478,7 +480,7 @@ def _train(args) -> int:
     else:
         out, job = _new_train_job(args, writer)
     checkpoint = out / "checkpoint"
-    trackers = _trackers(args.track, out)
+    trackers = _trackers(args.track, out, writer)
 
     def kept() -> str | None:  # after a file system error: what a rerun can go on from
         if not has_checkpoint(checkpoint):
@@ -715,8 +717,9 @@ def _export(args) -> int:
     with _writing("export folder", args.out):
         record = export_model(args.run, args.out, format=args.format, opset=args.opset, force=args.force)
     files = ", ".join(f"{record[part]['file']} ({record[part]['bytes']:,} bytes)" for part in ("encoder", "decoder"))
-    opset = f", opset {record['opset']}" if record["opset"] is not None else ""
-    print(f"exported {files} and export.json to {args.out} ({args.format}{opset}; the scaling folded in)")
+    notes = [args.format] + ([f"opset {record['opset']}"] if record["opset"] is not None else [])
+    notes.append("the scaling folded in" if record["scaling_folded_in"] else "a model folder: no scaling")
+    print(f"exported {files} and export.json to {args.out} ({', '.join(notes)})")
     return 0
 
 

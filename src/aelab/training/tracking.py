@@ -84,8 +84,18 @@ class Tracker(Callback):
         the whole configuration of an ``aelab train`` job.
     """
 
+    #: The attributes holding an open file, writer or client: a copy starts without them.
+    _handles: tuple[str, ...] = ()
+
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         self.params = params
+
+    def __getstate__(self) -> dict[str, Any]:  # what copy.deepcopy (and so sklearn's clone) copies
+        return {k: None if k in self._handles else v for k, v in self.__dict__.items()}
+
+    def open(self) -> None:
+        """Import what the tracker needs and reach its store, so that a missing package or an unreachable store
+        fails before training, and training's time does not include this; training opens it when not done."""
 
     def run_params(self, state: TrainingState) -> dict[str, str]:
         """The training settings and ``params``, flattened to strings."""
@@ -107,6 +117,8 @@ class CSVLogger(Tracker):
     params : dict or None, default=None
         Not written (a CSV holds the epochs only); accepted like the other trackers'.
     """
+
+    _handles = ("_file",)
 
     def __init__(self, path: str | os.PathLike, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -150,14 +162,20 @@ class TensorBoardLogger(Tracker):
         Parameters to record besides the training settings.
     """
 
+    _handles = ("_writer",)
+
     def __init__(self, log_dir: str | os.PathLike, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.log_dir = log_dir
         self._writer = None
         self._last_epoch = 0
 
-    def _open(self):
+    def open(self) -> None:
         _require("tensorboard", "TensorBoardLogger")
+        import torch.utils.tensorboard  # noqa: F401  (imported here, before training: it takes seconds)
+
+    def _open(self):
+        self.open()
         from torch.utils.tensorboard import SummaryWriter
 
         return SummaryWriter(log_dir=str(self.log_dir))
@@ -222,6 +240,8 @@ class MLflowLogger(Tracker):
         The MLflow run's id, once training began.
     """
 
+    _handles = ("_client", "_store")
+
     def __init__(self, tracking_uri: str, experiment: str = "aelab", run_name: str | None = None,
                  params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -229,6 +249,11 @@ class MLflowLogger(Tracker):
         self.experiment = experiment
         self.run_name = run_name
         self._client = None
+        self._store = None
+
+    def open(self) -> None:
+        if self._store is None:
+            self._store = self._connect()
 
     def _connect(self):
         _require("mlflow", "MLflowLogger")
@@ -249,7 +274,8 @@ class MLflowLogger(Tracker):
             return
         from mlflow.entities import Param
 
-        self._client, experiment_id = self._connect()
+        self.open()
+        self._client, experiment_id = self._store
         run = self._client.create_run(experiment_id, run_name=self.run_name)
         self.run_id_ = run.info.run_id
         params = [Param(k, v[:6000]) for k, v in self.run_params(state).items()]
@@ -278,7 +304,8 @@ class MLflowLogger(Tracker):
     def log_run(self, folder: str | os.PathLike, metrics: dict[str, Any]) -> None:
         from mlflow.entities import Metric
 
-        client, _ = self._connect()
+        self.open()
+        client, _ = self._store
         now = int(time.time() * 1000)
         values = [Metric(k, v, now, 0) for k, v in final_metrics(metrics).items()]
         for start in range(0, len(values), 1000):  # MLflow takes at most 1000 metrics a call
