@@ -201,9 +201,11 @@ def _add_export_parser(commands) -> None:
     export = commands.add_parser("export", help="export a run's encoder and decoder, its scaling folded in, as ONNX "
                                  "or TorchScript files")
     export.add_argument("--run", required=True, help="run folder written by 'aelab train'")
-    export.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    export.add_argument("--format", required=True, choices=("onnx", "torchscript"),
+                        help="onnx (needs aelab[export]) or torchscript")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or more (default: the exporter's)")
-    _add_output_options(export, "export folder")
+    export.add_argument("--out", required=True, help="export folder to write")
+    export.add_argument("--force", action="store_true", help="replace an existing export folder")
 
 
 def _add_apply_parsers(commands) -> None:
