@@ -115,7 +115,7 @@ def test_train_a_kind(tmp_path, capsys, kind):
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 < metrics["autoencoder"]["test_reconstruction_mse"] < 1
     assert ("test_elbo" in metrics["autoencoder"]) == (kind == "variational")
-    model = load(out)
+    model = load(out).named_steps["autoencoder"]
     assert type(model.encoder).__name__ == ("Conv" if kind == "conv" else "Dense")
     assert type(model.latent).__name__ == ("Gaussian" if kind == "variational" else "Deterministic")
     assert model.n_components == 2 and (kind == "conv" or model.encoder.hidden == (512, 256))

@@ -46,7 +46,7 @@ def _expected_weights(checkpoint):
 
 
 def _assert_weights(run, expected):
-    weights = load(run).network_.state_dict()
+    weights = load(run).named_steps["autoencoder"].network_.state_dict()
     assert weights.keys() == expected.keys()
     for name in expected:
         assert torch.equal(weights[name], expected[name]), name

@@ -159,7 +159,7 @@ def test_a_full_disk_while_writing_the_run_keeps_the_checkpoint_and_names_it(tmp
     assert load_checkpoint(out / "checkpoint").finished
     monkeypatch.undo()
     assert main(["train", "--resume", str(out)]) == 0
-    assert load(out).n_epochs_ == 2 and (out / "report.html").is_file()
+    assert load(out).named_steps["autoencoder"].n_epochs_ == 2 and (out / "report.html").is_file()
 
 
 def test_a_full_disk_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, data, capsys, monkeypatch):

@@ -7,9 +7,11 @@ __version__ = "0.1.0"
 # The public names are imported on first use, so that ``python -m aelab`` starts without torch and its
 # command line can answer Ctrl-C during the heavy imports in one line.
 _PUBLIC = {"Autoencoder": "aelab.estimators", "AutoencoderDetector": "aelab.anomaly",
-           "BaselineDetector": "aelab.anomaly", "load": "aelab.estimators", "load_dataset": "aelab.data"}
+           "BaselineDetector": "aelab.anomaly", "export_model": "aelab.export", "load": "aelab.pipeline",
+           "load_dataset": "aelab.data"}
 
-__all__ = ["Autoencoder", "AutoencoderDetector", "BaselineDetector", "__version__", "load", "load_dataset"]
+__all__ = ["Autoencoder", "AutoencoderDetector", "BaselineDetector", "__version__", "export_model", "load",
+           "load_dataset"]
 
 
 def __getattr__(name: str):

@@ -209,6 +209,20 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
     _add_plotly_option(train)
+    train.add_argument("--track", action="append", default=[], metavar="KIND:WHERE",
+                       help="also record the run in tensorboard:DIR, mlflow:URI (e.g. mlflow:sqlite:///mlflow.db) or "
+                       "csv:FILE; repeatable")
+
+
+def _add_export_parser(commands) -> None:
+    export = commands.add_parser("export", help="export a run's encoder and decoder, its scaling folded in, as ONNX "
+                                 "or TorchScript files")
+    export.add_argument("--run", required=True, help="run folder written by 'aelab train'")
+    export.add_argument("--format", required=True, choices=("onnx", "torchscript"),
+                        help="onnx (needs aelab[export]) or torchscript")
+    export.add_argument("--opset", type=int, default=None, help="ONNX opset, 18 or more (default: the exporter's)")
+    export.add_argument("--out", required=True, help="export folder to write")
+    export.add_argument("--force", action="store_true", help="replace an existing export folder")
 
 
 def _add_apply_parsers(commands) -> None:
@@ -312,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_parser(commands)
     _add_bench_parser(commands)
     _add_detect_parser(commands)
+    _add_export_parser(commands)
     datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
     datasets.add_argument("--data-dir", default=None)
     return parser
@@ -364,7 +379,7 @@ def _refuse_ignored_train_options(args) -> None:
 
     changed = _changed_options(args, "train")
     if args.resume is not None:
-        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet")]
+        ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet", "--track")]
         if ignored:
             raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
                              "would do nothing; leave them out (or start a new run with --out and --force)")
@@ -408,9 +423,25 @@ def _new_train_job(args, writer: bool):
     return out, job
 
 
-def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, report):
-    """Train ``job`` and write its run folder; the outcome, or None on a rank other than 0 (it only helps to
-    train)."""
+def _trackers(specs: list[str], out: Path, writer: bool) -> list:
+    """The trackers of the --track options, opened (on the process that writes the run); a file or folder of
+    theirs may not lie in the run folder, which is replaced as a whole when the run is written."""
+    from aelab.training.tracking import make_tracker
+
+    trackers = [make_tracker(spec) for spec in specs]
+    for spec, tracker in zip(specs, trackers, strict=True):
+        where = getattr(tracker, "path", None) or getattr(tracker, "log_dir", None)
+        if where is not None and Path(out).absolute() in (Path(where).absolute(), *Path(where).absolute().parents):
+            raise UsageError(f"--track {spec} lies in the run folder {out}, which is replaced when the run is written; "
+                             "pass a place outside it")
+    for tracker in trackers if writer else ():
+        tracker.open()
+    return trackers
+
+
+def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, trackers: list, report):
+    """Train ``job`` and write its run folder, then give ``trackers`` its final metrics and folder; the outcome,
+    or None on a rank other than 0 (it only helps to train)."""
     from dataclasses import replace
 
     from aelab.runs import clipped_message, run_training, write_run
@@ -419,11 +450,11 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, report):
     if job.distributed:
         with distributed_session(job.device) as context:
             outcome = run_training(job if context.is_main else replace(job, verbose=0), distributed=context,
-                                   checkpoint=checkpoint, resume=resume)
+                                   checkpoint=checkpoint, resume=resume, callbacks=trackers)
         if outcome is None:
             return None
     else:
-        outcome = run_training(job, checkpoint=checkpoint, resume=resume)
+        outcome = run_training(job, checkpoint=checkpoint, resume=resume, callbacks=trackers)
     if outcome.skipped_rows:
         from aelab.data.dataset import skipped_message
 
@@ -431,6 +462,8 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, report):
     if clipped_message(outcome) is not None:
         print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
     write_run(outcome, out, force=True, checkpoint=checkpoint, report=report)
+    for tracker in trackers:
+        tracker.log_run(out, outcome.metrics)
     return outcome
 
 
@@ -450,8 +483,9 @@ def _print_train_summary(outcome, job, out: Path) -> None:
 
 
 def _train(args) -> int:
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
+    from aelab.io import json_safe
     from aelab.locks import folder_lock
     from aelab.runs import check_output_folder, discard_checkpoint, resume_job, start_checkpoint
     from aelab.training.checkpoints import has_checkpoint, training_finished
@@ -466,6 +500,7 @@ def _train(args) -> int:
     else:
         out, job = _new_train_job(args, writer)
     checkpoint = out / "checkpoint"
+    trackers = _trackers(args.track, out, writer)
 
     def kept() -> str | None:  # after a file system error: what a rerun can go on from
         if not has_checkpoint(checkpoint):
@@ -483,8 +518,10 @@ def _train(args) -> int:
             checkpoint = start_checkpoint(out, job)
         # a run stopped before its first checkpoint starts again; a new run never reads an old checkpoint
         resume = args.resume is not None and has_checkpoint(checkpoint)
+        for tracker in trackers:  # they record the job's settings with the training's
+            tracker.params = json_safe(asdict(job))
         try:
-            outcome = _train_and_write(job, out, checkpoint, resume, _report_options(args))
+            outcome = _train_and_write(job, out, checkpoint, resume, trackers, _report_options(args))
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -621,39 +658,39 @@ def _write_array(path: Path, array) -> None:
 _APPLIED = {"encode": "codes", "reconstruct": "reconstructions", "score": "reconstruction errors"}
 
 
-def _apply_function(estimator, scaling, what: str):
-    """``rows in the data's units -> result`` for encode, reconstruct or score."""
+def _apply_function(model, what: str):
+    """``rows in the data's units -> result`` for encode, reconstruct or score, by the run's Pipeline."""
     if what == "encode":
-        return lambda rows: estimator.transform(scaling.transform(rows))
+        return model.transform
     if what == "reconstruct":
-        return lambda rows: scaling.inverse_transform(estimator.reconstruct(scaling.transform(rows))).astype("float32")
-    return lambda rows: estimator.reconstruction_error(scaling.transform(rows))[:, None]
+        return lambda rows: model.inverse_transform(model.transform(rows))
+    return lambda rows: -model.score_samples(rows)[:, None]
 
 
-def _check_features(name: str, n_features: int, estimator) -> None:
-    if n_features != estimator.n_features_in_:
+def _check_features(name: str, n_features: int, model) -> None:
+    if n_features != model.n_features_in_:
         raise ValueError(f"{name} has {n_features} features but the run's model was trained "
-                         f"on {estimator.n_features_in_}; pass data with the same columns as in training")
+                         f"on {model.n_features_in_}; pass data with the same columns as in training")
 
 
 def _apply_run(args, what: str) -> int:
     from aelab.data.dataset import skipped_message
     from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
-    from aelab.runs import load_run
+    from aelab.pipeline import load_run
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npy", ".csv"):
         raise UsageError(f"--out {out} must end in .npy or .csv")
     _refuse_folder("--out", out)
-    estimator, scaling, _ = load_run(args.run, device=args.device)
-    function = _apply_function(estimator, scaling, what)
+    model = load_run(args.run, device=args.device)
+    function = _apply_function(model, what)
     data = _data_options(args)
     path = Path(data.name)
     if path.suffix.lower() in STREAM_SUFFIXES and path.is_file() and not data.skip_bad_rows:
         # files that may be larger than memory are read and written a chunk at a time
         data.check()
         source = StreamingSource(path, label_column=data.label_column)
-        _check_features(str(path), source.n_features, estimator)
+        _check_features(str(path), source.n_features, model)
         with _writing(_APPLIED[what], out):
             shape = write_streamed(source, function, out)
     else:
@@ -661,7 +698,7 @@ def _apply_run(args, what: str) -> int:
         if len(skipped):
             print(f"aelab: {skipped_message(dataset.name, skipped)}; the output has one row per kept row",
                   file=sys.stderr)
-        _check_features(dataset.name, dataset.n_features, estimator)
+        _check_features(dataset.name, dataset.n_features, model)
         result = function(dataset.X)
         with _writing(_APPLIED[what], out):
             _write_array(out, result)
@@ -691,6 +728,20 @@ def _detect(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from aelab.export import export_model
+    from aelab.runs import check_output_folder
+
+    check_output_folder(args.out, args.force)
+    with _writing("export folder", args.out):
+        record = export_model(args.run, args.out, format=args.format, opset=args.opset, force=args.force)
+    files = ", ".join(f"{record[part]['file']} ({record[part]['bytes']:,} bytes)" for part in ("encoder", "decoder"))
+    notes = [args.format] + ([f"opset {record['opset']}"] if record["opset"] is not None else [])
+    notes.append("the scaling folded in" if record["scaling_folded_in"] else "a model folder: no scaling")
+    print(f"exported {files} and export.json to {args.out} ({', '.join(notes)})")
+    return 0
+
+
 def _datasets(args) -> int:
     from aelab.data import describe_builtin
 
@@ -707,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
-                   "bench": _bench, "detect": _detect}[args.command]
+                   "bench": _bench, "detect": _detect, "export": _export}[args.command]
         return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError, MissingExtra) as e:
         print(f"aelab: error: {e}", file=sys.stderr)

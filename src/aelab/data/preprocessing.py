@@ -1,11 +1,16 @@
-"""Deterministic train/test splitting and [0, 1] scaling fitted on the training part."""
+"""Deterministic train/test splitting and [0, 1] scaling fitted on the training part: ``MinMaxScaling``, the
+record a run folder keeps, and ``RangeScaler``, the same scaling as a scikit-learn transformer."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.data.dataset import Dataset
 
@@ -126,7 +131,9 @@ class MinMaxScaling:
             return cls(X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64), True)
         return cls(np.array([X.min()], dtype=np.float64), np.array([X.max()], dtype=np.float64), False)
 
-    def _range(self) -> np.ndarray:
+    @property
+    def data_range(self) -> np.ndarray:
+        """What ``transform`` divides by: ``data_max - data_min``, and 1 for a constant feature."""
         span = self.data_max - self.data_min
         return np.where(span > 0, span, 1.0)
 
@@ -137,10 +144,10 @@ class MinMaxScaling:
                 f"X has {X.shape[1]} features but the scaling was fitted on {len(self.data_min)}; "
                 "pass data with the same columns as in training"
             )
-        return ((X - self.data_min) / self._range()).astype(np.float32)
+        return ((X - self.data_min) / self.data_range).astype(np.float32)
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64) * self._range() + self.data_min
+        return np.asarray(X, dtype=np.float64) * self.data_range + self.data_min
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -202,3 +209,84 @@ class MinMaxScaling:
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+class RangeScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """The [0, 1] scaling of ``aelab train`` as a scikit-learn transformer: the training range of each feature,
+    or of all features together for images, mapped onto [0, 1].
+
+    The first step of the Pipeline a run folder loads as (``aelab.load``). ``transform`` computes in float64
+    and returns float32, the values the run's autoencoder was trained on; ``inverse_transform`` returns
+    values in the data's units, in the dtype it is given. NaN passes through (the autoencoder refuses it
+    naming the row and column).
+
+    Parameters
+    ----------
+    per_feature : bool, default=True
+        True scales each feature by its own range (tables); False scales every feature by one global minimum
+        and maximum (images, so that a border pixel that is always black stays comparable to the others).
+
+    Attributes
+    ----------
+    scaling_ : MinMaxScaling
+        The fitted minimum and maximum (one of each per feature, or one in all).
+    n_features_in_ : int
+        Number of features seen in fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> RangeScaler(per_feature=False).fit(np.array([[0.0, 255.0], [51.0, 102.0]])).transform([[255.0, 0.0]])
+    array([[1., 0.]], dtype=float32)
+    """
+
+    def __init__(self, per_feature=True):
+        self.per_feature = per_feature
+
+    def fit(self, X, y=None):
+        """Learn the minimum and maximum of ``X`` (``y`` is ignored); returns self."""
+        if not isinstance(self.per_feature, (bool, np.bool_)):
+            raise ValueError(f"per_feature must be True or False, got {self.per_feature!r}")
+        X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        X = X.astype(np.float64)
+        if not self.per_feature:
+            X = X.reshape(-1, 1)
+        # NaN is a missing value: the range is that of the values present, as in scikit-learn's MinMaxScaler
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a feature of NaN only: its range is [0, 0]
+            low, high = np.nan_to_num(np.nanmin(X, axis=0)), np.nan_to_num(np.nanmax(X, axis=0))
+        self.scaling_ = MinMaxScaling(low, high, bool(self.per_feature))
+        return self
+
+    @classmethod
+    def from_scaling(cls, scaling: MinMaxScaling, n_features: int) -> RangeScaler:
+        """The fitted transformer of a ``MinMaxScaling`` (as a run folder records it) for ``n_features`` features."""
+        expected = n_features if scaling.per_feature else 1
+        if len(scaling.data_min) != expected:
+            raise ValueError(f"the scaling holds {len(scaling.data_min)} range(s) but {n_features} features need "
+                             f"{expected}; pass the scaling fitted on these features")
+        scaler = cls(per_feature=scaling.per_feature)
+        scaler.scaling_ = scaling
+        scaler.n_features_in_ = int(n_features)
+        return scaler
+
+    def transform(self, X):
+        """``X`` scaled as the training data were: float32, the training part within [0, 1]."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        return self.scaling_.transform(X)
+
+    def inverse_transform(self, X):
+        """Scaled values back in the data's units, in the dtype of ``X`` (computed in float64)."""
+        check_is_fitted(self)
+        X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features but RangeScaler was fitted on {self.n_features_in_}; "
+                             "pass data with the same columns as in fit")
+        return self.scaling_.inverse_transform(X).astype(X.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.allow_nan = True
+        return tags

@@ -72,7 +72,8 @@ class ConvBody(nn.Module):
         self.out_features = previous * self.heights[-1] * self.widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.reshape(len(x), *self.sample_shape)).flatten(1)
+        # shape[0], not len(): a traced or exported network then keeps the batch size free
+        return self.layers(x.reshape(x.shape[0], *self.sample_shape)).flatten(1)
 
 
 class ConvDecoder(nn.Module):
@@ -108,7 +109,7 @@ class ConvDecoder(nn.Module):
                 self.layers.append(activation(activation_name))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        features = self.input_activation(self.input(z)).reshape(len(z), *self.feature_shape)
+        features = self.input_activation(self.input(z)).reshape(z.shape[0], *self.feature_shape)
         return self.layers(features).flatten(1)
 
 
