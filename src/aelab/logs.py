@@ -84,11 +84,11 @@ def stage(logger: logging.Logger, what: str) -> Iterator[Stage]:
     41.3
     """
     record = Stage(what)
-    logger.info("%s ...", what)
+    logger.info("%s ...", what, stacklevel=3)  # the records name the line of the ``with``, past contextlib
     started = time.perf_counter()
     yield record
     record.seconds = time.perf_counter() - started
-    logger.info("%s took %s", what, duration(record.seconds))
+    logger.info("%s took %s", what, duration(record.seconds), stacklevel=3)
 
 
 class CommandLineFormatter(logging.Formatter):
