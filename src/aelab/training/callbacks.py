@@ -194,7 +194,7 @@ class Progress(Callback):
         logger.log(self._level(), "%s", epoch_line(state, seconds_left))
 
     def on_train_end(self, state: TrainingState) -> None:
-        self._close()
+        self._close()  # the bar leaves no trace: the closing line is shown as a line
         if self._epochs_run:
             elapsed = logs.duration(time.perf_counter() - self._started)
             stop = f"stopped early after epoch {state.epoch} of {state.settings.epochs}" if state.stopped_early \
