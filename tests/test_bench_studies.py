@@ -40,6 +40,8 @@ def test_architectures_quick(tmp_path, capsys):
     assert "| 400-128-32-10 |" in markdown
     assert f"Command: `aelab bench architectures --data mnist5k --quick --quiet --out {out}`" in markdown
     assert "t-SNE (raw test data)" in capsys.readouterr().out
+    cells = [line for line in (out / "log.txt").read_text().splitlines() if "INFO aelab.bench.architectures" in line]
+    assert len(cells) == len(rows) and cells[-1].split(": ", 1)[1].startswith("architectures: t-SNE: ACC ")
 
 
 def test_variants_quick_has_every_kind_at_both_bottlenecks(tmp_path):

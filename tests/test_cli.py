@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -22,7 +23,7 @@ def run_dir(tmp_path_factory):
 def test_train_writes_a_complete_run_folder(run_dir, capsys):
     names = sorted(p.name for p in run_dir.iterdir())
     assert names == ["checkpoint", "config.json", "latent.png", "latent_grid.png", "latent_grid_pca.png",
-                     "latent_pca.png", "loss.png", "metrics.json", "model.json", "model.safetensors",
+                     "latent_pca.png", "log.txt", "loss.png", "metrics.json", "model.json", "model.safetensors",
                      "preprocessing.json", "reconstructions.png", "reconstructions_pca.png", "report.html",
                      "worst_reconstructions.png", "worst_reconstructions_pca.png"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -35,10 +36,32 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
     assert (run_dir / "latent.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_train_prints_the_summary_table(tmp_path, capsys):
+EPOCH_LINE = re.compile(r"epoch (\d+)/3: loss [\d.]+, validation loss [\d.]+, [\d,]+ samples/s(, [\d.]+ s left)?")
+
+
+def test_train_into_a_log_file_shows_one_line_per_epoch_and_log_txt_keeps_every_line(tmp_path, capsys):
+    loud = [arg for arg in TRAIN if arg != "--quiet"]
+    assert main([*loud, "--out", str(tmp_path / "r")]) == 0
+    shown = capsys.readouterr().err.splitlines()  # captured: not a terminal, so no bar
+    epochs = [line for line in shown if line.startswith("epoch ")]
+    assert [EPOCH_LINE.fullmatch(line).group(1) for line in epochs] == ["1", "2", "3"]
+    assert epochs[0].endswith(" left") and not epochs[2].endswith(" left")
+    assert re.fullmatch(r"trained 3 epochs in [\d.]+ s, best epoch [123]", shown[shown.index(epochs[2]) + 1])
+    assert shown[0] == "digits: 1,438 training samples, 359 samples held out for testing"
+    assert re.fullmatch(r"training the vanilla autoencoder took [\d.]+ s", shown[shown.index(epochs[2]) + 2])
+    log = (tmp_path / "r" / "log.txt").read_text().splitlines()
+    assert [line.split(": ", 1)[1] for line in log] == shown
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO aelab.training.callbacks: epoch 1/3: .*", log[2])
+
+
+def test_train_prints_the_summary_table_and_with_quiet_nothing_on_stderr(tmp_path, capsys):
     assert main([*TRAIN, "--out", str(tmp_path / "r")]) == 0
-    out = capsys.readouterr().out
-    assert "method" in out and "autoencoder" in out and "pca-2" in out and "kmeans_accuracy" in out
+    printed = capsys.readouterr()
+    assert "method" in printed.out and "autoencoder" in printed.out and "pca-2" in printed.out
+    assert "kmeans_accuracy" in printed.out
+    assert printed.err == ""
+    log = (tmp_path / "r" / "log.txt").read_text()  # still every line, the epochs at DEBUG
+    assert len(re.findall(r" DEBUG aelab.training.callbacks: epoch \d/3: ", log)) == 3
 
 
 def test_existing_run_folder_needs_force(run_dir, capsys):

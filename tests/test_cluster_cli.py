@@ -1,6 +1,7 @@
 """``aelab cluster`` and ``aelab bench clustering`` end to end through the entry point."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,10 @@ def test_cluster_kmeans_writes_assignments_and_report(tmp_path, capsys):
     assert metrics["k"] == 10 and sum(metrics["cluster_sizes"]) == 1797 and 0 < metrics["acc"] <= 1
     assert {"clusters.png", "cluster_samples.png", "report.html", "config.json"} <= {p.name for p in out.iterdir()}
     assert "k_sweep.png" not in {p.name for p in out.iterdir()}
+    stages = [line.split(": ", 1)[1] for line in (out / "log.txt").read_text().splitlines() if " took " in line]
+    assert [re.sub(r"took [\d.]+ s$", "took N s", stage) for stage in stages] == [
+        "pretraining the autoencoder on 1,797 samples of digits took N s",
+        "kmeans clustering of the code into 10 clusters took N s"]
 
 
 def test_cluster_sweep_chooses_k(tmp_path, capsys):

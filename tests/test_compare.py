@@ -46,8 +46,8 @@ def test_compare_writes_metrics_figures_and_report(comparison):
     out, _ = comparison
     names = sorted(p.name for p in out.iterdir())
     assert names == ["config.json", "latent_ae.png", "latent_grid_ae.png", "latent_grid_pca.png", "latent_panel.png",
-                     "latent_pca.png", "latent_raw.png", "loss_ae.png", "metrics.json", "reconstructions_ae.png",
-                     "reconstructions_pca.png", "report.html", "worst_reconstructions_ae.png",
+                     "latent_pca.png", "latent_raw.png", "log.txt", "loss_ae.png", "metrics.json",
+                     "reconstructions_ae.png", "reconstructions_pca.png", "report.html", "worst_reconstructions_ae.png",
                      "worst_reconstructions_pca.png"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == ["raw", "pca", "ae"]
@@ -57,6 +57,15 @@ def test_compare_writes_metrics_figures_and_report(comparison):
     assert len(metrics["ae"]["history"]["train_loss"]) == 2
     config = json.loads((out / "config.json").read_text())
     assert config["job"]["methods"] == ["raw", "pca", "ae"] and config["split"]["n_test"] == 359
+
+
+def test_compare_logs_each_method_with_its_time_in_log_txt(comparison):
+    out, _ = comparison
+    log = (out / "log.txt").read_text()
+    for method in ("raw", "pca", "ae"):
+        assert re.search(rf"INFO aelab.compare: {method}: fitting on 1,438 training samples and measuring on 359 test "
+                         r"samples took [\d.]+ s\n", log), log
+    assert re.search(r"DEBUG aelab.training.callbacks: epoch 2/2: loss [\d.]+, validation loss [\d.]+", log), log
 
 
 def test_report_is_self_contained(comparison):

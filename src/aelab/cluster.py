@@ -17,6 +17,7 @@ pretrained by the clusterer without a ``random_state`` of its own gets the clust
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +31,15 @@ from sklearn.utils.validation import check_is_fitted
 from aelab.baselines import check_n_neighbors, umap_transform
 from aelab.estimators import Autoencoder
 from aelab.extras import import_optional
+from aelab.logs import plural, stage
 from aelab.nn.clustering import ClusteringLayer, target_distribution
 from aelab.objectives import clustering_kl, reconstruction_loss
 from aelab.parts.encoders import Dense
 
 #: The layer widths of the deep clustering literature's encoder (DEC, IDEC, N2D): d-500-500-2000-code.
 CLUSTERING_HIDDEN = (500, 500, 2000)
+
+logger = logging.getLogger(__name__)
 
 
 def clustering_autoencoder(n_components: int = 10, epochs: int = 200, random_state=None, hidden=CLUSTERING_HIDDEN,
@@ -258,11 +262,13 @@ class N2D(_CodeClustering):
     def fit(self, X, y=None):
         code = self._fit_code(X)
         n_components = self.n_clusters_ if self.n_components is None else self.n_components
-        self.umap_, self.embedding_ = umap_embedding(code, n_components, self.n_neighbors, self.min_dist,
-                                                     self.metric, self.random_state)
+        with stage(logger, f"UMAP of {plural(len(code), 'code')} to {n_components}-D"):
+            self.umap_, self.embedding_ = umap_embedding(code, n_components, self.n_neighbors, self.min_dist,
+                                                         self.metric, self.random_state)
         self.n_neighbors_ = self.umap_.n_neighbors
         self.mixture_ = _gaussian_mixture(self.n_clusters_, self.n_init, "full", self.random_state)
-        self.labels_ = self.mixture_.fit(self.embedding_).predict(self.embedding_)
+        with stage(logger, f"Gaussian mixture of {plural(self.n_clusters_, 'cluster')} in the UMAP embedding"):
+            self.labels_ = self.mixture_.fit(self.embedding_).predict(self.embedding_)
         return self
 
     def _predict_code(self, code):
@@ -317,6 +323,8 @@ def self_train(network, layer: ClusteringLayer, X: torch.Tensor, settings: SelfT
             labels = q.argmax(dim=1)
             if previous is not None:
                 changed.append(float((labels != previous).float().mean()))
+                logger.info("iteration %s of at most %s: %.2f%% of the samples changed cluster", f"{iteration:,}",
+                            f"{settings.max_iter:,}", 100 * changed[-1])
                 if changed[-1] < settings.tol:
                     break
             previous = labels
@@ -458,7 +466,8 @@ class DEC(_CodeClustering):
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(0, 2**31 - 1))
         if isinstance(self.init, str):
-            self.initial_labels_ = self._initial_labels(code, seed)
+            with stage(logger, f"first centres of {plural(self.n_clusters_, 'cluster')} by {self.init}"):
+                self.initial_labels_ = self._initial_labels(code, seed)
             centres = np.stack([code[self.initial_labels_ == j].mean(axis=0) if np.any(self.initial_labels_ == j)
                                 else code[random_state.randint(len(code))] for j in range(self.n_clusters_)])
         else:
@@ -484,9 +493,10 @@ class DEC(_CodeClustering):
         settings = SelfTraining(self.update_interval, float(self.tol), int(self.max_iter), int(self.batch_size),
                                 self._reconstruction_weight, self._clustering_weight(),
                                 augment=_augmenter(self.autoencoder_, seed + 1, device))
-        labels, self.n_iter_, self.changed_ = self_train(network, layer, X_tensor, settings, optimizer,
-                                                         torch.Generator().manual_seed(seed),
-                                                         loss=self.autoencoder_.loss)
+        with stage(logger, f"{type(self).__name__} fine-tuning of the encoder and the centres"):
+            labels, self.n_iter_, self.changed_ = self_train(network, layer, X_tensor, settings, optimizer,
+                                                             torch.Generator().manual_seed(seed),
+                                                             loss=self.autoencoder_.loss)
         self.clustering_layer_ = layer
         self.cluster_centers_ = layer.centres.detach().cpu().numpy()
         self.labels_ = labels.cpu().numpy()

@@ -4,8 +4,8 @@ sweep over k -> one clusterer of ``aelab.cluster`` -> scores, figures and a fold
 from __future__ import annotations
 
 import io
+import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from aelab.cluster import CLUSTERING_HIDDEN, METHODS, KSweep, clustering_autoenc
 from aelab.data import DataOptions, Dataset, MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
+from aelab.logs import RunLog, plural, stage
 from aelab.metrics import ari, clustering_accuracy, nmi
 from aelab.parts.augmentations import augmentation, image_augmentation
 from aelab.report import ReportOptions, figure_pngs, render_report
@@ -23,6 +24,8 @@ from aelab.runs import write_folder
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
 DEFAULT_SWEEP = (2, 15)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,12 +77,11 @@ class ClusterOutcome:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
+def run_clustering(job: ClusterJob) -> ClusterOutcome:
     """Scale all the samples to [0, 1], pretrain the autoencoder, choose k when asked, cluster the code and
-    score the clusters against the labels when there are any."""
+    score the clusters against the labels when there are any; each stage is logged with its time."""
     from aelab import plots
 
-    say = progress or (lambda message: None)
     job.check()
     dataset, _ = job.data.load(job.random_state, remedy=FIX_BAD_ROWS_REMEDY)
     X = dataset.X.reshape(len(dataset.X), -1)
@@ -91,20 +93,21 @@ def run_clustering(job: ClusterJob, progress=None) -> ClusterOutcome:
                                          random_state=job.random_state, hidden=tuple(job.hidden),
                                          batch_size=job.batch_size, device=job.device, verbose=job.verbose,
                                          augmentation=image_augmentation(dataset, job.augment))
-    started = time.perf_counter()
-    autoencoder.fit(X)
-    pretrain_seconds = time.perf_counter() - started
-    say(f"autoencoder pretrained in {pretrain_seconds:.0f} s")
+    with stage(logger, f"pretraining the autoencoder on {plural(len(X), 'sample')} of {dataset.name}") as pretraining:
+        autoencoder.fit(X)
+    pretrain_seconds = pretraining.seconds
     sweep, k = None, job.k
     if k is None:
         first, last = job.sweep or DEFAULT_SWEEP
-        sweep = sweep_k(autoencoder.transform(X), range(first, min(last, len(X) - 1) + 1),
-                        random_state=job.random_state)
+        with stage(logger, f"Gaussian mixtures of the code for k = {first}..{last}"):
+            sweep = sweep_k(autoencoder.transform(X), range(first, min(last, len(X) - 1) + 1),
+                            random_state=job.random_state)
         k = sweep.best_k_silhouette
-        say(f"k = {k} has the highest silhouette of k = {first}..{last} (lowest BIC at k = {sweep.best_k_bic})")
-    started = time.perf_counter()
-    model = METHODS[job.method](autoencoder, n_clusters=k, random_state=job.random_state).fit(X)
-    cluster_seconds = time.perf_counter() - started
+        logger.info("k = %d has the highest silhouette of k = %d..%d (lowest BIC at k = %d)", k, first, last,
+                    sweep.best_k_bic)
+    with stage(logger, f"{job.method} clustering of the code into {plural(k, 'cluster')}") as clustering:
+        model = METHODS[job.method](autoencoder, n_clusters=k, random_state=job.random_state).fit(X)
+    cluster_seconds = clustering.seconds
     labels = model.labels_
     code = model.autoencoder_.transform(X)
     metrics: dict[str, Any] = {"method": job.method, "k": k, "n_samples": len(X),
@@ -141,9 +144,9 @@ def assignments_csv(labels: np.ndarray, y: np.ndarray | None) -> str:
 
 
 def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: bool = False,
-                     report: ReportOptions | None = None) -> Path:
-    """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures and report.html (which
-    records ``report.command``)."""
+                     report: ReportOptions | None = None, log: RunLog | None = None) -> Path:
+    """Write the folder in one piece: assignments.csv, metrics.json, config.json, figures, report.html (which
+    records ``report.command``) and, with ``log``, log.txt."""
     def fill(staging: Path) -> None:
         dataset = outcome.dataset
         (staging / "assignments.csv").write_text(assignments_csv(outcome.labels, dataset.y), encoding="utf-8")
@@ -168,4 +171,4 @@ def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: boo
             render_report(f"aelab cluster: {outcome.job.method} on {dataset.name}, k = {row['k']}", config, tables,
                           pngs, notes=notes, command=report and report.command), encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, log)

@@ -27,6 +27,7 @@ from aelab.estimators import Autoencoder
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
+from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
 from aelab.parts import Dense
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
@@ -169,8 +170,9 @@ def evaluate_method(name: str, estimator, X_train: np.ndarray, X_test: np.ndarra
     return MethodResult(name, estimator, code, reconstruction, metrics)
 
 
-def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = None) -> CompareOutcome:
-    """Load, (subset,) split and scale the data, then fit and measure every method of ``job``."""
+def run_comparison(job: CompareJob) -> CompareOutcome:
+    """Load, (subset,) split and scale the data, then fit and measure every method of ``job``; each method is
+    logged with its time."""
     methods = parse_methods(job.methods)
     if job.n_components < 1:
         raise ValueError(f"the latent size must be >= 1, got {job.n_components}")
@@ -183,11 +185,12 @@ def run_comparison(job: CompareJob, progress: Callable[[str], None] | None = Non
     scaling, X_train, X_test = scale_split(dataset, split)
     results = {}
     for name, estimator in estimators.items():
-        if progress is not None:
-            progress(f"fitting {name} on {len(X_train)} training samples ...")
-        results[name] = evaluate_method(name, estimator, X_train, X_test, split.y_test, job.random_state)
+        with stage(logger, f"{name}: fitting on {plural(len(X_train), 'training sample')} and measuring on "
+                           f"{plural(len(X_test), 'test sample')}"):
+            results[name] = evaluate_method(name, estimator, X_train, X_test, split.y_test, job.random_state)
     outcome = CompareOutcome(job, dataset, split, scaling, X_test, results, skipped_rows=skipped.tolist())
-    outcome.figures = comparison_figures(outcome)
+    with stage(logger, "drawing the figures"):
+        outcome.figures = comparison_figures(outcome)
     return outcome
 
 
@@ -235,8 +238,9 @@ def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], co
 
 
 def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: bool = False,
-                     report: ReportOptions | None = None) -> Path:
-    """Write config.json, metrics.json, the figures and report.html (as ``report`` says) to the folder ``out``
+                     report: ReportOptions | None = None, log: RunLog | None = None) -> Path:
+    """Write config.json, metrics.json, the figures, report.html (as ``report`` says) and, with ``log``, log.txt
+    to the folder ``out``
     in one piece."""
     def fill(folder: Path) -> None:
         dataset = outcome.dataset
@@ -256,4 +260,4 @@ def write_comparison(outcome: CompareOutcome, out: str | os.PathLike, force: boo
             (folder / name).write_bytes(png)
         (folder / "report.html").write_text(comparison_report(outcome, pngs, config, report), encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, log)

@@ -1,12 +1,14 @@
-"""The job behind ``aelab detect``: train on normal data, score new data, write a CSV and an HTML report.
+"""The job behind ``aelab detect``: train on normal data, score new data, write a CSV, an HTML report and the
+job's log.
 
-Both files are written only once everything is computed, so a bad input leaves nothing behind.
+The files are written only once everything is computed, so a bad input leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -34,11 +36,14 @@ from aelab.data import (
 from aelab.data.dataset import first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.io import atomic_write_text, json_safe
+from aelab.logs import RunLog, plural, stage
 from aelab.parts import Conv, Gaussian
 from aelab.report import ReportOptions, figure_pngs, render_report
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,9 +67,14 @@ class DetectJob:
     batch_size: int | None = None
     random_state: int = 0
     device: str = "auto"
+    verbose: int = 0
 
     def report_path(self) -> Path:
         return Path(self.report) if self.report else Path(self.out).with_suffix(".html")
+
+    def log_path(self) -> Path:
+        """The job's log lines go beside the scores: ``scores.csv`` -> ``scores.log``."""
+        return Path(self.out).with_suffix(".log")
 
 
 @dataclass
@@ -142,7 +152,8 @@ def _autoencoder(job: DetectJob, train: Dataset):
         ae.set_params(encoder=Conv(sample_shape=tuple(train.sample_shape)))
     elif job.hidden is not None:
         ae.set_params(encoder__hidden=tuple(job.hidden))
-    overrides = {"n_components": job.n_components, "epochs": job.epochs, "batch_size": job.batch_size}
+    overrides = {"n_components": job.n_components, "epochs": job.epochs, "batch_size": job.batch_size,
+                 "verbose": job.verbose}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
     if job.scorer == "elbo":
         ae.set_params(latent=Gaussian(), loss="bce")
@@ -181,9 +192,11 @@ def run_detection(job: DetectJob) -> DetectOutcome:
     _check_rows_finite(data, "--score")
     scaling = MinMaxScaling.fit(train.X, per_feature=not train.is_image)
     X_train, X_score = scaling.transform(train.X), scaling.transform(data.X)
-    detector = AutoencoderDetector(_autoencoder(job, train), scorer=job.scorer, contamination=job.contamination,
-                                   random_state=job.random_state).fit(X_train)
-    scores = detector.score_samples(X_score)
+    with stage(logger, f"training the detector on {plural(len(X_train), 'sample')} of {train.name}"):
+        detector = AutoencoderDetector(_autoencoder(job, train), scorer=job.scorer, contamination=job.contamination,
+                                       random_state=job.random_state).fit(X_train)
+    with stage(logger, f"scoring {plural(len(X_score), 'sample')} of {data.name}"):
+        scores = detector.score_samples(X_score)
     flags = np.where(scores < detector.offset_, -1, 1)
     ranks = np.empty(len(scores), dtype=np.int64)
     ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
@@ -232,16 +245,22 @@ def detection_report(outcome: DetectOutcome, command: str | None = None) -> str:
                          figure_pngs(figures), notes=notes, command=command)
 
 
-def write_detection(outcome: DetectOutcome, options: ReportOptions | None = None) -> tuple[Path, Path]:
-    """Write the CSV and the report (each atomically; the report records ``options.command``); returns their
-    paths."""
+def write_detection(outcome: DetectOutcome, options: ReportOptions | None = None,
+                    log: RunLog | None = None) -> tuple[Path, Path]:
+    """Write the CSV, the report (which records ``options.command``) and, with ``log``, the log lines
+    (``DetectJob.log_path``), each atomically; returns the paths of the CSV and the report."""
     out, report = Path(outcome.job.out), outcome.job.report_path()
     csv_text, html_text = scores_csv(outcome), detection_report(outcome, options and options.command)
     atomic_write_text(out, csv_text)
+    written = [out]
     try:
         atomic_write_text(report, html_text)
-    except BaseException:  # the two are written together or not at all
-        out.unlink(missing_ok=True)
+        written.append(report)
+        if log is not None:
+            atomic_write_text(outcome.job.log_path(), log.text())
+    except BaseException:  # the files are written together or not at all
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
     return out, report
 

@@ -141,7 +141,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device : str, default="auto"
         ``auto`` trains on CUDA when available, else on the CPU; or ``cpu``, ``cuda``, ``cuda:1``...
     verbose : int, default=0
-        1 shows a progress bar on a terminal.
+        1 shows the progress of the fit: a bar on a terminal or in a notebook, one line per epoch through the
+        logger ``aelab.training.callbacks`` otherwise (epoch, losses, samples/s, time left). Where logging is
+        not configured, the lines go to standard error for the fit; configure logging
+        (``logging.basicConfig(level=logging.INFO)``) to route them elsewhere. 0 shows nothing.
     precision : {"fp32", "bf16"}, default="fp32"
         ``bf16``: the training step's forward pass under bfloat16 autocast (weights and optimizer state stay
         float32). Meant for CUDA; on the CPU it runs too, but is only faster on processors with bfloat16

@@ -22,6 +22,7 @@ from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
+from aelab.logs import RunLog, plural, stage
 from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 #: The run folder's sub-folder holding the training checkpoint, and the job it belongs to.
 CHECKPOINT_FOLDER = "checkpoint"
 JOB_FILE = "job.json"
+#: The file of every folder a job writes that holds the job's log lines (aelab.logs).
+LOG_FILE = "log.txt"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -178,15 +183,18 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     prepare = _prepare_stream if job.stream else _prepare_in_memory
     dataset, split, scaling, estimator, X_train, X_pca, X_test, skipped = prepare(job)
     estimator.set_params(callbacks=list(callbacks) or None)
+    logger.info("%s: %s, %s held out for testing", dataset.name,
+                plural(split.description["n_train"], "training sample"), plural(split.description["n_test"], "sample"))
 
-    started = time.perf_counter()
-    estimator.fit(X_train, distributed=distributed, checkpoint=checkpoint, checkpoint_every=job.checkpoint_every,
-                  resume=checkpoint if resume else None)
-    ae_seconds = time.perf_counter() - started
+    with stage(logger, f"training the {job.kind} autoencoder") as training:
+        estimator.fit(X_train, distributed=distributed, checkpoint=checkpoint,
+                      checkpoint_every=job.checkpoint_every, resume=checkpoint if resume else None)
+    ae_seconds = training.seconds
     if distributed is not None and not distributed.is_main:
         return None
     # from here on the checkpoint records a finished training: a failure below is finished by --resume
-    return measure_run(job, dataset, split, scaling, estimator, ae_seconds, X_pca, X_test, skipped)
+    with stage(logger, "fitting PCA, measuring both codes and drawing the figures"):
+        return measure_run(job, dataset, split, scaling, estimator, ae_seconds, X_pca, X_test, skipped)
 
 
 #: The key of metrics.json (in each method's metrics) counting the scaled test values that BCE and the ELBO
@@ -305,9 +313,10 @@ def check_output_folder(out: str | os.PathLike, force: bool) -> Path:
     return out
 
 
-def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
+def write_folder(out: str | os.PathLike, force: bool, fill, log: RunLog | None = None) -> Path:
     """Write a folder in one piece: ``fill(staging)`` writes everything into a staging folder that is then
-    renamed to ``out`` (replacing it when ``force``); on any error nothing is left behind."""
+    renamed to ``out`` (replacing it when ``force``); on any error nothing is left behind. With ``log`` (the
+    job's lines, aelab.logs.recording) the folder keeps them as ``LOG_FILE``."""
     out = check_output_folder(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
@@ -316,6 +325,8 @@ def write_folder(out: str | os.PathLike, force: bool, fill) -> Path:
     staging.mkdir()
     try:
         fill(staging)
+        if log is not None:
+            (staging / LOG_FILE).write_text(log.text(), encoding="utf-8")
         if out.exists():
             trash = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, trash)
@@ -357,11 +368,12 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
 
 
 def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
-              checkpoint: str | os.PathLike | None = None, report: ReportOptions | None = None) -> Path:
+              checkpoint: str | os.PathLike | None = None, report: ReportOptions | None = None,
+              log: RunLog | None = None) -> Path:
     """Write the run folder in one piece: everything goes to a staging folder that is then renamed.
 
     The ``checkpoint`` folder, when given, is copied into the run folder's ``checkpoint``; ``report`` says how
-    report.html is written.
+    report.html is written; ``log``, when given, is written as its log.txt.
     """
     def fill(staging: Path) -> None:
         if checkpoint is not None:
@@ -386,7 +398,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
             (staging / name).write_bytes(png)
         (staging / "report.html").write_text(run_report(outcome, pngs, config, report), encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, log)
 
 
 def start_checkpoint(out: str | os.PathLike, job: TrainJob) -> Path:

@@ -1,7 +1,8 @@
 """Benchmarks and reference studies, one module each.
 
-Each study module has ``NAME`` and ``run(settings, progress) -> StudyResult``; ``STUDIES`` maps the names
-``aelab bench NAME`` accepts to those modules, imported only when the study runs.
+Each study module has ``NAME`` and ``run(settings) -> StudyResult``, and logs each of its cells with its time
+(logger ``aelab.bench.NAME``); ``STUDIES`` maps the names ``aelab bench NAME`` accepts to those modules,
+imported only when the study runs.
 """
 
 from __future__ import annotations

@@ -10,15 +10,19 @@ training time. t-SNE of the raw test data is the reference embedding.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from aelab.baselines import TSNEBaseline
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder
 from aelab.metrics import clustering_accuracy, kmeans_labels, nmi, reconstruction_mse, silhouette
 from aelab.parts import Dense
 
 NAME = "architectures"
+
+logger = logging.getLogger(__name__)
 #: Encoder hidden widths of each architecture (the decoder mirrors them).
 ARCHITECTURES: tuple[tuple[int, ...], ...] = (
     (), (400,), (256,), (400, 256), (256, 128), (400, 256, 128), (256, 128, 64), (400, 128, 32, 10),
@@ -37,10 +41,9 @@ def _code_row(method: str, code: np.ndarray, y: np.ndarray, seed: int) -> dict:
             "silhouette": silhouette(code, y, random_state=seed)}
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Fit every architecture of ``ARCHITECTURES`` and t-SNE; measure them on the test split."""
     from aelab import plots
-    say = progress or (lambda message: None)
     epochs = settings.epochs_or(full=50, quick=2)
     with Stopwatch() as total:
         data = load_study_data(settings, n_train=1000 if settings.quick else None,
@@ -62,15 +65,15 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             rows.append(row)
             codes[f"AE {name}"] = code
             strips[name] = reconstruction[:N_STRIP]
-            say(f"{NAME}: hidden {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, "
-                f"{fit.seconds:.1f} s")
+            logger.info(f"{NAME}: hidden {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, "
+                        f"{fit.seconds:.1f} s")
         tsne = TSNEBaseline(n_components=2, random_state=seed)
         with Stopwatch() as fit:
             tsne_code = tsne.fit(data.X_test).transform(data.X_test)
         rows.append({**_code_row("t-SNE (raw test data)", tsne_code, y, seed), "test_mse": None,
                      "epochs_run": None, "train_seconds": fit.seconds})
         codes["t-SNE of the raw test data"] = tsne_code
-        say(f"{NAME}: t-SNE: ACC {rows[-1]['kmeans_accuracy']:.3f}, {fit.seconds:.1f} s")
+        logger.info(f"{NAME}: t-SNE: ACC {rows[-1]['kmeans_accuracy']:.3f}, {fit.seconds:.1f} s")
 
         dataset = data.dataset
         figures = {"latent_grid.png": plots.latent_panel(

@@ -13,11 +13,12 @@ one after the other, so their fit times are comparable.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, require_labels
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings, require_labels
 from aelab.data import MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.estimators import Autoencoder
@@ -25,6 +26,8 @@ from aelab.metrics import reconstruction_mse, silhouette
 from aelab.parts import Dense
 
 NAME = "blobs"
+
+logger = logging.getLogger(__name__)
 SPLIT_SEED = 1
 MLP_SEED = 17
 HIDDEN = (50, 100, 50)
@@ -70,7 +73,7 @@ def load_blobs_split(settings: StudySettings, n_samples: int | None = None):
     return dataset, scaling.transform(X_train), scaling.transform(X_test), y_test
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Fit PCA-2, our autoencoder and the MLPRegressor autoencoder; measure all on the test part."""
     from sklearn.decomposition import PCA
     from sklearn.exceptions import ConvergenceWarning
@@ -78,7 +81,6 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
 
     from aelab import plots
 
-    say = progress or (lambda message: None)
     with Stopwatch() as total:
         dataset, X_train, X_test, y_test = load_blobs_split(settings, n_samples=2000 if settings.quick else None)
         require_labels(y_test, dataset.name, NAME)
@@ -105,7 +107,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         rows.append({"method": "aelab Autoencoder, 2-D code", "silhouette": silhouette(ae_code, y_test),
                      "test_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)), "fit_seconds": ae_fit.seconds,
                      "iterations": ae.n_epochs_})
-        say(f"{NAME}: aelab autoencoder: silhouette {rows[-1]['silhouette']:.3f}, {ae_fit.seconds:.2f} s")
+        logger.info(f"{NAME}: aelab autoencoder: silhouette {rows[-1]['silhouette']:.3f}, {ae_fit.seconds:.2f} s")
 
         mlp = MLPRegressor(hidden_layer_sizes=(*HIDDEN, 2, *HIDDEN[::-1]), alpha=1e-15,
                            max_iter=30 if settings.quick else 10000, random_state=MLP_SEED)
@@ -116,7 +118,7 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
         rows.append({"method": "scikit-learn MLPRegressor, 2-D code", "silhouette": silhouette(code, y_test),
                      "test_mse": reconstruction_mse(X_test, mlp.predict(X_test)), "fit_seconds": mlp_fit.seconds,
                      "iterations": mlp.n_iter_})
-        say(f"{NAME}: MLPRegressor: silhouette {rows[-1]['silhouette']:.3f}, {mlp_fit.seconds:.2f} s")
+        logger.info(f"{NAME}: MLPRegressor: silhouette {rows[-1]['silhouette']:.3f}, {mlp_fit.seconds:.2f} s")
 
         codes = {"PCA-2": pca_code, "aelab autoencoder code": ae_code, "MLPRegressor code": code}
         figures = {"latent.png": plots.latent_panel(codes, y_test,

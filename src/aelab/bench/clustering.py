@@ -13,11 +13,13 @@ principal components and of a 2-D t-SNE, and UMAP + Gaussian mixture of the raw 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.base import clone
 
 from aelab.baselines import TSNEBaseline
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings
 from aelab.cluster import (
     DEC,
     IDEC,
@@ -33,6 +35,9 @@ from aelab.metrics import ari, clustering_accuracy, nmi
 from aelab.parts.augmentations import describe_augmentation, image_augmentation
 
 NAME = "clustering"
+
+logger = logging.getLogger(__name__)
+
 N_SEEDS = 5
 EPOCHS = 200
 #: Iterations of DEC and IDEC (each one batch of 256) at most; both stop earlier once fewer than 0.1% of the
@@ -127,9 +132,9 @@ def _scores(y, labels) -> dict[str, float]:
     return {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels), "ari": ari(y, labels)}
 
 
-def _say_row(say, row: dict) -> None:
-    say(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} "
-        f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
+def _log_row(row: dict) -> None:
+    logger.info(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} "
+                f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
 
 
 def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
@@ -149,12 +154,11 @@ def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
     return rows
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Pretrain one autoencoder per seed, cluster its code with every method, cluster the raw input with the
     baselines, and summarise ACC, NMI and ARI over the seeds."""
     from aelab import plots
 
-    say = progress or (lambda message: None)
     epochs = settings.epochs_or(full=EPOCHS, quick=2)
     n_seeds = settings.seeds if settings.seeds else (2 if settings.quick else N_SEEDS)
     max_iter = 30 if settings.quick else MAX_ITER
@@ -170,20 +174,20 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             with Stopwatch() as clock:
                 ae = _autoencoder(settings, epochs, seed, augmentation).fit(X)
             pretrain_seconds.append(clock.seconds)
-            say(f"{NAME}: seed {seed}: autoencoder pretrained in {clock.seconds:.0f} s "
-                f"(final loss {ae.history_['train_loss'][-1]:.5f})")
+            logger.info(f"{NAME}: seed {seed}: autoencoder pretrained in {clock.seconds:.0f} s "
+                        f"(final loss {ae.history_['train_loss'][-1]:.5f})")
             for name, model, seconds in _autoencoder_methods(ae, X, k, seed, max_iter, neighbours):
                 row = {"method": name, "seed": seed, **_scores(y, model.labels_), "seconds": seconds}
                 if hasattr(model, "n_iter_"):
                     row["iterations"] = model.n_iter_
                 per_seed.append(row)
-                _say_row(say, row)
+                _log_row(row)
                 if seed == seeds[0]:
                     kept[name] = (getattr(model, "embedding_", None), model.autoencoder_.transform(X), model.labels_)
             costly = len(X) <= LARGE or seed == seeds[0]
             for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours):
                 per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
-                _say_row(say, per_seed[-1])
+                _log_row(per_seed[-1])
         summary = _summary(per_seed, pretrain_seconds)
         best = max((r for r in summary if r["method"] in kept), key=lambda r: r["acc_mean"])
         embedding, code, labels = kept[best["method"]]

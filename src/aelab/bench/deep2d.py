@@ -11,14 +11,18 @@ test samples whose code has a zero coordinate (codes squashed onto an axis).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder
 from aelab.metrics import reconstruction_mse, score_code
 from aelab.parts import Dense
 
 NAME = "deep2d"
+
+logger = logging.getLogger(__name__)
 HIDDEN = (400, 200, 100, 50)
 VARIANTS = {
     "ReLU code and output": {"encoder__code_activation": "relu", "output_activation": "relu"},
@@ -26,11 +30,10 @@ VARIANTS = {
 }
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Fit both variants of the deep 2-D autoencoder and measure them on the test split."""
     from aelab import plots
 
-    say = progress or (lambda message: None)
     epochs = settings.epochs_or(full=50, quick=2)
     with Stopwatch() as total:
         data = load_study_data(settings, n_train=1000 if settings.quick else None,
@@ -55,7 +58,8 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
                    "train_seconds": fit.seconds}
             rows.append(row)
             codes[name] = code
-            say(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, {fit.seconds:.1f} s")
+            logger.info(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, "
+                        f"{fit.seconds:.1f} s")
             if dataset.is_image:
                 slug = "relu" if params["encoder__code_activation"] else "linear"
                 figures[f"reconstructions_{slug}.png"] = plots.reconstruction_grid(

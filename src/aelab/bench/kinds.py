@@ -11,6 +11,7 @@ encoder on the test data.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -19,9 +20,12 @@ import numpy as np
 from aelab.data import load_dataset, split_dataset
 from aelab.estimators import Autoencoder
 from aelab.io import atomic_write_json
+from aelab.logs import command_line_logging
 from aelab.metrics import psnr, reconstruction_mse
 from aelab.parts.kinds import KINDS, kind
 from aelab.runs import code_metrics, scale_split
+
+logger = logging.getLogger(__name__)
 
 
 def _subset(X, y, n, seed):
@@ -73,7 +77,9 @@ def compare_kinds(data: str, latents, epochs: int, kinds, n_train: int | None, n
                 result["denoising"].setdefault(str(latent), {"noisy_input": psnr(X_test, noisy)})[name] = psnr(
                     X_test, ae.denoise(noisy))
             result["rows"].append(row)
-            print(row, flush=True)
+            accuracy = row.get("kmeans_accuracy")
+            logger.info("latent %d, %s: test MSE %.4f, k-means ACC %s, %.1f s", latent, name, row["test_mse"],
+                        "-" if accuracy is None else f"{accuracy:.3f}", seconds)
     return result
 
 
@@ -102,8 +108,9 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="folder for kinds.json")
     args = parser.parse_args(argv)
-    result = compare_kinds(args.data, args.latent, args.epochs, args.kinds, args.n_train, args.n_test, args.seed,
-                           device=args.device)
+    with command_line_logging():
+        result = compare_kinds(args.data, args.latent, args.epochs, args.kinds, args.n_train, args.n_test,
+                               args.seed, device=args.device)
     print(format_table(result["rows"]))
     for latent, values in result["denoising"].items():
         print(f"denoising PSNR (dB), latent {latent}: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))

@@ -17,6 +17,7 @@ on PCA's code and PCA's reconstruction error.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,11 +29,13 @@ from aelab.anomaly import (
     BaselineDetector,
     default_autoencoder,
 )
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import params_record
 from aelab.parts import Gaussian
 
 NAME = "oneclass"
+
+logger = logging.getLogger(__name__)
 #: The autoencoder scorers, all on one trained autoencoder per class, and the one that needs the VAE.
 AUTOENCODER_SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "gmm", "combined")
 VAE_SCORER = "elbo"
@@ -135,9 +138,8 @@ def _notes(means: dict[str, float], default: str) -> list[str]:
     ]
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Train per class, score the test split with every scorer and baseline, and tabulate AUROC, AP and time."""
-    say = progress or (lambda message: None)
     default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
     with Stopwatch() as total:
         data = load_study_data(settings, n_train=1500 if settings.quick else None,
@@ -151,9 +153,9 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
             fit_seconds = _score_class(c, data, y_train, y_test, settings, scores)
             auroc = scores.auroc
             best_baseline = max((m for m in auroc if _is_baseline(m)), key=lambda m: auroc[m][c])
-            say(f"{NAME}: class {c} ({int(np.sum(y_train == c))} training samples): {default} AUROC "
-                f"{auroc[default][c]:.4f}, best baseline {best_baseline} {auroc[best_baseline][c]:.4f}; autoencoder "
-                f"{fit_seconds:.1f} s")
+            logger.info(f"{NAME}: class {c} ({int(np.sum(y_train == c))} training samples): {default} AUROC "
+                        f"{auroc[default][c]:.4f}, best baseline {best_baseline} {auroc[best_baseline][c]:.4f}; "
+                        f"autoencoder {fit_seconds:.1f} s")
 
     names = data.dataset.label_names
     class_columns = {int(c): (f"{c} {names[int(c)]}" if names and int(c) < len(names) else str(int(c)))

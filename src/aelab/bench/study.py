@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import numpy as np
 from aelab.data import DataOptions, Dataset, split_dataset
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
+from aelab.logs import RunLog
 from aelab.report import figure_pngs, render_report
 from aelab.runs import scale_split, write_folder
-
-Progress = Callable[[str], None] | None
 
 
 @dataclass
@@ -166,9 +164,9 @@ def results_markdown(result: StudyResult, command: str | None = None) -> str:
 
 
 def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False,
-                command: str | None = None) -> Path:
-    """Write the results folder in one piece: ``results.md``, ``results.json``, one PNG per figure and
-    ``report.html``."""
+                command: str | None = None, log: RunLog | None = None) -> Path:
+    """Write the results folder in one piece: ``results.md``, ``results.json``, one PNG per figure,
+    ``report.html`` and, with ``log``, ``log.txt``."""
     def fill(staging: Path) -> None:
         pngs = figure_pngs(result.figures)
         for name, png in pngs.items():
@@ -183,4 +181,4 @@ def write_study(result: StudyResult, out: str | os.PathLike, force: bool = False
             render_report(result.title, config, result.tables, pngs, notes=result.notes, command=command),
             encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, log)

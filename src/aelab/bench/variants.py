@@ -13,14 +13,18 @@ and the test reconstruction MSE, next to the reference study's ACC on MNIST.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from aelab.bench.study import Progress, Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
+from aelab.bench.study import Stopwatch, StudyResult, StudySettings, load_study_data, require_labels
 from aelab.estimators import Autoencoder, params_record
 from aelab.metrics import clustering_accuracy, gmm_labels, kmeans_labels, nmi, reconstruction_mse
 from aelab.parts.kinds import kind
 
 NAME = "variants"
+
+logger = logging.getLogger(__name__)
 KINDS = ("vanilla", "double", "variational", "variational-batch")
 LATENTS = (2, 32)
 #: The study's encoder (the conv kind's part, with these parameters) and training settings.
@@ -57,11 +61,10 @@ def _kind_record(name: str, epochs: int, seed: int) -> dict:
     return {k: v for k, v in record.items() if k not in ("n_components", "random_state", "device", "callbacks")}
 
 
-def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
+def run(settings: StudySettings) -> StudyResult:
     """Fit every kind at every bottleneck and measure the codes and reconstructions on the test split."""
     from aelab import plots
 
-    say = progress or (lambda message: None)
     epochs = settings.epochs_or(full=40, quick=1)
     with Stopwatch() as total:
         data = load_study_data(settings, n_train=800 if settings.quick else None,
@@ -97,8 +100,8 @@ def run(settings: StudySettings, progress: Progress = None) -> StudyResult:
                 rows.append(row)
                 codes[latent][kind] = code
                 strips[latent][kind] = reconstruction[:N_IMAGES]
-                say(f"{NAME}: {kind}, {latent}-D: k-means ACC {row['kmeans_acc_%']:.1f}% (reference "
-                    f"{reference[k]}), GMM {row['gmm_acc_%']:.1f}% ({reference[2 + k]}), {fit.seconds:.1f} s")
+                logger.info(f"{NAME}: {kind}, {latent}-D: k-means ACC {row['kmeans_acc_%']:.1f}% (reference "
+                            f"{reference[k]}), GMM {row['gmm_acc_%']:.1f}% ({reference[2 + k]}), {fit.seconds:.1f} s")
                 if latent == 2:
                     figures[f"latent_grid_{kind}.png"] = plots.latent_grid(
                         lambda Z, ae=ae: np.clip(ae.inverse_transform(Z.astype(np.float32)), 0, 1), code,

@@ -14,7 +14,7 @@ A callback that stops training once the training loss is below a bound:
 ...             state.stop_training = True
 """
 
-from aelab.training.callbacks import Callback, Checkpoint, EarlyStopping, History, Interrupt, ProgressBar
+from aelab.training.callbacks import Callback, Checkpoint, EarlyStopping, History, Interrupt, Progress
 from aelab.training.checkpoints import Checkpointing
 from aelab.training.faults import TrainingInterrupted, TrainingOutOfMemory
 from aelab.training.loop import train_network
@@ -29,5 +29,5 @@ from aelab.training.settings import (
 from aelab.training.state import TrainingState
 
 __all__ = ["OPTIMIZERS", "Callback", "Checkpoint", "Checkpointing", "EarlyStopping", "History", "Interrupt",
-           "ProgressBar", "TrainingInterrupted", "TrainingOutOfMemory", "TrainingResult", "TrainingSettings",
+           "Progress", "TrainingInterrupted", "TrainingOutOfMemory", "TrainingResult", "TrainingSettings",
            "TrainingState", "make_generator", "make_optimizer", "resolve_device", "train_network"]

@@ -10,18 +10,23 @@ A callback is an object with any of the hooks of ``Callback``; each hook receive
     on_train_end     (or on_exception, when training stops on an exception)
 
 The callbacks of ``Autoencoder(callbacks=[...])`` run after the history and early stopping, and before
-the progress bar and the checkpoint, which therefore see a stop they ask for.
+the progress and the checkpoint, which therefore see a stop they ask for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+import time
 from collections.abc import Sequence
 
+from aelab import logs
 from aelab.training import faults
 from aelab.training.checkpoints import Checkpointing, checkpoint_state, restore_training, save_checkpoint
 from aelab.training.state import TrainingState
+
+logger = logging.getLogger(__name__)
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end", "on_exception")
 
@@ -140,31 +145,106 @@ class EarlyStopping(Callback):
             state.network.load_state_dict(state.best_weights)
 
 
-class ProgressBar(Callback):
-    """A tqdm bar of the epochs on standard error, with the last losses; shown on a terminal only."""
+class Progress(Callback):
+    """The progress of the epochs: a tqdm bar on a terminal or in a notebook, one log line per epoch otherwise.
 
-    def __init__(self) -> None:
-        self.bar = None
+    Each epoch's line (``epoch 3/20: loss 0.0412, validation loss 0.0398, 51,200 samples/s, 12 s left``) and
+    the line at the end of training go to the logger ``aelab.training.callbacks``: at INFO with ``verbose=1``
+    when no bar is shown, at DEBUG otherwise (a bar shows the same numbers; with ``verbose=0`` only a handler
+    that keeps DEBUG lines, such as a run folder's log.txt, sees them). With ``verbose=1`` and logging not
+    configured at all, the lines go to standard error for the fit (aelab.logs.visible_logging).
+
+    Parameters
+    ----------
+    verbose : int, default=1
+        0 shows nothing; 1 shows the bar or the lines.
+    """
+
+    def __init__(self, verbose: int = 1) -> None:
+        self.verbose = verbose
+        self._bar = None
+        self._shown: contextlib.ExitStack | None = None
+        self._started = 0.0
+        self._epochs_run = 0
 
     def on_train_begin(self, state: TrainingState) -> None:
-        if sys.stderr.isatty():
+        self._started, self._epochs_run = time.perf_counter(), 0
+        self._shown = contextlib.ExitStack()
+        if self.verbose > 0:
+            self._shown.enter_context(logs.visible_logging())
+
+    def on_epoch_begin(self, state: TrainingState) -> None:
+        if self._bar is None and self.verbose > 0 and interactive(sys.stderr):
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=state.settings.epochs, unit="epoch", leave=False, file=sys.stderr)
+            # created here, not at the start: a resumed run's state is restored by then
+            self._bar = tqdm(total=state.settings.epochs, initial=state.epoch, unit="epoch", leave=False,
+                             file=sys.stderr)
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        if self.bar is not None:
-            shown = state.validation_loss if state.validation_loss is not None else state.train_loss
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{state.train_loss:.4g}", val=f"{shown:.4g}")
+        self._epochs_run += 1
+        elapsed = time.perf_counter() - self._started
+        seconds_left = elapsed / self._epochs_run * (state.settings.epochs - state.epoch)
+        if self._bar is not None:
+            self._bar.update(1)
+            postfix = {"loss": f"{state.train_loss:.4g}"}
+            if state.validation_loss is not None:
+                postfix["val"] = f"{state.validation_loss:.4g}"
+            self._bar.set_postfix(postfix)
+        logger.log(self._level(), "%s", epoch_line(state, seconds_left))
 
     def on_train_end(self, state: TrainingState) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self._close()  # the bar leaves no trace: the closing line is shown as a line
+        if self._epochs_run:
+            elapsed = logs.duration(time.perf_counter() - self._started)
+            stop = f"stopped early after epoch {state.epoch} of {state.settings.epochs}" if state.stopped_early \
+                else f"trained {logs.plural(state.epoch, 'epoch')}"
+            best = f", best epoch {state.best_epoch}" if state.best_epoch else ""
+            logger.log(self._level(), "%s in %s%s", stop, elapsed, best)
+        self._release()
 
     def on_exception(self, state: TrainingState, error: BaseException) -> None:
-        self.on_train_end(state)
+        self._close()
+        self._release()
+
+    def _level(self) -> int:
+        return logging.INFO if self.verbose > 0 and self._bar is None else logging.DEBUG
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _release(self) -> None:
+        if self._shown is not None:
+            self._shown.close()
+            self._shown = None
+
+
+def interactive(stream) -> bool:
+    """Whether ``stream`` is a terminal, or the process runs a Jupyter kernel: where a bar can redraw itself."""
+    if getattr(stream, "isatty", lambda: False)():
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def epoch_line(state: TrainingState, seconds_left: float) -> str:
+    """One epoch's progress: its number of all, its losses, its speed and the time the rest should take.
+
+    Examples
+    --------
+    ``epoch 3/20: loss 0.04123, validation loss 0.03987, 51,200 samples/s, 12 s left``
+    """
+    parts = [f"loss {state.train_loss:.4g}"]
+    if state.validation_loss is not None:
+        parts.append(f"validation loss {state.validation_loss:.4g}")
+    if state.seconds > 0:
+        parts.append(f"{state.n_samples / state.seconds:,.0f} samples/s")
+    if state.epoch < state.settings.epochs and not state.stop_training:
+        parts.append(f"{logs.duration(seconds_left)} left")
+    return f"epoch {state.epoch}/{state.settings.epochs}: {', '.join(parts)}"
 
 
 class Checkpoint(Callback):
@@ -227,7 +307,8 @@ class Interrupt(Callback):
 
 def standard_callbacks(settings, validation: bool, checkpointing: Checkpointing | None, distributed,
                        callbacks: Sequence[Callback] = ()) -> list[Callback]:
-    """The loop's callbacks: history, early stopping, the user's, progress, checkpoint and Ctrl-C.
+    """The loop's callbacks: history, early stopping, the user's, progress (at ``settings.verbose``),
+    checkpoint and Ctrl-C.
 
     The settings' early stopping watches the validation loss (``settings.patience``, ``settings.tol``);
     without validation data it only keeps the best epoch of the training loss and neither stops nor
@@ -239,8 +320,7 @@ def standard_callbacks(settings, validation: bool, checkpointing: Checkpointing 
         chosen.append(EarlyStopping(settings.patience if validation else None, settings.tol,
                                     restore_best_weights=validation))
     chosen.extend(callbacks)
-    if settings.verbose > 0:
-        chosen.append(ProgressBar())
+    chosen.append(Progress(settings.verbose))
     if checkpointing is not None:
         checkpoint = Checkpoint(checkpointing)
         chosen.append(checkpoint)

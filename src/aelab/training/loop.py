@@ -37,12 +37,12 @@ def train_network(network: nn.Module, loss_fn: LossFunction, X_train, X_validati
     if distributed is not None:
         distributed.broadcast_parameters(network)
     optimizer = make_optimizer(network.parameters(), settings, device)
-    state = TrainingState(settings, network, optimizer, loss_fn, generator, distributed)
+    n, batch_size = len(X_train), min(settings.batch_size, len(X_train))
+    state = TrainingState(settings, network, optimizer, loss_fn, generator, distributed, n_samples=n)
     step = TrainingStep(network, loss_fn, optimizer, settings, distributed)
     divergence = Divergence(settings.on_divergence, settings.learning_rate)
     hooks = CallbackList(standard_callbacks(settings, X_validation is not None, checkpointing, distributed,
                                             callbacks))
-    n, batch_size = len(X_train), min(settings.batch_size, len(X_train))
     world_size, shard = (distributed.world_size, distributed.shard) if distributed is not None else (1, None)
     try:
         hooks.call("on_train_begin", state)

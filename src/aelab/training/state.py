@@ -27,6 +27,8 @@ class TrainingState:
     generator : torch.Generator
         The stream the batches are shuffled with.
     distributed : aelab.training.distributed.DistributedContext or None
+    n_samples : int
+        The training samples of one epoch (of all processes together).
     epoch : int
         Epochs completed: in ``on_epoch_begin`` and ``on_batch_end`` the epoch in progress is ``epoch + 1``,
         in ``on_epoch_end`` it is ``epoch``.
@@ -56,6 +58,7 @@ class TrainingState:
     loss_fn: Any
     generator: torch.Generator
     distributed: Any = None
+    n_samples: int = 0
     epoch: int = 0
     batch: int = 0
     loss: torch.Tensor | None = None
