@@ -31,6 +31,11 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
         assert 0 < metrics[method]["kmeans_accuracy"] <= 1
     config = json.loads((run_dir / "config.json").read_text())
     assert config["split"]["kind"] == "random" and config["job"]["hidden"] == [32]
+    # three epochs of a loss still going down: the run says to train longer, in metrics.json and the report
+    assert config["training_length"] == {"max_epochs": 3, "chosen_by": "epochs", "epochs_run": 3, "best_epoch": 3}
+    assert metrics["autoencoder"]["still_improving"] is True
+    report = (run_dir / "report.html").read_text()
+    assert "loss.png<br><span class=\"caption\">Still improving at the last epoch: train longer" in report
     assert (run_dir / "latent.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -38,6 +43,8 @@ def test_train_prints_the_summary_table(tmp_path, capsys):
     assert main([*TRAIN, "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "method" in out and "autoencoder" in out and "pca-2" in out and "kmeans_accuracy" in out
+    assert ("still improving at the last epoch: train longer (the best of 3 epochs was the last; pass a larger "
+            "--epochs)") in out
 
 
 def test_existing_run_folder_needs_force(run_dir, capsys):

@@ -74,6 +74,7 @@ def render_report(
     figures: dict[str, bytes],
     explorer: str | None = None,
     notes: Sequence[str] = (),
+    captions: dict[str, str] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -90,6 +91,8 @@ def render_report(
         The latent explorer fragment from ``latent_explorer``.
     notes : sequence of str
         Sentences shown under the tables (how things were measured).
+    captions : dict of str to str, optional
+        A line shown under the figure of that file name, e.g. what its curve says.
     """
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts.append("<h2>Metrics</h2>")
@@ -102,8 +105,10 @@ def render_report(
         parts.append("<h2>Figures</h2>")
         for name, png in figures.items():
             encoded = base64.b64encode(png).decode("ascii")
+            caption = (captions or {}).get(name)
+            line = "" if caption is None else f'<br><span class="caption">{html.escape(caption)}</span>'
             parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
-                         f"<figcaption>{html.escape(name)}</figcaption></figure>")
+                         f"<figcaption>{html.escape(name)}{line}</figcaption></figure>")
     parts.append("<h2>Configuration</h2>")
     parts.append(f'<pre class="config">{html.escape(json.dumps(config, indent=2, default=str))}</pre>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
