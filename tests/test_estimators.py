@@ -180,15 +180,15 @@ def test_a_fit_whose_best_epoch_is_the_last_says_train_longer(digits, caplog):
 
 
 def test_the_default_autoencoder_beats_pca_on_a_curve():
-    """Points on a closed curve in 6-D (the first three harmonics of one angle): one number describes each
-    point, but no line does, so a 1-D code of the default autoencoder reconstructs it better than PCA-1."""
+    """Points on a closed curve in 6-D (the first three harmonics of one angle): PCA-2 keeps the first harmonic
+    only, while the default autoencoder's 2-D code can hold the angle and decode every harmonic from it."""
     from sklearn.decomposition import PCA
 
     angle = np.random.default_rng(0).uniform(0, 2 * np.pi, 400)
     X = np.column_stack([f(k * angle) for f in (np.cos, np.sin) for k in (1, 2, 3)]).astype(np.float32) / 2 + 0.5
     X_train, X_test = X[:300], X[300:]
-    autoencoder = Autoencoder(n_components=1, random_state=0, device="cpu").fit(X_train)
-    pca = PCA(n_components=1).fit(X_train)
+    autoencoder = Autoencoder(n_components=2, random_state=0, device="cpu").fit(X_train)
+    pca = PCA(n_components=2).fit(X_train)
     autoencoder_mse = np.mean((autoencoder.reconstruct(X_test) - X_test) ** 2)
     pca_mse = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
-    assert autoencoder_mse < 0.6 * pca_mse
+    assert autoencoder_mse < 0.5 * pca_mse

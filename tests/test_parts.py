@@ -164,7 +164,7 @@ def test_a_model_folder_of_the_old_format_gets_one_line_naming_both_versions(dig
     (tmp_path / "m" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError) as caught:
         load(tmp_path / "m")
-    assert str(caught.value) == (f"model.json in {tmp_path / 'm'} has format version 1 but this aelab reads version 2; "
+    assert str(caught.value) == (f"model.json in {tmp_path / 'm'} has format version 1 but this aelab reads version 3; "
                                  "retrain the model with this version")
 
 

@@ -441,5 +441,5 @@ def default_autoencoder(n_features: int, n_samples: int | None = None, random_st
     """
     epochs = 30 if n_samples is None else epochs_for_steps(n_samples, DEFAULT_BATCH_SIZE, DEFAULT_STEPS, 10, 200)
     return Autoencoder(encoder=Dense(hidden=(512, 256)), n_components=min(16, n_features), epochs=epochs,
-                       batch_size=DEFAULT_BATCH_SIZE, validation_fraction=0.1, patience=10,
+                       batch_size=DEFAULT_BATCH_SIZE, learning_rate=1e-3, validation_fraction=0.1, patience=10,
                        random_state=random_state, device=device)
