@@ -92,7 +92,7 @@ def test_resume_mid_epoch_gives_identical_weights(X, uninterrupted, tmp_path, mo
 
 def test_resume_refuses_other_settings(X, tmp_path):
     Autoencoder(**SETTINGS).fit(X, checkpoint=tmp_path)
-    with pytest.raises(ValueError, match=r"other settings \(learning_rate=0.001 there, 0.01 here\)"):
+    with pytest.raises(ValueError, match=r"other settings \(learning_rate=0.003 there, 0.01 here\)"):
         Autoencoder(**{**SETTINGS, "learning_rate": 1e-2}).fit(X, resume=tmp_path)
 
 

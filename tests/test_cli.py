@@ -33,9 +33,15 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
         assert 0 < metrics[method]["kmeans_accuracy"] <= 1
     config = json.loads((run_dir / "config.json").read_text())
     assert config["split"]["kind"] == "random" and config["job"]["hidden"] == [32]
+    # three epochs of a loss still going down: the run says to train longer, in metrics.json and the report
+    assert config["training_length"] == {"max_epochs": 3, "chosen_by": "epochs", "epochs_run": 3, "best_epoch": 3}
+    assert metrics["autoencoder"]["still_improving"] is True
+    report = (run_dir / "report.html").read_text()
+    assert "loss.png<br><span class=\"caption\">Still improving at the last epoch: train longer" in report
     assert (run_dir / "latent.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+STILL_IMPROVING = "still improving at the last epoch: train longer (epoch 3 of 3 was the best; raise epochs)"
 EPOCH_LINE = re.compile(r"epoch (\d+)/3: loss [\d.]+, validation loss [\d.]+, [\d,]+ samples/s(, [\d.]+ s left)?")
 
 
@@ -48,18 +54,20 @@ def test_train_into_a_log_file_shows_one_line_per_epoch_and_log_txt_keeps_every_
     assert epochs[0].endswith(" left") and not epochs[2].endswith(" left")
     assert re.fullmatch(r"trained 3 epochs in [\d.]+ s, best epoch [123]", shown[shown.index(epochs[2]) + 1])
     assert shown[0] == "digits: 1,438 training samples, 359 samples held out for testing"
-    assert re.fullmatch(r"training the vanilla autoencoder took [\d.]+ s", shown[shown.index(epochs[2]) + 2])
+    assert shown[shown.index(epochs[2]) + 2] == f"aelab: {STILL_IMPROVING}"  # a warning: the best epoch was the last
+    assert re.fullmatch(r"training the vanilla autoencoder took [\d.]+ s", shown[shown.index(epochs[2]) + 3])
     log = (tmp_path / "r" / "log.txt").read_text().splitlines()
-    assert [line.split(": ", 1)[1] for line in log] == shown
+    assert [line.split(": ", 1)[1] for line in log] == [line.removeprefix("aelab: ") for line in shown]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO aelab.training.callbacks: epoch 1/3: .*", log[2])
 
 
-def test_train_prints_the_summary_table_and_with_quiet_nothing_on_stderr(tmp_path, capsys):
+def test_train_prints_the_summary_table_and_with_quiet_only_warnings_on_stderr(tmp_path, capsys):
     assert main([*TRAIN, "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr()
     assert "method" in printed.out and "autoencoder" in printed.out and "pca-2" in printed.out
     assert "kmeans_accuracy" in printed.out
-    assert printed.err == ""
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["autoencoder"]["still_improving"]
+    assert printed.err == f"aelab: {STILL_IMPROVING}\n"
     log = (tmp_path / "r" / "log.txt").read_text()  # still every line, the epochs at DEBUG
     assert len(re.findall(r" DEBUG aelab.training.callbacks: epoch \d/3: ", log)) == 3
 

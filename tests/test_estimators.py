@@ -150,3 +150,45 @@ def test_wrong_code_width_for_inverse_transform(digits):
     X, _ = digits
     with pytest.raises(ValueError, match="the codes have 3 columns but the model's n_components is 4"):
         small().fit(X).inverse_transform(np.zeros((2, 3)))
+
+
+def test_default_length_follows_the_step_budget_and_is_saved(tmp_path):
+    from aelab.estimators import DEFAULT_STEPS, MAX_EPOCHS
+
+    X = np.random.default_rng(0).random((200, 5)).astype(np.float32)
+    # 180 training rows in batches of 20: 9 steps an epoch, so the budget needs ceil(DEFAULT_STEPS / 9) epochs
+    ae = Autoencoder(encoder=Dense(hidden=(4,)), batch_size=20, patience=1, random_state=0, device="cpu").fit(X)
+    assert ae.epochs is None and ae.epochs_ == -(-DEFAULT_STEPS // 9) and ae.n_epochs_ <= ae.epochs_
+    ae.save(tmp_path / "m")
+    assert load(tmp_path / "m").epochs_ == ae.epochs_
+    tiny = Autoencoder(encoder=Dense(hidden=(4,)), batch_size=180, patience=1, random_state=0, device="cpu").fit(X)
+    assert tiny.epochs_ == min(MAX_EPOCHS, DEFAULT_STEPS)  # one step an epoch: capped
+    assert small(epochs=3).fit(X).epochs_ == 3
+
+
+def test_a_fit_whose_best_epoch_is_the_last_says_train_longer(digits, caplog):
+    X, _ = digits
+    with caplog.at_level("WARNING", logger="aelab.estimators"):
+        ae = small(epochs=1).fit(X)
+    assert ae.best_epoch_ == ae.n_epochs_ == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "still improving at the last epoch: train longer (epoch 1 of 1 was the best; raise epochs)"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="aelab.estimators"):
+        small(epochs=200, patience=2, learning_rate=0.05).fit(X)
+    assert caplog.records == []
+
+
+def test_the_default_autoencoder_beats_pca_on_a_curve():
+    """Points on a closed curve in 6-D (the first three harmonics of one angle): PCA-2 keeps the first harmonic
+    only, while the default autoencoder's 2-D code can hold the angle and decode every harmonic from it."""
+    from sklearn.decomposition import PCA
+
+    angle = np.random.default_rng(0).uniform(0, 2 * np.pi, 400)
+    X = np.column_stack([f(k * angle) for f in (np.cos, np.sin) for k in (1, 2, 3)]).astype(np.float32) / 2 + 0.5
+    X_train, X_test = X[:300], X[300:]
+    autoencoder = Autoencoder(n_components=2, random_state=0, device="cpu").fit(X_train)
+    pca = PCA(n_components=2).fit(X_train)
+    autoencoder_mse = np.mean((autoencoder.reconstruct(X_test) - X_test) ** 2)
+    pca_mse = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+    assert autoencoder_mse < 0.5 * pca_mse

@@ -126,7 +126,7 @@ def test_model_json_records_each_part_by_name(digits, tmp_path):
                      penalties=(Contractive(0.01),), n_components=2, epochs=1, random_state=0, device="cpu").fit(digits)
     ae.save(tmp_path / "m")
     record = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert record["format_version"] == 2
+    assert record["format_version"] == 3
     assert record["params"]["latent"] == {"part": "Gaussian", "params": {"beta": 0.5, "kl": "analytic"}}
     assert record["params"]["encoder"] == {"part": "Dense", "params": {"activation": "relu", "code_activation": None,
                                                                       "decoder_hidden": None, "hidden": [8]}}
@@ -164,7 +164,7 @@ def test_a_model_folder_of_the_old_format_gets_one_line_naming_both_versions(dig
     (tmp_path / "m" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError) as caught:
         load(tmp_path / "m")
-    assert str(caught.value) == (f"model.json in {tmp_path / 'm'} has format version 1 but this aelab reads version 2; "
+    assert str(caught.value) == (f"model.json in {tmp_path / 'm'} has format version 1 but this aelab reads version 3; "
                                  "retrain the model with this version")
 
 

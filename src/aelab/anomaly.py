@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.estimators import Autoencoder
 from aelab.parts.encoders import Dense
+from aelab.training import epochs_for_steps
 
 #: The scorers, and the ones each representation supports.
 SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "ocsvm", "gmm", "elbo", "combined")
@@ -433,24 +434,17 @@ class BaselineDetector(_Detector):
         return self.density_.score(self._represent(X))
 
 
-def default_epochs(n_samples: int, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-    """Epochs for about ``DEFAULT_STEPS`` gradient steps on ``n_samples`` samples, between 10 and 200.
-
-    Small normal sets (a few hundred samples) then train as long as large ones would, in steps.
-    """
-    steps_per_epoch = max(1, -(-int(n_samples) // batch_size))
-    return int(np.clip(-(-DEFAULT_STEPS // steps_per_epoch), 10, 200))
-
-
 def default_autoencoder(n_features: int, n_samples: int | None = None, random_state: int = 0,
                         device: str = "auto"):
     """The detector's default autoencoder: dense (512, 256) with a 16-D code (at most ``n_features``).
 
     With ``n_samples`` the epochs give about ``DEFAULT_STEPS`` gradient steps of ``DEFAULT_BATCH_SIZE``
-    samples (``default_epochs``), else 30 epochs. It won the one-class benchmark against a convolutional
-    autoencoder of the same code size at equal steps (docs/benchmarks.md) and trains several times faster.
+    samples, between 10 and 200 epochs (``aelab.training.epochs_for_steps``), else 30 epochs: small normal
+    sets (a few hundred samples) then train as long as large ones would, in steps. It won the one-class
+    benchmark against a convolutional autoencoder of the same code size at equal steps (docs/benchmarks.md)
+    and trains several times faster.
     """
-    epochs = 30 if n_samples is None else default_epochs(n_samples)
+    epochs = 30 if n_samples is None else epochs_for_steps(n_samples, DEFAULT_BATCH_SIZE, DEFAULT_STEPS, 10, 200)
     return Autoencoder(encoder=Dense(hidden=(512, 256)), n_components=min(16, n_features), epochs=epochs,
-                       batch_size=DEFAULT_BATCH_SIZE, validation_fraction=0.1, patience=10,
+                       batch_size=DEFAULT_BATCH_SIZE, learning_rate=1e-3, validation_fraction=0.1, patience=10,
                        random_state=random_state, device=device)

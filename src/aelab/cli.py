@@ -138,11 +138,13 @@ def _data_options(args, name: str | None = None):
                        skip_bad_rows=getattr(args, "skip_bad_rows", defaults.skip_bad_rows))
 
 
-def _add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
     """The autoencoder's training settings shared by train and compare."""
     parser.add_argument("--hidden", type=_int_list, default=(512, 256),
                         help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
-    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most passes over the training data (default: enough for about 3,000 steps, 10 to 500 "
+                        "epochs; early stopping usually ends training before)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     parser.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
@@ -193,7 +195,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--latent", type=int, default=32, help="size of the code (n_components)")
     train.add_argument("--activation", default="relu")
     train.add_argument("--loss", default="mse", choices=("mse", "bce"))
-    _add_training_options(train, epochs=20)
+    _add_training_options(train)
     _add_seed_and_device(train, "split, weights, shuffling and methods")
     _add_output_options(train, "run folder", required=False)
     train.add_argument("--resume", default=None, metavar="RUN",
@@ -248,7 +250,7 @@ def _add_compare_parser(commands) -> None:
     compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
                          help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
     compare.add_argument("--latent", type=int, default=2, help="size of every code (n_components)")
-    _add_training_options(compare, epochs=30)
+    _add_training_options(compare)
     _add_seed_and_device(compare, "split, weights, shuffling and methods")
     _add_output_options(compare, "comparison folder")
     _add_plotly_option(compare)

@@ -44,7 +44,7 @@ class CompareJob:
     methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
     n_components: int = 2
     hidden: tuple[int, ...] = (512, 256)
-    epochs: int = 30
+    epochs: int | None = None
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int | None = 10

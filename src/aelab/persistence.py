@@ -18,7 +18,7 @@ MODEL_FORMAT = "aelab-model"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 _TOP_LEVEL_KEYS = {"format", "format_version", "aelab_version", "estimator", "params", "fitted"}
-_FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "n_epochs_", "best_epoch_",
+_FITTED_KEYS = {"n_features_in_", "output_activation_", "history_", "epochs_", "n_epochs_", "best_epoch_",
                 "epoch_seconds_", "feature_names_in_", "sample_shape_"}
 
 
@@ -78,7 +78,7 @@ def check_fitted_record(fitted: dict[str, Any], where: Path) -> None:
     require(isinstance(history, dict) and all(
         isinstance(v, list) and all(isinstance(x, (int, float)) for x in v) for v in history.values()
     ), where, "history_ must map names to lists of numbers")
-    for key in ("n_epochs_", "best_epoch_"):
+    for key in ("epochs_", "n_epochs_", "best_epoch_"):
         require(isinstance(fitted.get(key), int), where, f"{key} must be an integer")
     seconds = fitted.get("epoch_seconds_", [])
     require(isinstance(seconds, list) and all(isinstance(t, (int, float)) for t in seconds), where,

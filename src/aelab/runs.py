@@ -17,7 +17,7 @@ import numpy as np
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
-from aelab.estimators import Autoencoder
+from aelab.estimators import DEFAULT_STEPS, MAX_EPOCHS, MIN_EPOCHS, STILL_IMPROVING, Autoencoder
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
@@ -52,7 +52,7 @@ class TrainJob:
     n_components: int = 32
     activation: str = "relu"
     loss: str = "mse"
-    epochs: int = 20
+    epochs: int | None = None
     batch_size: int = 256
     learning_rate: float = 1e-3
     patience: int | None = 10
@@ -245,8 +245,10 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
     metrics = {
         "autoencoder": {
             "fit_seconds": ae_seconds,
+            "max_epochs": estimator.epochs_,
             "epochs_run": estimator.n_epochs_,
             "best_epoch": estimator.best_epoch_,
+            "still_improving": estimator.best_epoch_ == estimator.n_epochs_,
             "final_train_loss": history["train_loss"][-1],
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
             "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
@@ -270,6 +272,24 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
     outcome.figures = run_figures(outcome, X_test, {"": (estimator, code, reconstruction),
                                                     PCA_SUFFIX: (pca, pca_code, pca_reconstruction)})
     return outcome
+
+
+def training_length(outcome: TrainOutcome) -> dict[str, Any]:
+    """The epoch limit the fit ran under and where it came from: ``--epochs``, or the step budget of
+    ``epochs=None`` (about DEFAULT_STEPS steps, between MIN_EPOCHS and MAX_EPOCHS epochs)."""
+    estimator = outcome.estimator
+    chosen_by = ("epochs" if outcome.job.epochs is not None else
+                 f"step budget: about {DEFAULT_STEPS} steps, {MIN_EPOCHS} to {MAX_EPOCHS} epochs")
+    return {"max_epochs": estimator.epochs_, "chosen_by": chosen_by, "epochs_run": estimator.n_epochs_,
+            "best_epoch": estimator.best_epoch_}
+
+
+def still_improving_message(outcome: TrainOutcome) -> str | None:
+    """``STILL_IMPROVING`` with the epochs, when the best epoch of the run was its last; else None."""
+    if not outcome.metrics["autoencoder"]["still_improving"]:
+        return None
+    n = outcome.estimator.n_epochs_
+    return f"{STILL_IMPROVING} (epoch {n} of {n} was the best; pass a larger --epochs)"
 
 
 def clipped_message(outcome: TrainOutcome) -> str | None:
@@ -362,9 +382,13 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")
+    improving = still_improving_message(outcome)
+    captions = {name: improving[0].upper() + improving[1:] + "." for name in figure_pngs
+                if name.startswith("loss") and improving is not None}
     return render_report(f"aelab train: {dataset.name}, {outcome.job.n_components}-D code", config,
                          {"metrics on the test split": metric_rows(methods)}, figure_pngs, explorer, tuple(notes),
-                         side_by_side=side_by_side(figure_pngs, ["", PCA_SUFFIX]), command=options.command)
+                         side_by_side=side_by_side(figure_pngs, ["", PCA_SUFFIX]), command=options.command,
+                         captions=captions)
 
 
 def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False,
@@ -389,6 +413,7 @@ def write_run(outcome: TrainOutcome, out: str | os.PathLike, force: bool = False
             "split": outcome.split.description,
             "scaling": {"kind": "minmax", "per_feature": outcome.scaling.per_feature,
                         "fitted_on": "training part"},
+            "training_length": training_length(outcome),
         }
         atomic_write_json(staging / "config.json", config)
         atomic_write_json(staging / PREPROCESSING_FILE, preprocessing_record(outcome.scaling, dataset.sample_shape))
@@ -422,7 +447,7 @@ def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, cr
         out.rmdir()
 
 
-_OPTIONAL_JOB_FIELDS = ("patience",)
+_OPTIONAL_JOB_FIELDS = ("epochs", "patience")
 
 
 def _job_value(key: str, value: Any, default: Any, path: Path) -> Any:
@@ -437,7 +462,7 @@ def _job_value(key: str, value: Any, default: Any, path: Path) -> Any:
         value = tuple(value)
     elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    ok = (value is None and key in _OPTIONAL_JOB_FIELDS) or (
+    ok = (key in _OPTIONAL_JOB_FIELDS and (value is None or type(value) is int)) or (
         type(value) is type(default) or (default is None and isinstance(value, str)))
     if not ok:
         raise ValueError(f"{path}: {key} is {value!r}, which is not a valid value; train the run again with --force")

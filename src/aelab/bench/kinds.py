@@ -58,8 +58,8 @@ def compare_kinds(data: str, latents, epochs: int, kinds, n_train: int | None, n
                                "test_mse": reconstruction_mse(X_test, pca.inverse_transform(code)),
                                **code_metrics(X_test, code, y_test, seed), "train_seconds": seconds})
         for name in kinds:
-            ae = Autoencoder(**kind(name, hidden=hidden, n_components=latent, epochs=epochs, random_state=seed,
-                                    device=device))
+            ae = Autoencoder(**kind(name, hidden=hidden, n_components=latent, epochs=epochs, learning_rate=1e-3,
+                                    random_state=seed, device=device))
             if ae.encoder.needs_image_shape:
                 ae.set_params(encoder__sample_shape=tuple(dataset.sample_shape))
             if ae.latent.has_elbo:

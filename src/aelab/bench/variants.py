@@ -29,7 +29,7 @@ KINDS = ("vanilla", "double", "variational", "variational-batch")
 LATENTS = (2, 32)
 #: The study's encoder (the conv kind's part, with these parameters) and training settings.
 CONV_ENCODER = {"filters": (32, 64), "hidden": (256,), "kernel_size": 4, "stride": 2, "activation": "relu"}
-CONV = {"loss": "mse", "batch_size": 128, "validation_fraction": 0.0, "patience": None}
+CONV = {"loss": "mse", "batch_size": 128, "learning_rate": 1e-3, "validation_fraction": 0.0, "patience": None}
 #: The study's own settings of a kind, over ``aelab.parts.kinds.KINDS``. The batch-estimated KL pulls the
 #: distribution of all the codes towards one N(0, I) blob, which is the opposite of clusters, so the batch-KL
 #: kind trains at beta 0.1. On mnist5k's 32-D code (test k-means / GMM ACC, seeds 0 and 1, one machine) beta 0.1

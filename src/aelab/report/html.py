@@ -159,8 +159,17 @@ def metric_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]
              "definition": METRIC_DEFINITIONS.get(name, "")} for name in ordered]
 
 
-def _figures(figures: Mapping[str, bytes], side_by_side: Sequence[Sequence[str]]) -> list[str]:
-    """Each figure as an embedded image, in order; the figures of a group of ``side_by_side`` share a row."""
+def _figure(name: str, png: bytes, caption: str | None) -> str:
+    line = "" if caption is None else f'<br><span class="caption">{html.escape(caption)}</span>'
+    encoded = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(name)}{line}</figcaption></figure>")
+
+
+def _figures(figures: Mapping[str, bytes], side_by_side: Sequence[Sequence[str]],
+             captions: Mapping[str, str]) -> list[str]:
+    """Each figure as an embedded image, in order, with its line of ``captions`` if it has one; the figures of a
+    group of ``side_by_side`` share a row."""
     group_of = {name: tuple(group) for group in side_by_side for name in group}
     parts, done = [], set()
     for name in figures:
@@ -168,10 +177,7 @@ def _figures(figures: Mapping[str, bytes], side_by_side: Sequence[Sequence[str]]
             continue
         group = [n for n in group_of.get(name, (name,)) if n in figures]
         done.update(group)
-        cells = "".join(
-            f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,'
-            f'{base64.b64encode(figures[n]).decode("ascii")}"><figcaption>{html.escape(n)}</figcaption></figure>'
-            for n in group)
+        cells = "".join(_figure(n, figures[n], captions.get(n)) for n in group)
         parts.append(f'<div class="figure-row">{cells}</div>')
     return parts
 
@@ -231,6 +237,7 @@ def render_report(
     notes: Sequence[str] = (),
     side_by_side: Sequence[Sequence[str]] = (),
     command: str | None = None,
+    captions: dict[str, str] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -252,6 +259,8 @@ def render_report(
         Groups of figure names shown beside each other in one row (the same figure of several methods).
     command : str, optional
         The command line that made the report.
+    captions : dict of str to str, optional
+        A line shown under the figure of that file name, e.g. what its curve says.
     """
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts.append("<h2>Metrics</h2>")
@@ -262,7 +271,7 @@ def render_report(
         parts.append(f"<h2>Latent explorer</h2>{explorer}")
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts += _figures(figures, side_by_side)
+        parts += _figures(figures, side_by_side, captions or {})
     parts.append("<h2>Configuration</h2>")
     parts.append(settings_table({"run": provenance(command), **config}))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -22,6 +22,7 @@ from aelab.training.settings import (
     OPTIMIZERS,
     TrainingResult,
     TrainingSettings,
+    epochs_for_steps,
     make_generator,
     make_optimizer,
     resolve_device,
@@ -30,4 +31,4 @@ from aelab.training.state import TrainingState
 
 __all__ = ["OPTIMIZERS", "Callback", "Checkpoint", "Checkpointing", "EarlyStopping", "History", "Interrupt",
            "Progress", "TrainingInterrupted", "TrainingOutOfMemory", "TrainingResult", "TrainingSettings",
-           "TrainingState", "make_generator", "make_optimizer", "resolve_device", "train_network"]
+           "TrainingState", "epochs_for_steps", "make_generator", "make_optimizer", "resolve_device", "train_network"]

@@ -10,6 +10,24 @@ import torch
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
+def epochs_for_steps(n_samples: int, batch_size: int, steps: int, min_epochs: int, max_epochs: int) -> int:
+    """The epochs that give about ``steps`` optimisation steps on ``n_samples`` rows in batches of
+    ``batch_size``, between ``min_epochs`` and ``max_epochs``.
+
+    A training length in steps suits small and large data alike: 1,000 rows need many passes to take as
+    many steps as one pass over 60,000 rows takes.
+
+    Examples
+    --------
+    >>> epochs_for_steps(1_000, 250, steps=400, min_epochs=10, max_epochs=500)
+    100
+    >>> epochs_for_steps(60_000, 250, steps=400, min_epochs=10, max_epochs=500)
+    10
+    """
+    steps_per_epoch = max(1, -(-int(n_samples) // max(1, min(int(batch_size), int(n_samples)))))
+    return int(min(max(-(-int(steps) // steps_per_epoch), min_epochs), max_epochs))
+
+
 @dataclass
 class TrainingSettings:
     """The knobs of one training run."""
