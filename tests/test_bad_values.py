@@ -199,9 +199,9 @@ def test_resume_refuses_settings_it_would_ignore(tables, tmp_path, capsys):
 def test_detect_refuses_hidden_with_conv(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((40, 8, 8)))
     out = tmp_path / "s.csv"
-    assert main(["detect", "--train", str(tmp_path / "x.npy"), "--score", str(tmp_path / "x.npy"), "--out", str(out),
-                 "--architecture", "conv", "--hidden", "8"]) == 2
-    _one_line_error(capsys, "--architecture conv uses convolutions and takes no --hidden")
+    assert main(["detect", "--data", str(tmp_path / "x.npy"), "--score", str(tmp_path / "x.npy"), "--out", str(out),
+                 "--kind", "conv", "--hidden", "8"]) == 2
+    _one_line_error(capsys, "--kind conv uses convolutions (32, 64 filters) and takes no --hidden")
     assert left_in(tmp_path) == ["x.npy"]
 
 

@@ -34,7 +34,7 @@ def test_architectures_quick(tmp_path, capsys):
         "t-SNE (raw test data)"]
     for row in rows:
         assert 0.0 <= row["kmeans_accuracy"] <= 1.0 and -1.0 <= row["silhouette"] <= 1.0
-    assert all(r["test_mse"] > 0 and r["train_seconds"] > 0 for r in rows[:-1])
+    assert all(r["reconstruction_mse"] > 0 and r["fit_seconds"] > 0 for r in rows[:-1])
     assert record["data"]["n_train_used"] == 1000 and record["data"]["n_test_used"] == 300
     assert {"latent_grid.png", "reconstructions.png"} <= {p.name for p in out.iterdir()}
     assert "| 400-128-32-10 |" in markdown
@@ -52,8 +52,9 @@ def test_variants_quick_has_every_kind_at_both_bottlenecks(tmp_path):
         reference = REFERENCE[row["kind"]]
         k = 0 if row["latent"] == 2 else 1
         assert (row["reference_kmeans_%"], row["reference_gmm_%"]) == (reference[k], reference[2 + k])
-        assert 0 < row["kmeans_acc_%"] <= 100 and 0 < row["gmm_acc_%"] <= 100
-        assert row["beats_reference"] == (row["kmeans_acc_%"] > reference[k] and row["gmm_acc_%"] > reference[2 + k])
+        assert 0 < row["kmeans_accuracy_%"] <= 100 and 0 < row["gmm_accuracy_%"] <= 100
+        assert row["beats_reference"] == (row["kmeans_accuracy_%"] > reference[k]
+                                          and row["gmm_accuracy_%"] > reference[2 + k])
     names = {p.name for p in out.iterdir()}
     assert {f"latent_grid_{k}.png" for k in KINDS} <= names
     assert {"reconstructions_2.png", "reconstructions_32.png", "worst_reconstructions_double_32.png"} <= names
@@ -70,9 +71,9 @@ def test_deep2d_quick_compares_both_nets(tmp_path):
 def test_blobs_quick_measures_mlp_regressor_in_the_same_run(tmp_path):
     _, record, _ = _bench(tmp_path, "blobs")
     rows = {r["method"]: r for r in _rows(record)}
-    assert set(rows) == {"raw 50-D", "PCA-2", "aelab Autoencoder, 2-D code", "scikit-learn MLPRegressor, 2-D code"}
+    assert set(rows) == {"raw", "pca", "ae", "scikit-learn MLPRegressor, 2-D code"}
     comparison = record["comparison"]
-    ours, theirs = rows["aelab Autoencoder, 2-D code"], rows["scikit-learn MLPRegressor, 2-D code"]
+    ours, theirs = rows["ae"], rows["scikit-learn MLPRegressor, 2-D code"]
     assert comparison["fit_speedup_over_mlp"] == pytest.approx(theirs["fit_seconds"] / ours["fit_seconds"])
     assert comparison["silhouette_ours_minus_mlp"] == pytest.approx(ours["silhouette"] - theirs["silhouette"])
     assert record["data"]["n_train_used"] == 1600 and record["data"]["n_test_used"] == 400
@@ -137,7 +138,7 @@ def test_oneclass_quick_has_every_scorer_and_baseline_per_class(tmp_path):
 
     out, record, markdown = _bench(tmp_path, "oneclass", "--data", "mnist5k")
     auroc = record["tables"]["AUROC per normal class"]
-    expected = ([f"autoencoder {s}" for s in AUTOENCODER_SCORERS] + ["variational autoencoder elbo"]
+    expected = ([f"ae {s}" for s in AUTOENCODER_SCORERS] + ["variational ae elbo"]
                 + [f"{r} {s}" for r, s in BASELINES])
     assert [row["method"] for row in auroc] == expected
     for row in auroc:
@@ -147,7 +148,7 @@ def test_oneclass_quick_has_every_scorer_and_baseline_per_class(tmp_path):
     assert all(row["total"] > 0 for row in seconds)
     assert record["settings"]["default_scorer"] == DEFAULT_SCORER
     assert record["default_beats_every_baseline"] == (
-        record["mean_auroc"][f"autoencoder {DEFAULT_SCORER}"]
+        record["mean_auroc"][f"ae {DEFAULT_SCORER}"]
         > max(v for k, v in record["mean_auroc"].items() if k.split()[0] in ("raw", "pca")))
     assert "## average precision per normal class" in markdown and (out / "mean_auroc.png").is_file()
 
@@ -160,7 +161,7 @@ def test_variants_probe_trains_about_the_asked_steps_on_the_asked_subset(capsys)
     record = json.loads(capsys.readouterr().out)
     assert (record["n_train"], record["epochs"], record["steps"]) == (256, 2, 8)
     assert (record["batch_size"], record["learning_rate"], record["kind"]) == (64, 0.002, "vanilla")
-    for key in ("test_kmeans_acc_%", "test_gmm_acc_%", "all_kmeans_acc_%", "all_gmm_acc_%"):
+    for key in ("test_kmeans_accuracy_%", "test_gmm_accuracy_%", "all_kmeans_accuracy_%", "all_gmm_accuracy_%"):
         assert 0 < record[key] <= 100
     assert (record["beta"], record["augment"]) == (None, "none")  # a vanilla kind has no beta
 

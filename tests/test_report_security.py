@@ -75,7 +75,7 @@ def hostile_csv(tmp_path_factory):
     return path
 
 
-METHOD = {"train": "autoencoder", "compare": "raw"}  # the method shown first, named in the hover label
+METHOD = {"train": "ae", "compare": "raw"}  # the method shown first, named in the hover label
 SMALL = ["--hidden", "8", "--epochs", "1", "--seed", "0"]
 
 
@@ -91,7 +91,7 @@ def reports(hostile_csv, tmp_path_factory):
                     "--device", "cpu", "--out", str(out / "compare")],
         "cluster": ["cluster", "--data", data, "--method", "kmeans", "--k", "3", "--latent", "2", *SMALL,
                     "--quiet", "--device", "cpu", "--out", str(out / "cluster")],
-        "detect": ["detect", "--train", data, "--score", data, "--hidden", "8", "--latent", "2", "--epochs", "1",
+        "detect": ["detect", "--data", data, "--score", data, "--hidden", "8", "--latent", "2", "--epochs", "1",
                    "--device", "cpu", "--out", str(out / "detect.csv")],
         "bench": ["bench", "blobs", "--data", data, "--quick", "--epochs", "1", "--quiet", "--device", "cpu",
                   "--out", str(out / "bench")],

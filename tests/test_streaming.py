@@ -125,9 +125,23 @@ def test_write_streamed_npy_matches_transform_and_leaves_no_temporary_file(npy, 
                      device="cpu").fit(scaling.transform(X))
     source = StreamingSource(path, block_rows=10).with_scaling(scaling)
     out = tmp_path / "out" / "codes.npy"
-    assert write_streamed(source, ae.transform, out, rows=25) == (103, 2)
+    assert write_streamed(source, ae.transform, out, lambda n: [f"ae{i}" for i in range(n)], rows=25) == (103, 2)
     np.testing.assert_allclose(np.load(out), ae.transform(scaling.transform(X)), atol=1e-6)
     assert sorted(p.name for p in out.parent.iterdir()) == ["codes.npy"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_write_streamed_names_the_columns_of_csv_and_parquet(npy, tmp_path, suffix):
+    import pandas as pd
+
+    path, X = npy
+    out = tmp_path / f"rows{suffix}"
+    names = lambda n: [f"x{i}" for i in range(n)]  # noqa: E731
+    assert write_streamed(StreamingSource(path, block_rows=10), lambda rows: rows[:, :3], out, names,
+                          rows=25) == (103, 3)
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(frame.columns) == ["x0", "x1", "x2"]
+    np.testing.assert_allclose(frame.to_numpy(), X[:, :3], rtol=1e-6)
 
 
 def test_write_streamed_leaves_nothing_behind_when_a_chunk_fails(npy, tmp_path):
@@ -141,7 +155,7 @@ def test_write_streamed_leaves_nothing_behind_when_a_chunk_fails(npy, tmp_path):
 
     out = tmp_path / "out.npy"
     with pytest.raises(ValueError, match="bad chunk"):
-        write_streamed(StreamingSource(npy[0], block_rows=10), failing, out, rows=10)
+        write_streamed(StreamingSource(npy[0], block_rows=10), failing, out, lambda n: ["a"] * n, rows=10)
     assert list(tmp_path.iterdir()) == [npy[0]]
 
 
@@ -189,7 +203,7 @@ def test_cli_train_stream_then_encode_and_score_by_chunks(tmp_path, capsys):
     assert config["split"]["kind"] == "blocks" and config["job"]["stream"] is True
     assert config["split"]["n_train"] + config["split"]["n_test"] == 1797
     assert config["data"]["n_samples"] == 1797
-    assert 0 < json.loads((run / "metrics.json").read_text())["autoencoder"]["test_reconstruction_mse"] < 1
+    assert 0 < json.loads((run / "metrics.json").read_text())["ae"]["reconstruction_mse"] < 1
 
     assert main(["encode", "--run", str(run), "--data", str(tmp_path / "digits.npy"),
                  "--out", str(tmp_path / "z.npy")]) == 0
@@ -200,7 +214,7 @@ def test_cli_train_stream_then_encode_and_score_by_chunks(tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), model.transform(X), atol=1e-5)
     assert main(["score", "--run", str(run), "--data", str(tmp_path / "digits.npy"),
                  "--out", str(tmp_path / "e.csv")]) == 0
-    errors = np.loadtxt(tmp_path / "e.csv", delimiter=",")
+    errors = np.loadtxt(tmp_path / "e.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(errors, -model.score_samples(X), rtol=1e-5, atol=1e-7)
 
 

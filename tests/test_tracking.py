@@ -50,9 +50,9 @@ def test_tensorboard_events_read_back(tracked):
     train = events.Scalars("train_loss")
     assert [e.step for e in train] == [1, 2]
     np.testing.assert_allclose([e.value for e in train], metrics["history"]["train_loss"], rtol=1e-6)
-    final = events.Scalars("autoencoder/test_reconstruction_mse")
+    final = events.Scalars("ae/reconstruction_mse")
     assert [e.step for e in final] == [2]
-    np.testing.assert_allclose(final[0].value, metrics["autoencoder"]["test_reconstruction_mse"], rtol=1e-6)
+    np.testing.assert_allclose(final[0].value, metrics["ae"]["reconstruction_mse"], rtol=1e-6)
     assert "params/text_summary" in events.Tags()["tensors"]
 
 
@@ -69,7 +69,7 @@ def test_mlflow_run_reads_back_through_its_client(tracked, monkeypatch):
     assert params["batch_size"] == "256" and params["hidden"] == "[8]"
     history = client.get_metric_history(run.info.run_id, "validation_loss")
     assert sorted((m.step, m.value) for m in history) == list(enumerate(metrics["history"]["validation_loss"], 1))
-    assert run.data.metrics["autoencoder/kmeans_accuracy"] == metrics["autoencoder"]["kmeans_accuracy"]
+    assert run.data.metrics["ae/kmeans_accuracy"] == metrics["ae"]["kmeans_accuracy"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model.json", "model.safetensors", "preprocessing.json", "metrics.json", "report.html"} <= artifacts
 

@@ -32,11 +32,11 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aelab.estimators import Autoencoder
+from aelab.names import DEFAULT_SCORER, SCORERS
 from aelab.parts.encoders import Dense
 from aelab.training import epochs_for_steps
 
-#: The scorers, and the ones each representation supports.
-SCORERS = ("mse", "smooth-mse", "bce", "isolation-forest", "lof", "ocsvm", "gmm", "elbo", "combined")
+#: The scorers (``aelab.names.SCORERS``), and the ones each representation supports.
 RECONSTRUCTION_SCORERS = ("mse", "smooth-mse", "bce")
 #: Standard deviation, in pixels, of the Gaussian blur of the residual image for ``smooth-mse``.
 SMOOTHING_SIGMA = 1.0
@@ -44,9 +44,8 @@ DENSITY_SCORERS = ("isolation-forest", "lof", "ocsvm", "gmm")
 #: What ``combined`` averages: the reconstruction error and the likelihood of the code.
 COMBINED = ("mse", "gmm")
 REPRESENTATIONS = ("raw", "pca")
-#: The detector's default, ``auto``: ``smooth-mse`` for images (the scorer that won the one-class benchmark on
-#: MNIST and Fashion-MNIST, docs/benchmarks.md), ``mse`` for other data.
-DEFAULT_SCORER = "auto"
+#: The detector's default (``DEFAULT_SCORER``), ``auto``: ``smooth-mse`` for images (the scorer that won the
+#: one-class benchmark on MNIST and Fashion-MNIST, docs/benchmarks.md), ``mse`` for other data.
 DEFAULT_IMAGE_SCORER = "smooth-mse"
 GMM_COMPONENTS = 4
 #: The default autoencoder's batch size and training length in gradient steps.

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import io
+import json
 import logging
 import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from aelab.extras import MissingExtra
 
@@ -61,7 +62,29 @@ def _refuse_folder(option: str, path: str | os.PathLike | None) -> None:
         raise UsageError(f"{option} {path} is a folder; pass the path of a file to write")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, written as it is typed (``512,256``), unless it has none
+    (None, or an unset flag) or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "%(default)" in action.help
+                or not action.option_strings):
+            return action.help
+        return f"{action.help} (default: {_typed(default)})"
+
+
+def _typed(value) -> str:
+    """A default as it would be typed on the command line (``%`` escaped for argparse's formatting)."""
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return text.replace("%", "%%")
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, no usage dump
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
@@ -114,8 +137,12 @@ def _add_data_options(parser: argparse.ArgumentParser, data: bool = True, requir
     ``--subset`` and ``--skip-bad-rows`` where the command uses them."""
     if data:
         parser.add_argument("--data", required=required, default=None if required else default, help=data_help)
-    parser.add_argument("--data-dir", default=None, help="directory of IDX files for fashion-mnist / mnist")
-    parser.add_argument("--label-column", default=None, help="CSV/Parquet column holding the labels")
+    parser.add_argument("--data-dir", default=None,
+                        help="directory of IDX files for fashion-mnist / mnist (default: $AELAB_DATA_DIR, then the "
+                        "system's copy)")
+    parser.add_argument("--label-column", default=None,
+                        help="CSV/Parquet column holding the labels (default: a column named label, labels, y, "
+                        "target or class, if any)")
     if split:
         parser.add_argument("--test-size", type=float, default=0.2, help="test fraction for data without a split")
     if subset:
@@ -138,26 +165,46 @@ def _data_options(args, name: str | None = None):
                        skip_bad_rows=getattr(args, "skip_bad_rows", defaults.skip_bad_rows))
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    """The autoencoder's training settings shared by train and compare."""
-    parser.add_argument("--hidden", type=_int_list, default=(512, 256),
-                        help="encoder hidden widths, e.g. 512,256 ('none' for no hidden layer)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="most passes over the training data (default: enough for about 3,000 steps, 10 to 500 "
-                        "epochs; early stopping usually ends training before)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+def _add_kind(parser: argparse.ArgumentParser, hidden: tuple[int, ...] | None = (512, 256),
+              hidden_help: str = "") -> None:
+    """--kind and --hidden: which autoencoder, and the widths of its dense encoder."""
+    from aelab.names import KINDS
+
+    parser.add_argument("--kind", default="vanilla", choices=KINDS,
+                        help="the kind of autoencoder: " + ", ".join(KINDS))
+    parser.add_argument("--hidden", type=_int_list, default=hidden,
+                        help="encoder hidden widths of the dense kinds, e.g. 512,256 ('none' for no hidden layer)"
+                        + hidden_help)
 
 
-def _add_seed_and_device(parser: argparse.ArgumentParser, seeded: str) -> None:
+#: What --epochs means by default where the step budget sets the training length (Autoencoder(epochs=None)).
+STEP_BUDGET_HELP = (" (default: enough for about 3,000 gradient steps, 10 to 500 epochs; early stopping usually "
+                    "ends training before)")
+
+
+def _add_training_options(parser: argparse.ArgumentParser, epochs: int | None, batch_size: int | None = 256,
+                          learning_rate: float | None = 1e-3, epochs_help: str = "",
+                          batch_size_help: str = "", patience: bool = True) -> None:
+    """The autoencoder's training settings: --epochs, --batch-size, --lr and (where it stops early)
+    --patience."""
+    parser.add_argument("--epochs", type=int, default=epochs, help="passes over the training data" + epochs_help)
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help="samples per gradient step" + batch_size_help)
+    parser.add_argument("--lr", type=float, default=learning_rate, help="learning rate of Adam")
+    if patience:
+        parser.add_argument("--patience", type=int, default=10,
+                            help="stop when the validation loss has not improved for this many epochs")
+
+
+def _add_seed_and_device(parser: argparse.ArgumentParser, seeded: str, device: str | None = "auto") -> None:
     parser.add_argument("--seed", type=int, default=0, help=f"random state of {seeded}")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--device", default=device, help="auto (CUDA if there is one, else CPU), cpu, cuda, cuda:1 ...")
 
 
-def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
-    """The folder a command writes: --out, --force and --quiet."""
-    parser.add_argument("--out", required=required, help=f"{what} to write")
+def _add_output_options(parser: argparse.ArgumentParser, what: str, required: bool = True,
+                        out_help: str | None = None) -> None:
+    """The output a command writes: --out, --force and --quiet."""
+    parser.add_argument("--out", required=required, help=out_help or f"{what} to write")
     parser.add_argument("--force", action="store_true", help=f"replace an existing {what}")
     parser.add_argument("--quiet", action="store_true",
                         help="show only warnings and errors on standard error (log.txt in the output still "
@@ -178,24 +225,31 @@ def _report_options(args):
 
 
 def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", help: str | None = None) -> None:
-    from aelab.parts.augmentations import AUGMENT_CHOICES
+    from aelab.names import AUGMENTATIONS
 
-    parser.add_argument("--augment", default=default, choices=tuple(AUGMENT_CHOICES),
+    parser.add_argument("--augment", default=default, choices=AUGMENTATIONS,
                         help=help or "move each training image by a random rotation (up to 10 degrees), shift (10%%) "
                         "and zoom (10%%); affine-flip also mirrors half of them (for clothes, not digits)")
 
 
+def _add_config(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help=f"the config.json of an earlier {what}: its settings become the defaults, and the "
+                        "options given here override them")
+
+
 def _add_train_parser(commands) -> None:
-    from aelab.parts.kinds import KINDS
+    from aelab.names import ACTIVATIONS, ON_DIVERGENCE
 
     train = commands.add_parser("train", help="train an autoencoder and write a run folder")
-    _add_data_options(train, split=True, skip_bad_rows=True)
-    train.add_argument("--kind", default="vanilla", choices=tuple(KINDS),
-                       help="the kind of autoencoder: " + ", ".join(KINDS))
+    _add_config(train, "run (RUN/config.json)")
+    _add_data_options(train, split=True, subset=True, skip_bad_rows=True)
+    _add_kind(train)
     train.add_argument("--latent", type=int, default=32, help="size of the code (n_components)")
-    train.add_argument("--activation", default="relu")
-    train.add_argument("--loss", default="mse", choices=("mse", "bce"))
-    _add_training_options(train)
+    train.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="activation of the hidden layers")
+    train.add_argument("--loss", default="mse", choices=("mse", "bce"),
+                       help="reconstruction loss: mean squared error, or binary cross-entropy (data in [0, 1])")
+    _add_training_options(train, epochs=None, epochs_help=STEP_BUDGET_HELP)
     _add_seed_and_device(train, "split, weights, shuffling and methods")
     _add_output_options(train, "run folder", required=False)
     train.add_argument("--resume", default=None, metavar="RUN",
@@ -203,7 +257,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                        help="save the training state to RUN/checkpoint every N epochs (0: only at the end and on "
                        "Ctrl-C)")
-    train.add_argument("--on-divergence", default="stop", choices=("stop", "restore_halve_lr"),
+    train.add_argument("--on-divergence", default="stop", choices=ON_DIVERGENCE,
                        help="on a NaN/inf loss: stop, keeping the last good weights, or restore them and halve the "
                        "learning rate (at most 4 times)")
     train.add_argument("--stream", action="store_true",
@@ -236,41 +290,48 @@ def _add_apply_parsers(commands) -> None:
     for name, what in (("encode", "the code of each sample"),
                        ("reconstruct", "the reconstruction of each sample, in the data's units"),
                        ("score", "the reconstruction error of each sample (higher: less like the training data)")):
-        command = commands.add_parser(name, help=f"write {what} from a saved run to .npy or .csv")
+        command = commands.add_parser(name, help=f"write {what} from a saved run to .npy, .csv or .parquet")
         command.add_argument("--run", required=True, help="run folder written by 'aelab train'")
         _add_data_options(command, required=True, skip_bad_rows=True)
-        command.add_argument("--out", required=True, help="output file, .npy or .csv")
-        command.add_argument("--device", default=None)
+        _add_output_options(command, "output file", out_help="output file: .npy, .csv or .parquet (CSV and Parquet "
+                            "with named columns)")
+        command.add_argument("--device", default=None,
+                             help="auto, cpu, cuda, cuda:1 ... (default: the device the run was trained on, if "
+                             "there is one)")
 
 
 def _add_compare_parser(commands) -> None:
+    from aelab.names import METHODS
+
     compare = commands.add_parser("compare", help="fit several methods on one split, measure them the same way "
                                   "and write a folder with figures and report.html")
     _add_data_options(compare, split=True, subset=True, skip_bad_rows=True)
-    compare.add_argument("--methods", default="raw,pca,tsne,umap,ae",
-                         help="comma-separated methods to compare (raw, pca, tsne, umap, ae)")
+    compare.add_argument("--methods", default=",".join(METHODS),
+                         help=f"comma-separated methods to compare ({', '.join(METHODS)})")
     compare.add_argument("--latent", type=int, default=2, help="size of every code (n_components)")
-    _add_training_options(compare)
+    _add_kind(compare, hidden_help="; for ae")
+    _add_training_options(compare, epochs=None, epochs_help=STEP_BUDGET_HELP)
+    _add_augment(compare)
     _add_seed_and_device(compare, "split, weights, shuffling and methods")
     _add_output_options(compare, "comparison folder")
     _add_plotly_option(compare)
 
 
 def _add_cluster_parser(commands) -> None:
-    from aelab.cluster import METHODS
+    from aelab.names import CLUSTER_METHODS
 
     cluster = commands.add_parser("cluster", help="cluster the code of a pretrained autoencoder and write the "
                                   "assignments (CSV), figures and report.html")
     _add_data_options(cluster)
-    cluster.add_argument("--method", default="n2d", choices=tuple(METHODS),
+    cluster.add_argument("--method", default="n2d", choices=CLUSTER_METHODS,
                          help="kmeans or gmm of the code, n2d (UMAP then GMM), dec or idec (fine-tuned encoder)")
     cluster.add_argument("--k", type=_k_value, default=10, help="number of clusters, or 'auto': the highest "
                          "silhouette of a sweep over k (see --sweep)")
     cluster.add_argument("--sweep", type=_k_range, default=None,
                          help="range of k to sweep, e.g. 2..15 (implies --k auto; default range 2..15)")
-    cluster.add_argument("--hidden", type=_int_list, default=(500, 500, 2000), help="encoder hidden widths")
+    _add_kind(cluster, hidden=(500, 500, 2000))
     cluster.add_argument("--latent", type=int, default=10, help="size of the code (n_components)")
-    cluster.add_argument("--epochs", type=int, default=200, help="pretraining epochs of the autoencoder")
+    _add_training_options(cluster, epochs=200, patience=False, epochs_help=" in pretraining")
     _add_augment(cluster)
     _add_seed_and_device(cluster, "the weights and the methods")
     _add_output_options(cluster, "folder")
@@ -284,26 +345,27 @@ def _add_bench_parser(commands) -> None:
     bench.add_argument("study", choices=tuple(STUDIES),
                        help="; ".join(f"{name}: {what}" for name, (_, _, what) in STUDIES.items()))
     _add_data_options(bench, default=None, data_help="built-in name (see 'aelab datasets') or a data file or image "
-                      "folder; default: the study's own (mnist5k, or blobs for the blobs study)")
+                      "folder (default: the study's own, mnist5k, or blobs for the blobs study)")
     bench.add_argument("--quick", action="store_true", help="a few epochs on a subset: a smoke test of the study")
-    bench.add_argument("--epochs", type=int, default=None, help="override the study's number of epochs")
+    bench.add_argument("--epochs", type=int, default=None, help="passes over the training data (default: the "
+                       "study's own)")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
     _add_augment(bench, default=None, help="image augmentation of the pretraining, see aelab train --augment "
-                 "(clustering only; default none)")
+                 "(clustering only; default: none)")
     _add_seed_and_device(bench, "split, weights and methods")
     _add_output_options(bench, "results folder")
 
 
 def _add_detect_parser(commands) -> None:
-    from aelab.anomaly import DEFAULT_SCORER, SCORERS
+    from aelab.names import DEFAULT_SCORER, SCORERS
 
     detect = commands.add_parser("detect", help="train an anomaly detector on normal data, score new data and "
                                  "write a CSV of index, score, flag, rank and an HTML report")
-    detect.add_argument("--train", required=True, help="the normal data: built-in name, data file or image folder")
+    _add_data_options(detect, required=True, data_help="the normal data to train on: built-in name, data file or "
+                      "image folder")
     detect.add_argument("--score", required=True, help="the data to score, with the training data's columns")
-    _add_data_options(detect, data=False)
-    detect.add_argument("--out", required=True, help="the CSV to write (index, score, flag, rank)")
+    _add_output_options(detect, "CSV and report", out_help="the CSV to write (index, score, flag, rank)")
     detect.add_argument("--report", default=None, help="the HTML report to write (default: --out with .html)")
     detect.add_argument("--scorer", default=DEFAULT_SCORER, choices=("auto", *(s for s in SCORERS if s != "ocsvm")),
                         help="how to score: auto (smooth-mse for images, else mse), reconstruction error (mse, "
@@ -311,17 +373,27 @@ def _add_detect_parser(commands) -> None:
                         "gmm, the variational ELBO (elbo) or combined (mse and gmm, standardized, averaged)")
     detect.add_argument("--contamination", type=float, default=0.1,
                         help="expected fraction of anomalies: the training score quantile below which rows are flagged")
-    detect.add_argument("--architecture", default=None, choices=("dense", "conv"),
-                        help="default: dense (512, 256)")
-    detect.add_argument("--hidden", type=_int_list, default=None, help="dense encoder hidden widths (default 512,256)")
-    detect.add_argument("--latent", type=int, default=None, help="size of the code, n_components (default 16)")
-    detect.add_argument("--epochs", type=int, default=None, help="default: about 2,000 steps of 32 samples")
-    detect.add_argument("--batch-size", type=int, default=None)
+    _add_kind(detect)
+    detect.add_argument("--latent", type=int, default=None,
+                        help="size of the code, n_components (default: 16, or the number of features if fewer)")
+    _add_training_options(detect, epochs=None, batch_size=32, epochs_help=" (default: about 2,000 steps)")
     _add_seed_and_device(detect, "weights, shuffling and scorer")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``aelab`` parser: one sub-command per job, each with the shared options its job takes."""
+def _add_datasets_parser(commands) -> None:
+    datasets = commands.add_parser("datasets", help="list the built-in datasets, their sizes and where they are "
+                                   "read from")
+    datasets.add_argument("--data-dir", default=None,
+                          help="directory of IDX files for fashion-mnist / mnist (default: $AELAB_DATA_DIR, then "
+                          "the system's copy)")
+
+
+def build_parser(defaults: dict[str, dict[str, Any]] | None = None) -> argparse.ArgumentParser:
+    """The ``aelab`` parser: one sub-command per job, each with the shared options its job takes;
+    ``defaults`` replaces the defaults of a command's options (command -> option dest -> value).
+
+    It imports only ``aelab.names`` and ``aelab.bench`` (no torch, no scikit-learn), so that ``aelab --help``
+    answers at once."""
     from aelab import __version__
 
     parser = _Parser(prog="aelab", description="Autoencoder lab: train, encode and compare autoencoders.")
@@ -334,9 +406,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_parser(commands)
     _add_detect_parser(commands)
     _add_export_parser(commands)
-    datasets = commands.add_parser("datasets", help="list the built-in datasets and where they are read from")
-    datasets.add_argument("--data-dir", default=None)
+    _add_datasets_parser(commands)
+    for command, values in (defaults or {}).items():
+        commands.choices[command].set_defaults(**values)
     return parser
+
+
+#: How a job's field in config.json is spelled on the command line, where the two differ.
+_OPTION_OF_FIELD = {"n_components": "latent", "learning_rate": "lr", "random_state": "seed", "name": "data"}
+#: Fields of a job that record how it showed its progress, not what it computed.
+_NOT_SETTINGS = ("verbose",)
+
+
+def _config_defaults(path: str, command: str) -> dict[str, Any]:
+    """The option defaults of ``command`` that the ``job`` of the config.json at ``path`` sets; a UsageError
+    in one line when the file cannot be read or names a setting the command does not take."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "it is not JSON"
+        raise UsageError(f"--config {path}: cannot read it ({reason}); pass the config.json of a run") from None
+    job = record.get("job") if isinstance(record, dict) else None
+    if not isinstance(job, dict) or not isinstance(job.get("data", {}), dict):
+        raise UsageError(f"--config {path} holds no job settings; pass the config.json of a run of 'aelab {command}'")
+    options = vars(build_parser().parse_args([command]))
+    values = {}
+    for field, value in [*job.get("data", {}).items(), *((k, v) for k, v in job.items() if k != "data")]:
+        if field in _NOT_SETTINGS:
+            continue
+        dest = _OPTION_OF_FIELD.get(field, field)
+        if dest not in options or dest in ("config", "out", "resume", "force", "quiet"):
+            raise UsageError(f"--config {path}: unknown setting {field!r}; 'aelab {command}' takes no such option, so "
+                             "pass a config.json written by it")
+        values[dest] = tuple(value) if isinstance(value, list) else value
+    return values
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; with ``--config FILE`` the file's settings are the defaults the options override."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "config", None) is not None:
+        args = build_parser({args.command: _config_defaults(args.config, args.command)}).parse_args(argv)
+    return args
 
 
 def _format_table(rows: list[dict], columns: list[str]) -> str:
@@ -382,8 +493,6 @@ def _changed_options(args, command: str, *required: str) -> list[str]:
 
 def _refuse_ignored_train_options(args) -> None:
     """Options that would do nothing in this combination are refused rather than silently ignored."""
-    from aelab.parts.kinds import kind
-
     changed = _changed_options(args, "train")
     if args.resume is not None:
         ignored = [o for o in changed if o not in ("--resume", "--out", "--quiet", "--track")]
@@ -391,15 +500,28 @@ def _refuse_ignored_train_options(args) -> None:
             raise UsageError(f"--resume continues a run with the settings it was started with, so {', '.join(ignored)} "
                              "would do nothing; leave them out (or start a new run with --out and --force)")
         return
+    _refuse_ignored_kind_options(args, changed)
+
+
+def _refuse_ignored_kind_options(args, changed: list[str]) -> None:
+    """--hidden (and --activation) where ``args.kind`` fixes them would do nothing: refused in one line."""
+    from aelab.parts.kinds import kind
+
     encoder = kind(args.kind)["encoder"].get_params()
     if "--hidden" in changed and kind(args.kind, hidden=args.hidden)["encoder"].get_params() == encoder:
         raise UsageError(f"--hidden sets the widths of dense layers, but --kind {args.kind} uses convolutions "
                          f"({', '.join(map(str, encoder.get('filters', ())))} filters) and takes no --hidden; "
                          "leave out --hidden, or use a dense kind such as vanilla")
-    if ("--activation" in changed and args.activation != encoder.get("activation")
-            and kind(args.kind, activation=args.activation)["encoder"].get_params() == encoder):
+    activation = getattr(args, "activation", None)
+    if ("--activation" in changed and activation != encoder.get("activation")
+            and kind(args.kind, activation=activation)["encoder"].get_params() == encoder):
         raise UsageError(f"--kind {args.kind} uses its own activation ({encoder.get('activation')}), so --activation "
-                         f"{args.activation} would do nothing; leave out --activation")
+                         f"{activation} would do nothing; leave out --activation")
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``1 epoch``, ``20 epochs``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _new_train_job(args, writer: bool):
@@ -484,9 +606,9 @@ def _print_train_summary(outcome, job, out: Path) -> None:
         shape = f"conv {'-'.join(map(str, encoder_params['filters']))} to {job.n_components}"
     print(f"{outcome.dataset.name}: {outcome.split.description['n_train']} train / "
           f"{outcome.split.description['n_test']} test samples; {job.kind} autoencoder {shape} "
-          f"({outcome.estimator.n_epochs_} epochs, best {outcome.estimator.best_epoch_})")
+          f"({_count(outcome.estimator.n_epochs_, 'epoch')}, best {outcome.estimator.best_epoch_})")
     print(_format_table(summary_rows(outcome.metrics),
-                        ["method", "test_reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
+                        ["method", "reconstruction_mse", "kmeans_accuracy", "silhouette", "fit_seconds"]))
     print(f"run folder: {out}")
 
 
@@ -549,7 +671,7 @@ def _train(args) -> int:
 
 
 def _compare(args) -> int:
-    from aelab.compare import TABLE_COLUMNS, CompareJob, parse_methods, run_comparison, summary_rows, write_comparison
+    from aelab.compare import TABLE_METRICS, CompareJob, parse_methods, run_comparison, write_comparison
     from aelab.locks import folder_lock
     from aelab.logs import recording
     from aelab.runs import check_output_folder
@@ -557,17 +679,19 @@ def _compare(args) -> int:
     data = _data_options(args)
     data.check()
     methods = parse_methods(args.methods)
+    changed = _changed_options(args, "compare", "--out", args.out)
     if "ae" not in methods:
-        autoencoder_options = ("--hidden", "--epochs", "--batch-size", "--lr", "--patience")
-        ignored = [o for o in _changed_options(args, "compare", "--out", args.out) if o in autoencoder_options]
+        autoencoder_options = ("--kind", "--hidden", "--epochs", "--batch-size", "--lr", "--patience", "--augment")
+        ignored = [o for o in changed if o in autoencoder_options]
         if ignored:
             raise UsageError(f"{', '.join(ignored)} set(s) the autoencoder's training, but --methods "
                              f"{args.methods} has no ae; leave them out or add ae to --methods")
+    _refuse_ignored_kind_options(args, changed)
     check_output_folder(args.out, args.force)
     job = CompareJob(
-        data=data, methods=methods, n_components=args.latent, hidden=args.hidden, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience, random_state=args.seed,
-        device=args.device, verbose=0 if args.quiet else 1,
+        data=data, methods=methods, n_components=args.latent, kind=args.kind, hidden=args.hidden,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
+        random_state=args.seed, device=args.device, augment=args.augment, verbose=0 if args.quiet else 1,
     )
     with _writing("comparison folder", args.out), folder_lock(args.out), recording() as log:
         check_output_folder(args.out, args.force)
@@ -580,8 +704,9 @@ def _compare(args) -> int:
     split = outcome.split.description
     print(f"{outcome.dataset.name}: {split['n_train']} train / {split['n_test']} test samples; "
           f"{args.latent}-D codes; metrics on the test split")
-    rows = summary_rows({name: r.metrics for name, r in outcome.results.items()})
-    print(_format_table(rows, ["method", *TABLE_COLUMNS.values()]))
+    rows = [{"metric": metric, **{name: r.metrics.get(metric) for name, r in outcome.results.items()}}
+            for metric in TABLE_METRICS]
+    print(_format_table(rows, ["metric", *outcome.results]))
     print(f"comparison folder: {out} (report.html)")
     return 0
 
@@ -591,23 +716,26 @@ def _cluster(args) -> int:
     from aelab.logs import recording
     from aelab.runs import check_output_folder
 
-    if args.sweep is not None and args.k is not None and "--k" in _changed_options(args, "cluster", "--out", args.out):
+    changed = _changed_options(args, "cluster", "--out", args.out)
+    _refuse_ignored_kind_options(args, changed)
+    if args.sweep is not None and args.k is not None and "--k" in changed:
         raise UsageError(f"--sweep chooses k (the highest silhouette over {args.sweep[0]}..{args.sweep[1]}), so --k "
                          f"{args.k} would do nothing; leave out --k, or --sweep to use k = {args.k}")
     check_output_folder(args.out, args.force)
     job = ClusterJob(data=_data_options(args), method=args.method,
-                     k=None if args.sweep is not None else args.k, sweep=args.sweep, hidden=args.hidden,
-                     n_components=args.latent, epochs=args.epochs, random_state=args.seed, device=args.device,
+                     k=None if args.sweep is not None else args.k, sweep=args.sweep, kind=args.kind,
+                     hidden=args.hidden, n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                     learning_rate=args.lr, random_state=args.seed, device=args.device,
                      verbose=0 if args.quiet else 1, augment=args.augment)
     with recording() as log:
         outcome = run_clustering(job)
         with _writing("cluster folder", args.out):
             out = write_clustering(outcome, args.out, force=args.force, report=_report_options(args), log=log)
     metrics = outcome.metrics
-    print(f"{outcome.dataset.name}: {metrics['n_samples']} samples, {args.method}, k = {metrics['k']}")
+    print(f"{outcome.dataset.name}: {_count(metrics['n_samples'], 'sample')}, {args.method}, k = {metrics['k']}")
     if outcome.sweep is not None:
         print(_format_table(outcome.sweep.rows(), ["k", "silhouette", "bic"]))
-    columns = [c for c in ("acc", "nmi", "ari") if c in metrics] + ["pretrain_seconds", "cluster_seconds"]
+    columns = [c for c in ("accuracy", "nmi", "ari") if c in metrics] + ["pretrain_seconds", "cluster_seconds"]
     print(_format_table([metrics], columns))
     print(f"cluster folder: {out} (assignments.csv, report.html)")
     return 0
@@ -647,25 +775,16 @@ def _bench(args) -> int:
     return 0
 
 
-def _write_array(path: Path, array) -> None:
-    import numpy as np
-
-    from aelab.io import atomic_write_bytes
-
-    suffix = path.suffix.lower()
-    buffer = io.BytesIO()
-    if suffix == ".npy":
-        np.save(buffer, array, allow_pickle=False)
-        atomic_write_bytes(path, buffer.getvalue())
-    elif suffix == ".csv":
-        text = io.StringIO()
-        np.savetxt(text, array, delimiter=",", fmt="%.7g")
-        atomic_write_bytes(path, text.getvalue().encode())
-    else:
-        raise UsageError(f"--out {path} must end in .npy or .csv")
-
-
 _APPLIED = {"encode": "codes", "reconstruct": "reconstructions", "score": "reconstruction errors"}
+
+
+def _column_names(what: str) -> Callable[[int], list[str]]:
+    """The header of a CSV or Parquet output of encode (``ae0``, ``ae1`` ...), reconstruct (``x0``, ``x1`` ...,
+    the input's features) or score (``reconstruction_error``)."""
+    if what == "score":
+        return lambda n: ["reconstruction_error"]
+    prefix = "ae" if what == "encode" else "x"
+    return lambda n: [f"{prefix}{i}" for i in range(n)]
 
 
 def _apply_function(model, what: str):
@@ -685,13 +804,15 @@ def _check_features(name: str, n_features: int, model) -> None:
 
 def _apply_run(args, what: str) -> int:
     from aelab.data.dataset import skipped_message
-    from aelab.data.streaming import STREAM_SUFFIXES, StreamingSource, write_streamed
+    from aelab.data.streaming import OUTPUT_SUFFIXES, STREAM_SUFFIXES, StreamingSource, write_rows, write_streamed
     from aelab.pipeline import load_run
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".npy", ".csv"):
-        raise UsageError(f"--out {out} must end in .npy or .csv")
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"--out {out} must end in {', '.join(OUTPUT_SUFFIXES)}")
     _refuse_folder("--out", out)
+    if out.exists() and not args.force:
+        raise UsageError(f"--out {out} already exists; pass --force to replace it, or another --out")
     model = load_run(args.run, device=args.device)
     function = _apply_function(model, what)
     data = _data_options(args)
@@ -702,7 +823,7 @@ def _apply_run(args, what: str) -> int:
         source = StreamingSource(path, label_column=data.label_column)
         _check_features(str(path), source.n_features, model)
         with _writing(_APPLIED[what], out):
-            shape = write_streamed(source, function, out)
+            shape = write_streamed(source, function, out, _column_names(what))
     else:
         dataset, skipped = data.load()
         if len(skipped):
@@ -710,8 +831,7 @@ def _apply_run(args, what: str) -> int:
         _check_features(dataset.name, dataset.n_features, model)
         result = function(dataset.X)
         with _writing(_APPLIED[what], out):
-            _write_array(out, result)
-        shape = result.shape
+            shape = write_rows(iter([result]), len(result), out, _column_names(what))
     print(f"wrote {shape[0]} x {shape[1]} {_APPLIED[what]} to {out}")
     return 0
 
@@ -724,16 +844,19 @@ def _detect(args) -> int:
         raise UsageError(f"--out {args.out} must end in .csv")
     _refuse_folder("--out", args.out)
     _refuse_folder("--report", args.report)
-    job = DetectJob(data=_data_options(args, name=args.train), score=args.score, out=args.out, report=args.report,
-                    scorer=args.scorer, contamination=args.contamination, architecture=args.architecture,
-                    hidden=args.hidden, n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size,
-                    random_state=args.seed, device=args.device, verbose=0 if getattr(args, "quiet", False) else 1)
+    _refuse_ignored_kind_options(args, _changed_options(args, "detect", "--data", args.data, "--score", args.score,
+                                                        "--out", args.out))
+    job = DetectJob(data=_data_options(args), score=args.score, out=args.out, report=args.report,
+                    scorer=args.scorer, contamination=args.contamination, kind=args.kind, hidden=args.hidden,
+                    n_components=args.latent, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                    patience=args.patience, random_state=args.seed, device=args.device,
+                    verbose=0 if args.quiet else 1, force=args.force)
     with recording() as log:
         outcome = run_detection(job)
         with _writing("scores and report", args.out):
             out, report = write_detection(outcome, _report_options(args), log=log)
     numbers = summary(outcome)
-    print(f"scored {numbers['n']} rows with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
+    print(f"scored {_count(numbers['n'], 'row')} with {numbers['scorer']}: {numbers['flagged']} flagged as anomalies "
           f"(threshold {numbers['threshold']:.6g})")
     print(f"scores: {out}; report: {report}")
     return 0
@@ -754,17 +877,19 @@ def _export(args) -> int:
 
 
 def _datasets(args) -> int:
-    from aelab.data import describe_builtin
+    from aelab.data.builtin import list_builtin
 
-    for row in describe_builtin(args.data_dir):
-        print(f"{row['name']:<14} {row['description']}\n{'':<14} {row['status']}; {row['source']}")
+    for row in list_builtin(args.data_dir):
+        where = row["where"] or ("not found: pass --data-dir or set AELAB_DATA_DIR to a folder of its IDX files"
+                                 if row["name"] in ("mnist", "fashion-mnist") else "not installed")
+        print(f"{row['name']:<14} {row['size']}: {row['description']}\n{'':<14} {where}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``aelab`` console script."""
-    try:  # building the parser imports torch: Ctrl-C from here on is one line too
-        args = build_parser().parse_args(argv)
+    try:  # the commands import torch: Ctrl-C from here on is one line too
+        args = _parse(argv)
         args.command_line = "aelab " + shlex.join(sys.argv[1:] if argv is None else argv)
         handler = {"train": _train, "encode": lambda a: _apply_run(a, "encode"),
                    "reconstruct": lambda a: _apply_run(a, "reconstruct"), "score": lambda a: _apply_run(a, "score"),

@@ -18,9 +18,9 @@ from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import ari, clustering_accuracy, nmi
-from aelab.parts.augmentations import augmentation, image_augmentation
+from aelab.parts.augmentations import augmentation
 from aelab.report import ReportOptions, figure_pngs, render_report
-from aelab.runs import write_folder
+from aelab.runs import image_shape, kind_parts, write_folder
 
 #: The range of k tried by ``--k auto`` when no ``--sweep`` is given.
 DEFAULT_SWEEP = (2, 15)
@@ -40,10 +40,12 @@ class ClusterJob:
     method: str = "n2d"
     k: int | None = 10
     sweep: tuple[int, int] | None = None
+    kind: str = "vanilla"
     hidden: tuple[int, ...] = CLUSTERING_HIDDEN
     n_components: int = 10
     epochs: int = 200
     batch_size: int = 256
+    learning_rate: float = 1e-3
     random_state: int = 0
     device: str = "auto"
     verbose: int = 0
@@ -90,9 +92,10 @@ def run_clustering(job: ClusterJob) -> ClusterOutcome:
         raise ValueError(f"n_components={job.n_components} is more than the {X.shape[1]} features of {dataset.name}; "
                          "pass a smaller --latent")
     autoencoder = clustering_autoencoder(n_components=job.n_components, epochs=job.epochs,
-                                         random_state=job.random_state, hidden=tuple(job.hidden),
-                                         batch_size=job.batch_size, device=job.device, verbose=job.verbose,
-                                         augmentation=image_augmentation(dataset, job.augment))
+                                         random_state=job.random_state, batch_size=job.batch_size,
+                                         learning_rate=job.learning_rate, device=job.device, verbose=job.verbose,
+                                         **kind_parts(job.kind, job.hidden, job.augment, image_shape(dataset),
+                                                      dataset.name))
     with stage(logger, f"pretraining the autoencoder on {plural(len(X), 'sample')} of {dataset.name}") as pretraining:
         autoencoder.fit(X)
     pretrain_seconds = pretraining.seconds
@@ -116,7 +119,7 @@ def run_clustering(job: ClusterJob) -> ClusterOutcome:
     if hasattr(model, "n_iter_"):
         metrics["iterations"] = model.n_iter_
     if dataset.y is not None and len(np.unique(dataset.y)) >= 2:
-        metrics.update(acc=clustering_accuracy(dataset.y, labels), nmi=nmi(dataset.y, labels),
+        metrics.update(accuracy=clustering_accuracy(dataset.y, labels), nmi=nmi(dataset.y, labels),
                        ari=ari(dataset.y, labels))
     # N2D's clusters live in its UMAP embedding, the others in the code
     space = getattr(model, "embedding_", code)
@@ -166,7 +169,7 @@ def write_clustering(outcome: ClusterOutcome, out: str | os.PathLike, force: boo
         if outcome.sweep is not None:
             tables["sweep over k (Gaussian mixtures of the code)"] = outcome.sweep.rows()
         notes = ["ACC after Hungarian matching of clusters to labels, NMI and ARI, all on every sample."
-                 if "acc" in row else "The data have no labels: only the clusters are reported."]
+                 if "accuracy" in row else "The data have no labels: only the clusters are reported."]
         (staging / "report.html").write_text(
             render_report(f"aelab cluster: {outcome.job.method} on {dataset.name}, k = {row['k']}", config, tables,
                           pngs, notes=notes, command=report and report.command), encoding="utf-8")

@@ -29,9 +29,9 @@ from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
-from aelab.parts import Dense
+from aelab.names import METHODS as METHOD_NAMES
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
-from aelab.runs import scale_split, write_folder
+from aelab.runs import image_shape, kind_parts, scale_split, write_folder
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ class CompareJob:
     """Everything ``aelab compare`` needs, recorded as the folder's config.json."""
 
     data: DataOptions = field(default_factory=DataOptions)
-    methods: tuple[str, ...] = ("raw", "pca", "tsne", "umap", "ae")
+    methods: tuple[str, ...] = METHOD_NAMES
     n_components: int = 2
+    kind: str = "vanilla"
     hidden: tuple[int, ...] = (512, 256)
     epochs: int | None = None
     batch_size: int = 256
@@ -52,6 +53,7 @@ class CompareJob:
     device: str = "auto"
     n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
     verbose: int = 0
+    augment: str = "none"
 
 
 @dataclass
@@ -59,17 +61,18 @@ class Method:
     """One entry of the method registry."""
 
     description: str
-    make: Callable[[CompareJob], Any]
+    make: Callable[[CompareJob, Dataset], Any]
 
 
-def _autoencoder(job: CompareJob):
-    return Autoencoder(encoder=Dense(hidden=tuple(job.hidden)), n_components=job.n_components, epochs=job.epochs,
-                       batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
-                       random_state=job.random_state, device=job.device, verbose=job.verbose)
+def _autoencoder(job: CompareJob, dataset: Dataset):
+    return Autoencoder(**kind_parts(job.kind, job.hidden, job.augment, image_shape(dataset), dataset.name),
+                       n_components=job.n_components, epochs=job.epochs, batch_size=job.batch_size,
+                       learning_rate=job.learning_rate, patience=job.patience, random_state=job.random_state,
+                       device=job.device, verbose=job.verbose)
 
 
-def _baseline(name: str) -> Callable[[CompareJob], Any]:
-    def make(job: CompareJob):
+def _baseline(name: str) -> Callable[[CompareJob, Dataset], Any]:
+    def make(job: CompareJob, dataset: Dataset):
         if name == "raw":
             return baselines.RawInput()
         if name == "pca":
@@ -88,17 +91,15 @@ METHODS: dict[str, Method] = {
     "tsne": Method("t-SNE (openTSNE); test points placed by TSNEEmbedding.transform", _baseline("tsne")),
     "umap": Method("UMAP (umap-learn); test points placed by its transform",
                    _baseline("umap")),
-    "ae": Method("dense autoencoder (aelab.Autoencoder)", _autoencoder),
+    "ae": Method("autoencoder (aelab.Autoencoder) of the kind --kind", _autoencoder),
 }
 
-# metric key -> short column header of the printed table
-TABLE_COLUMNS = {
-    "reconstruction_mse": "mse", "reconstruction_bce": "bce", "psnr": "psnr",
-    "kmeans_accuracy": "km_acc", "kmeans_nmi": "km_nmi", "kmeans_ari": "km_ari",
-    "gmm_accuracy": "gmm_acc", "gmm_nmi": "gmm_nmi", "gmm_ari": "gmm_ari",
-    "silhouette": "silh", "trustworthiness": "trust", "knn_accuracy": "knn5_acc",
-    "fit_seconds": "fit_s", "transform_seconds": "embed_s",
-}
+#: The metrics of the summary table, as metrics.json names them.
+TABLE_METRICS = (
+    "reconstruction_mse", "reconstruction_bce", "psnr", "kmeans_accuracy", "kmeans_nmi", "kmeans_ari",
+    "gmm_accuracy", "gmm_nmi", "gmm_ari", "silhouette", "trustworthiness", "knn_accuracy", "fit_seconds",
+    "transform_seconds",
+)
 
 #: How the comparison measures; what each metric is, is in aelab.metrics.METRIC_DEFINITIONS, which the report's
 #: table shows beside the values.
@@ -180,7 +181,7 @@ def run_comparison(job: CompareJob) -> CompareOutcome:
     if job.n_components > dataset.n_features:
         raise ValueError(f"the latent size {job.n_components} exceeds the {dataset.n_features} features of "
                          f"{dataset.name}; pass a smaller --latent")
-    estimators = {name: METHODS[name].make(job) for name in methods}
+    estimators = {name: METHODS[name].make(job, dataset) for name in methods}
     split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
     results = {}
@@ -208,9 +209,8 @@ def comparison_figures(outcome: CompareOutcome) -> dict[str, Any]:
 
 
 def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per method with the short column names of ``TABLE_COLUMNS``."""
-    return [{"method": name, **{short: metrics.get(key) for key, short in TABLE_COLUMNS.items()}}
-            for name, metrics in results.items()]
+    """One row per method with the metrics of ``TABLE_METRICS``."""
+    return [{"method": name, **{key: metrics.get(key) for key in TABLE_METRICS}} for name, metrics in results.items()]
 
 
 def comparison_report(outcome: CompareOutcome, figure_pngs: dict[str, bytes], config: dict[str, Any],

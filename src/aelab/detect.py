@@ -37,8 +37,9 @@ from aelab.data.dataset import first_bad_value
 from aelab.data.files import LABEL_COLUMN_NAMES
 from aelab.io import atomic_write_text, json_safe
 from aelab.logs import RunLog, plural, stage
-from aelab.parts import Conv, Gaussian
+from aelab.parts import Gaussian
 from aelab.report import ReportOptions, figure_pngs, render_report
+from aelab.runs import image_shape, kind_parts
 
 #: The most anomalous samples shown in the report.
 N_TOP = 20
@@ -48,7 +49,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DetectJob:
-    """Everything ``aelab detect`` needs; None model options keep the default autoencoder's.
+    """Everything ``aelab detect`` needs; None model options keep the default autoencoder's
+    (``aelab.anomaly.default_autoencoder``), and ``kind`` replaces its parts by those of a kind of
+    ``aelab.parts.kinds.KINDS``.
 
     ``data`` names the normal data to train on; the data to score, ``score``, is read with the same
     ``data_dir`` and ``label_column`` where they apply to it.
@@ -60,14 +63,17 @@ class DetectJob:
     report: str | None = None
     scorer: str = DEFAULT_SCORER
     contamination: float = 0.1
-    architecture: str | None = None
+    kind: str = "vanilla"
     hidden: tuple[int, ...] | None = None
     n_components: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
+    learning_rate: float | None = None
+    patience: int | None = None
     random_state: int = 0
     device: str = "auto"
     verbose: int = 0
+    force: bool = False
 
     def report_path(self) -> Path:
         return Path(self.report) if self.report else Path(self.out).with_suffix(".html")
@@ -145,23 +151,22 @@ def _check_rows_finite(dataset: Dataset, what: str) -> None:
 def _autoencoder(job: DetectJob, train: Dataset):
     ae = default_autoencoder(train.n_features, n_samples=train.n_samples, random_state=job.random_state,
                              device=job.device)
-    if job.architecture == "conv":
-        if not train.is_image:
-            raise ValueError(f"--architecture conv needs images, but {train.name} has samples of shape "
-                             f"{train.sample_shape}; use --architecture dense")
-        ae.set_params(encoder=Conv(sample_shape=tuple(train.sample_shape)))
-    elif job.hidden is not None:
-        ae.set_params(encoder__hidden=tuple(job.hidden))
+    shape = image_shape(train)
+    parts = kind_parts(job.kind, ae.encoder.hidden if job.hidden is None else job.hidden, "none", shape, train.name)
+    if parts["encoder"].needs_image_shape and shape is None:
+        raise ValueError(f"--kind {job.kind} needs images, but {train.name} has samples of shape "
+                         f"{train.sample_shape}; use a dense kind such as vanilla")
+    ae.set_params(**parts)
     overrides = {"n_components": job.n_components, "epochs": job.epochs, "batch_size": job.batch_size,
-                 "verbose": job.verbose}
+                 "learning_rate": job.learning_rate, "patience": job.patience, "verbose": job.verbose}
     ae.set_params(**{k: v for k, v in overrides.items() if v is not None})
-    if job.scorer == "elbo":
-        ae.set_params(latent=Gaussian(), loss="bce")
+    if job.scorer == "elbo":  # the ELBO reads the data as probabilities, from a Gaussian code
+        ae.set_params(loss="bce", **({} if ae.latent.has_elbo else {"latent": Gaussian()}))
     return ae
 
 
 def _data_options(job: DetectJob, name: str) -> DataOptions:
-    """The data options of ``name`` (--train or --score): ``data_dir`` and ``label_column`` are shared by the two
+    """The data options of ``name`` (--data or --score): ``data_dir`` and ``label_column`` are shared by the two
     and apply to those that read them; they are refused when they apply to neither
     (aelab.data.check_data_options)."""
     data, score = job.data.name, job.score
@@ -177,17 +182,17 @@ def run_detection(job: DetectJob) -> DetectOutcome:
     """Load and check both datasets, train the detector on the normal data and score the new data."""
     check_scorer(job.scorer, ("auto", *(s for s in SCORERS if s != "ocsvm")))
     check_contamination(job.contamination)
-    if job.architecture == "conv" and job.hidden is not None:
-        raise ValueError("--hidden sets the widths of dense layers, but --architecture conv uses convolutions and "
-                         "takes no --hidden; leave out --hidden, or use --architecture dense")
+    for path in (job.out, job.report_path()):
+        if Path(path).exists() and not job.force:
+            raise ValueError(f"{path} already exists; pass --force to replace it, or another --out")
     train_options, score_options = _data_options(job, job.data.name), _data_options(job, job.score)
     train = load_dataset(train_options.name, data_dir=train_options.data_dir, label_column=train_options.label_column)
-    _check_rows_finite(train, "--train")
+    _check_rows_finite(train, "--data")
     if str(job.score).lower().endswith(".csv") and Path(job.score).is_file():
         check_csv_rows(job.score, train.n_features, score_options.label_column)
     data = load_dataset(job.score, data_dir=score_options.data_dir, label_column=score_options.label_column)
     if data.n_features != train.n_features:
-        raise ValueError(f"--score {data.name} has {data.n_features} features per row but --train {train.name} has "
+        raise ValueError(f"--score {data.name} has {data.n_features} features per row but --data {train.name} has "
                          f"{train.n_features}; pass data with the same columns as the training data")
     _check_rows_finite(data, "--score")
     scaling = MinMaxScaling.fit(train.X, per_feature=not train.is_image)

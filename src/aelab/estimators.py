@@ -21,6 +21,7 @@ from aelab.data.dataset import bad_values
 from aelab.data.streaming import DeviceStream, StreamingSource
 from aelab.frames import as_input_features
 from aelab.io import atomic_write_bytes, atomic_write_json, json_safe
+from aelab.names import ON_DIVERGENCE
 from aelab.nn import OUTPUT_ACTIVATIONS, AutoencoderNetwork
 from aelab.objectives import RECONSTRUCTION_LOSSES, reconstruction_error
 from aelab.parts.base import (
@@ -57,7 +58,6 @@ from aelab.training import (
     train_network,
 )
 from aelab.training.callbacks import check_callbacks
-from aelab.training.faults import ON_DIVERGENCE
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,11 @@ MIN_EPOCHS = 10
 MAX_EPOCHS = 500
 #: What a fit says when its best epoch is its last: the loss was still going down when training ended.
 STILL_IMPROVING = "still improving at the last epoch: train longer"
+
+
+def still_improving_warning(n_epochs: int) -> str:
+    """The warning of a fit whose best epoch was its last, the ``n_epochs``-th."""
+    return f"{STILL_IMPROVING} (epoch {n_epochs} of {n_epochs} was the best; raise epochs)"
 #: The version of the model folder's model.json this aelab writes and reads: 2 records the parts, 3 also the
 #: epoch limit the fit chose (``epochs_``).
 MODEL_FORMAT_VERSION = 3
@@ -168,9 +173,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     compile : bool, default=False
         Compile the training step with ``torch.compile`` on the first batch; if that fails (no C compiler,
         an operation it does not support) a RuntimeWarning says why and training goes on without it.
-    on_divergence : {"stop", "restore_halve_lr"}, default="stop"
+    on_divergence : {"stop", "restore-halve-lr"}, default="stop"
         What a NaN or infinite training loss does. ``stop``: fit raises a ValueError naming the epoch (the
-        network keeps the weights of the last good epoch). ``restore_halve_lr``: the weights and optimizer
+        network keeps the weights of the last good epoch). ``restore-halve-lr``: the weights and optimizer
         state of the last good epoch are restored, the learning rate halved and the epoch trained again, at
         most 4 times in a run.
     callbacks : list of aelab.training.Callback or None, default=None
@@ -192,7 +197,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The most epochs the fit could run: ``epochs``, or the number the step budget chose for ``None``.
     n_epochs_ : int
         Epochs run. When the best epoch is the last (``best_epoch_ == n_epochs_``) the loss was still going
-        down: fit logs ``STILL_IMPROVING`` as a warning on the logger ``aelab.estimators``.
+        down: fit logs ``STILL_IMPROVING`` on the logger ``aelab.estimators``, as a warning when ``verbose`` is
+        positive and at DEBUG level otherwise.
     best_epoch_ : int
         The epoch whose weights were kept (1-based).
     epoch_seconds_ : list of float
@@ -528,9 +534,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_epochs_ = result.n_epochs
         self.best_epoch_ = result.best_epoch
         self.epoch_seconds_ = result.epoch_seconds
-        if self.best_epoch_ == self.n_epochs_:
-            logger.warning("%s (epoch %d of %d was the best; raise epochs)", STILL_IMPROVING, self.n_epochs_,
-                           self.n_epochs_)
+        if self.best_epoch_ == self.n_epochs_:  # verbose=0 keeps it off a script's stderr; log.txt still has it
+            logger.log(logging.WARNING if self.verbose else logging.DEBUG, still_improving_warning(self.n_epochs_))
 
     def _training_settings(self, epochs: int) -> TrainingSettings:
         return TrainingSettings(epochs=epochs, batch_size=self.batch_size, learning_rate=float(self.learning_rate),

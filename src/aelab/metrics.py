@@ -24,9 +24,11 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "trustworthiness": "how far the 5 nearest neighbours in the code are near in the data too (on at most 2,000 "
                        "points); 1 is best",
     "knn_accuracy": "5-fold cross-validated accuracy of a 5-nearest-neighbour classifier on the code",
-    "test_elbo": "mean evidence lower bound of the test data (variational kinds); higher is better",
+    "elbo": "mean evidence lower bound of the test data (variational kinds); higher is better",
+    "max_epochs": "the most epochs the fit could run: --epochs, or the default step budget's (about 3,000 steps)",
     "epochs_run": "epochs trained",
     "best_epoch": "the epoch whose weights were kept: the lowest validation loss (training loss without one)",
+    "still_improving": "true when the best epoch was the last: the loss was still falling, so train longer",
     "final_train_loss": "training loss of the last epoch",
     "best_validation_loss": "the lowest validation loss over the epochs",
     "fit_seconds": "seconds to fit on the training split",

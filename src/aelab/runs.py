@@ -17,13 +17,14 @@ import numpy as np
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
-from aelab.estimators import DEFAULT_STEPS, MAX_EPOCHS, MIN_EPOCHS, STILL_IMPROVING, Autoencoder
+from aelab.estimators import (DEFAULT_STEPS, MAX_EPOCHS, MIN_EPOCHS, STILL_IMPROVING, Autoencoder,
+                              still_improving_warning)
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json
 from aelab.locks import busy_message, other_writer
 from aelab.logs import RunLog, plural, stage
-from aelab.metrics import reconstruction_bce, reconstruction_mse, score_code, score_reconstruction
+from aelab.metrics import reconstruction_bce, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
 from aelab.parts.kinds import kind
 from aelab.pipeline import PREPROCESSING_FILE, preprocessing_record
@@ -38,8 +39,6 @@ CHECKPOINT_FOLDER = "checkpoint"
 JOB_FILE = "job.json"
 #: The file of every folder a job writes that holds the job's log lines (aelab.logs).
 LOG_FILE = "log.txt"
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,19 +73,37 @@ class TrainJob:
         kind has no dense widths, the sparse kind's encoder is sigmoid); ``sample_shape`` (None for data
         that are not images) is passed to the parts that work on images.
         """
-        params = kind(
-            self.kind, hidden=tuple(self.hidden), activation=self.activation, n_components=self.n_components,
-            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            patience=self.patience, random_state=self.random_state, device=self.device, verbose=self.verbose,
-            precision=self.precision, compile=self.compile, on_divergence=self.on_divergence,
-        )
-        params["augmentation"] = augmentation(self.augment, sample_shape)
-        if params["augmentation"] is not None and sample_shape is None:
-            raise ValueError(f"--augment {self.augment} moves images, but {self.data.name} does not hold images; leave "
-                             "out --augment for data that are not images")
-        if params["encoder"].needs_image_shape and sample_shape is not None:
-            params["encoder"].set_params(sample_shape=tuple(sample_shape))
-        return Autoencoder(**params)
+        return Autoencoder(**kind_parts(self.kind, self.hidden, self.augment, sample_shape, self.data.name,
+                                        activation=self.activation), n_components=self.n_components,
+                           loss=self.loss, epochs=self.epochs, batch_size=self.batch_size,
+                           learning_rate=self.learning_rate, patience=self.patience, random_state=self.random_state,
+                           device=self.device, verbose=self.verbose, precision=self.precision, compile=self.compile,
+                           on_divergence=self.on_divergence)
+
+
+def kind_parts(kind_name: str, hidden: tuple[int, ...], augment: str, sample_shape: tuple[int, ...] | None,
+               data_name: str, activation: str | None = None) -> dict[str, Any]:
+    """The parts of the autoencoder a job names by ``--kind``, ``--hidden``, ``--activation`` and ``--augment``,
+    for data of ``sample_shape`` (None for data that are not images): the ``Autoencoder`` parameters encoder,
+    latent, corruption, augmentation and penalties.
+
+    ``hidden`` and ``activation`` go to the kind's encoder where the kind does not fix them (the conv kind
+    has no dense widths, the sparse kind's encoder is sigmoid); the parts that work on images get
+    ``sample_shape``. A ValueError when ``augment`` or the kind needs images and the data are not images.
+    """
+    params = kind(kind_name, hidden=tuple(hidden), activation=activation)
+    params["augmentation"] = augmentation(augment, sample_shape)
+    if params["augmentation"] is not None and sample_shape is None:
+        raise ValueError(f"--augment {augment} moves images, but {data_name} does not hold images; leave "
+                         "out --augment for data that are not images")
+    if params["encoder"].needs_image_shape and sample_shape is not None:
+        params["encoder"].set_params(sample_shape=tuple(sample_shape))
+    return params
+
+
+def image_shape(dataset: Dataset) -> tuple[int, ...] | None:
+    """The sample shape of ``dataset`` when its samples are images (2 or 3 dimensions), else None."""
+    return tuple(dataset.sample_shape) if len(dataset.sample_shape) in (2, 3) else None
 
 
 @dataclass
@@ -123,7 +140,7 @@ STREAM_PCA_ROWS = 20_000
 
 def _prepare_in_memory(job: TrainJob):
     dataset, skipped = job.data.load(job.random_state)
-    estimator = job.estimator(sample_shape=dataset.sample_shape if len(dataset.sample_shape) in (2, 3) else None)
+    estimator = job.estimator(sample_shape=image_shape(dataset))
     estimator.check_params(dataset.n_features)  # fail on bad settings before any work
     split = job.data.split(dataset, job.random_state)
     scaling, X_train, X_test = scale_split(dataset, split)
@@ -192,6 +209,8 @@ def run_training(job: TrainJob, distributed=None, checkpoint: str | os.PathLike 
     ae_seconds = training.seconds
     if distributed is not None and not distributed.is_main:
         return None
+    if not job.verbose and estimator.best_epoch_ == estimator.n_epochs_:  # quiet keeps the warnings
+        logger.warning(still_improving_warning(estimator.n_epochs_))
     # from here on the checkpoint records a finished training: a failure below is finished by --resume
     with stage(logger, "fitting PCA, measuring both codes and drawing the figures"):
         return measure_run(job, dataset, split, scaling, estimator, ae_seconds, X_pca, X_test, skipped)
@@ -243,7 +262,7 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
 
     history = estimator.history_
     metrics = {
-        "autoencoder": {
+        "ae": {
             "fit_seconds": ae_seconds,
             "max_epochs": estimator.epochs_,
             "epochs_run": estimator.n_epochs_,
@@ -251,16 +270,14 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
             "still_improving": estimator.best_epoch_ == estimator.n_epochs_,
             "final_train_loss": history["train_loss"][-1],
             "best_validation_loss": min(history["validation_loss"]) if history["validation_loss"] else None,
-            "test_reconstruction_mse": reconstruction_mse(X_test, reconstruction),
             **_reconstruction_scores(X_test, X_unit, reconstruction),
             **code_metrics(X_test, code, split.y_test, job.random_state),
-            **({"test_elbo": float(np.mean(estimator.elbo(X_unit, random_state=job.random_state)))}
+            **({"elbo": float(np.mean(estimator.elbo(X_unit, random_state=job.random_state)))}
                if estimator.has_elbo else {}),
             CLIPPED_KEY: n_clipped,
         },
-        f"pca-{job.n_components}": {
+        "pca": {
             "fit_seconds": pca_seconds,
-            "test_reconstruction_mse": reconstruction_mse(X_test, pca_reconstruction),
             **_reconstruction_scores(X_test, X_unit, pca_reconstruction),
             **code_metrics(X_test, pca_code, split.y_test, job.random_state),
             CLIPPED_KEY: n_clipped,
@@ -268,7 +285,7 @@ def measure_run(job: TrainJob, dataset: Dataset, split: Split, scaling: MinMaxSc
         "history": history,
     }
     outcome = TrainOutcome(job, dataset, split, scaling, estimator, metrics,
-                           codes={"autoencoder": code, f"pca-{job.n_components}": pca_code}, skipped_rows=skipped)
+                           codes={"ae": code, "pca": pca_code}, skipped_rows=skipped)
     outcome.figures = run_figures(outcome, X_test, {"": (estimator, code, reconstruction),
                                                     PCA_SUFFIX: (pca, pca_code, pca_reconstruction)})
     return outcome
@@ -286,7 +303,7 @@ def training_length(outcome: TrainOutcome) -> dict[str, Any]:
 
 def still_improving_message(outcome: TrainOutcome) -> str | None:
     """``STILL_IMPROVING`` with the epochs, when the best epoch of the run was its last; else None."""
-    if not outcome.metrics["autoencoder"]["still_improving"]:
+    if not outcome.metrics["ae"]["still_improving"]:
         return None
     n = outcome.estimator.n_epochs_
     return f"{STILL_IMPROVING} (epoch {n} of {n} was the best; pass a larger --epochs)"
@@ -294,7 +311,7 @@ def still_improving_message(outcome: TrainOutcome) -> str | None:
 
 def clipped_message(outcome: TrainOutcome) -> str | None:
     """What the run says when BCE and the ELBO measured clipped test values; None when none were clipped."""
-    n_clipped = outcome.metrics["autoencoder"].get(CLIPPED_KEY, 0)
+    n_clipped = outcome.metrics["ae"].get(CLIPPED_KEY, 0)
     if not n_clipped:
         return None
     return (f"{n_clipped} of {outcome.split.X_test.size} test values lie outside the training range after scaling; "
@@ -377,8 +394,7 @@ def run_report(outcome: TrainOutcome, figure_pngs: dict[str, bytes], config: dic
         except MissingExtra as e:  # the report is written without its one interactive part
             logger.warning("the report has no latent explorer: %s", e)
             notes.append(f"No latent explorer: {e}.")
-    methods = {name: {k: v for k, v in values.items() if k != "test_reconstruction_mse"}
-               for name, values in outcome.metrics.items() if name != "history"}
+    methods = {name: values for name, values in outcome.metrics.items() if name != "history"}
     clipped = clipped_message(outcome)
     if clipped is not None:
         notes.append(clipped[0].upper() + clipped[1:] + ".")
@@ -494,6 +510,6 @@ def summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         if method == "history":
             continue
         rows.append({"method": method, **{k: values.get(k) for k in
-                                          ("test_reconstruction_mse", "kmeans_accuracy", "silhouette",
+                                          ("reconstruction_mse", "kmeans_accuracy", "silhouette",
                                            "fit_seconds")}})
     return rows

@@ -60,18 +60,19 @@ def run(settings: StudySettings) -> StudyResult:
                 ae.fit(data.X_train)
             code = ae.transform(data.X_test)
             reconstruction = ae.reconstruct(data.X_test)
-            row = {**_code_row(name, code, y, seed), "test_mse": reconstruction_mse(data.X_test, reconstruction),
-                   "epochs_run": ae.n_epochs_, "train_seconds": fit.seconds}
+            row = {**_code_row(name, code, y, seed),
+                   "reconstruction_mse": reconstruction_mse(data.X_test, reconstruction),
+                   "epochs_run": ae.n_epochs_, "fit_seconds": fit.seconds}
             rows.append(row)
             codes[f"AE {name}"] = code
             strips[name] = reconstruction[:N_STRIP]
-            logger.info(f"{NAME}: hidden {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, "
-                        f"{fit.seconds:.1f} s")
+            logger.info(f"{NAME}: hidden {name}: ACC {row['kmeans_accuracy']:.3f}, "
+                        f"MSE {row['reconstruction_mse']:.4f}, {fit.seconds:.1f} s")
         tsne = TSNEBaseline(n_components=2, random_state=seed)
         with Stopwatch() as fit:
             tsne_code = tsne.fit(data.X_test).transform(data.X_test)
-        rows.append({**_code_row("t-SNE (raw test data)", tsne_code, y, seed), "test_mse": None,
-                     "epochs_run": None, "train_seconds": fit.seconds})
+        rows.append({**_code_row("t-SNE (raw test data)", tsne_code, y, seed), "reconstruction_mse": None,
+                     "epochs_run": None, "fit_seconds": fit.seconds})
         codes["t-SNE of the raw test data"] = tsne_code
         logger.info(f"{NAME}: t-SNE: ACC {rows[-1]['kmeans_accuracy']:.3f}, {fit.seconds:.1f} s")
 
@@ -92,5 +93,5 @@ def run(settings: StudySettings) -> StudyResult:
         tables={"metrics on the test split": rows}, figures=figures,
         notes=["k-means with one cluster per class (10 restarts); ACC after Hungarian matching; silhouette with "
                "the true labels; t-SNE (openTSNE) is fitted on the test data themselves.",
-               "train_seconds: wall-clock time of fit, validation and early stopping included."],
+               "fit_seconds: wall-clock time of fit, validation and early stopping included."],
         seconds=total.seconds)

@@ -86,14 +86,14 @@ def run(settings: StudySettings) -> StudyResult:
         require_labels(y_test, dataset.name, NAME)
         seed = settings.random_state
         ae_params = dict(AUTOENCODER, epochs=settings.epochs_or(full=AUTOENCODER["epochs"], quick=3))
-        rows = [{"method": f"raw {X_test.shape[1]}-D", "silhouette": silhouette(X_test, y_test), "test_mse": None,
+        rows = [{"method": "raw", "silhouette": silhouette(X_test, y_test), "reconstruction_mse": None,
                  "fit_seconds": None, "iterations": None}]
 
         with Stopwatch() as fit:
             pca = PCA(n_components=2, random_state=seed).fit(X_train)
         pca_code = pca.transform(X_test)
-        rows.append({"method": "PCA-2", "silhouette": silhouette(pca_code, y_test),
-                     "test_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
+        rows.append({"method": "pca", "silhouette": silhouette(pca_code, y_test),
+                     "reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(pca_code)),
                      "fit_seconds": fit.seconds, "iterations": None})
 
         # The first torch optimizer of a process imports torch's compiler modules (seconds, once per process);
@@ -104,9 +104,9 @@ def run(settings: StudySettings) -> StudyResult:
         with Stopwatch() as ae_fit:
             ae.fit(X_train)
         ae_code = ae.transform(X_test)
-        rows.append({"method": "aelab Autoencoder, 2-D code", "silhouette": silhouette(ae_code, y_test),
-                     "test_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)), "fit_seconds": ae_fit.seconds,
-                     "iterations": ae.n_epochs_})
+        rows.append({"method": "ae", "silhouette": silhouette(ae_code, y_test),
+                     "reconstruction_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)),
+                     "fit_seconds": ae_fit.seconds, "iterations": ae.n_epochs_})
         logger.info(f"{NAME}: aelab autoencoder: silhouette {rows[-1]['silhouette']:.3f}, {ae_fit.seconds:.2f} s")
 
         mlp = MLPRegressor(hidden_layer_sizes=(*HIDDEN, 2, *HIDDEN[::-1]), alpha=1e-15,
@@ -116,8 +116,8 @@ def run(settings: StudySettings) -> StudyResult:
             mlp.fit(X_train, X_train)
         code = mlp_code(mlp, X_test)
         rows.append({"method": "scikit-learn MLPRegressor, 2-D code", "silhouette": silhouette(code, y_test),
-                     "test_mse": reconstruction_mse(X_test, mlp.predict(X_test)), "fit_seconds": mlp_fit.seconds,
-                     "iterations": mlp.n_iter_})
+                     "reconstruction_mse": reconstruction_mse(X_test, mlp.predict(X_test)),
+                     "fit_seconds": mlp_fit.seconds, "iterations": mlp.n_iter_})
         logger.info(f"{NAME}: MLPRegressor: silhouette {rows[-1]['silhouette']:.3f}, {mlp_fit.seconds:.2f} s")
 
         codes = {"PCA-2": pca_code, "aelab autoencoder code": ae_code, "MLPRegressor code": code}

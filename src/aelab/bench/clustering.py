@@ -129,11 +129,11 @@ def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
 
 
 def _scores(y, labels) -> dict[str, float]:
-    return {"acc": clustering_accuracy(y, labels), "nmi": nmi(y, labels), "ari": ari(y, labels)}
+    return {"accuracy": clustering_accuracy(y, labels), "nmi": nmi(y, labels), "ari": ari(y, labels)}
 
 
 def _log_row(row: dict) -> None:
-    logger.info(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['acc']:.4f} NMI {row['nmi']:.4f} "
+    logger.info(f"{NAME}: seed {row['seed']}: {row['method']}: ACC {row['accuracy']:.4f} NMI {row['nmi']:.4f} "
                 f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
 
 
@@ -144,7 +144,7 @@ def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
         if not runs:
             continue
         row = {"method": method, "seeds": len(runs)}
-        for metric in ("acc", "nmi", "ari"):
+        for metric in ("accuracy", "nmi", "ari"):
             values = np.array([r[metric] for r in runs])
             row[f"{metric}_mean"] = float(values.mean())
             row[f"{metric}_std"] = float(values.std())
@@ -189,7 +189,7 @@ def run(settings: StudySettings) -> StudyResult:
                 per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
                 _log_row(per_seed[-1])
         summary = _summary(per_seed, pretrain_seconds)
-        best = max((r for r in summary if r["method"] in kept), key=lambda r: r["acc_mean"])
+        best = max((r for r in summary if r["method"] in kept), key=lambda r: r["accuracy_mean"])
         embedding, code, labels = kept[best["method"]]
         what = "the code" if embedding is None else "the UMAP embedding of the code"
         figures = {
@@ -226,4 +226,4 @@ def run(settings: StudySettings) -> StudyResult:
                   "device": settings.device, "augment": augment},
         data={"name": dataset.name, "n_train_used": len(X), "n_test_used": f"the same {len(X)}"},
         tables={"mean and standard deviation over seeds": summary, "every seed": per_seed},
-        figures=figures, notes=notes, extra={"published_acc": published}, seconds=total.seconds)
+        figures=figures, notes=notes, extra={"published_accuracy": published}, seconds=total.seconds)

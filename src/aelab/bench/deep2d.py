@@ -51,14 +51,14 @@ def run(settings: StudySettings) -> StudyResult:
             code = ae.transform(data.X_test)
             reconstruction = ae.reconstruct(data.X_test)
             scores = score_code(data.X_test, code, y, random_state=seed)
-            row = {"model": name, "test_mse": reconstruction_mse(data.X_test, reconstruction),
+            row = {"model": name, "reconstruction_mse": reconstruction_mse(data.X_test, reconstruction),
                    **{k: scores.get(k) for k in ("kmeans_accuracy", "kmeans_nmi", "gmm_accuracy", "silhouette",
                                                  "trustworthiness", "knn_accuracy")},
                    "codes_on_an_axis": float(np.mean((code == 0).any(axis=1))),
-                   "train_seconds": fit.seconds}
+                   "fit_seconds": fit.seconds}
             rows.append(row)
             codes[name] = code
-            logger.info(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['test_mse']:.4f}, "
+            logger.info(f"{NAME}: {name}: ACC {row['kmeans_accuracy']:.3f}, MSE {row['reconstruction_mse']:.4f}, "
                         f"{fit.seconds:.1f} s")
             if dataset.is_image:
                 slug = "relu" if params["encoder__code_activation"] else "linear"
@@ -74,7 +74,8 @@ def run(settings: StudySettings) -> StudyResult:
     relu, linear = rows
     notes = ["k-means and Gaussian mixture with one cluster per class; ACC after Hungarian matching; silhouette "
              "with the true labels; trustworthiness with 5 neighbours; 5-NN accuracy cross-validated on the code.",
-             f"Linear code minus ReLU code: test MSE {linear['test_mse'] - relu['test_mse']:+.4f}, k-means ACC "
+             f"Linear code minus ReLU code: test MSE {linear['reconstruction_mse'] - relu['reconstruction_mse']:+.4f}, "
+             "k-means ACC "
              f"{linear['kmeans_accuracy'] - relu['kmeans_accuracy']:+.3f}, silhouette "
              f"{linear['silhouette'] - relu['silhouette']:+.3f}, 5-NN accuracy "
              f"{(linear['knn_accuracy'] or 0) - (relu['knn_accuracy'] or 0):+.3f}."]

@@ -54,9 +54,9 @@ def compare_kinds(data: str, latents, epochs: int, kinds, n_train: int | None, n
         pca = PCA(n_components=latent, random_state=seed).fit(X_train)
         seconds = time.perf_counter() - started
         code = pca.transform(X_test)
-        result["rows"].append({"latent": latent, "method": f"pca-{latent}",
-                               "test_mse": reconstruction_mse(X_test, pca.inverse_transform(code)),
-                               **code_metrics(X_test, code, y_test, seed), "train_seconds": seconds})
+        result["rows"].append({"latent": latent, "method": "pca",
+                               "reconstruction_mse": reconstruction_mse(X_test, pca.inverse_transform(code)),
+                               **code_metrics(X_test, code, y_test, seed), "fit_seconds": seconds})
         for name in kinds:
             ae = Autoencoder(**kind(name, hidden=hidden, n_components=latent, epochs=epochs, learning_rate=1e-3,
                                     random_state=seed, device=device))
@@ -68,23 +68,24 @@ def compare_kinds(data: str, latents, epochs: int, kinds, n_train: int | None, n
             ae.fit(X_train)
             seconds = time.perf_counter() - started
             code = ae.transform(X_test)
-            row = {"latent": latent, "method": name, "test_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)),
-                   **code_metrics(X_test, code, y_test, seed), "train_seconds": seconds,
+            row = {"latent": latent, "method": name,
+                   "reconstruction_mse": reconstruction_mse(X_test, ae.reconstruct(X_test)),
+                   **code_metrics(X_test, code, y_test, seed), "fit_seconds": seconds,
                    "jacobian_norm": float(ae.jacobian_norm(X_test[:1000]).mean())}
             if ae.has_elbo:
-                row["test_elbo"] = float(ae.elbo(X_test, random_state=seed).mean())
+                row["elbo"] = float(ae.elbo(X_test, random_state=seed).mean())
             if name in ("vanilla", "denoising"):
                 result["denoising"].setdefault(str(latent), {"noisy_input": psnr(X_test, noisy)})[name] = psnr(
                     X_test, ae.denoise(noisy))
             result["rows"].append(row)
             accuracy = row.get("kmeans_accuracy")
-            logger.info("latent %d, %s: test MSE %.4f, k-means ACC %s, %.1f s", latent, name, row["test_mse"],
+            logger.info("latent %d, %s: test MSE %.4f, k-means ACC %s, %.1f s", latent, name, row["reconstruction_mse"],
                         "-" if accuracy is None else f"{accuracy:.3f}", seconds)
     return result
 
 
 def format_table(rows) -> str:
-    columns = ["latent", "method", "test_mse", "kmeans_accuracy", "train_seconds", "jacobian_norm", "test_elbo"]
+    columns = ["latent", "method", "reconstruction_mse", "kmeans_accuracy", "fit_seconds", "jacobian_norm", "elbo"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = []

@@ -46,7 +46,7 @@ QUICK_CLASSES = 3
 
 
 def method_name(family: str, scorer: str) -> str:
-    """The table's name of a method, e.g. ``autoencoder mse`` or ``raw lof``."""
+    """The table's name of a method, e.g. ``ae mse`` or ``raw lof``."""
     return f"{family} {scorer}"
 
 
@@ -88,12 +88,12 @@ def _score_class(c: int, data, y_train: np.ndarray, y_test: np.ndarray, settings
     for scorer in AUTOENCODER_SCORERS:
         with Stopwatch() as fit_scorer:
             fitted = AutoencoderScorer(scorer, seed).fit(ae, X_normal)
-        scores.record(method_name("autoencoder", scorer), c, fitted.score(ae, data.X_test),
+        scores.record(method_name("ae", scorer), c, fitted.score(ae, data.X_test),
                       fit.seconds + fit_scorer.seconds, normal)
     with Stopwatch() as fit_vae:
         vae.fit(X_normal)
         fitted = AutoencoderScorer(VAE_SCORER, seed).fit(vae, X_normal)
-    scores.record(method_name("variational autoencoder", VAE_SCORER), c, fitted.score(vae, data.X_test),
+    scores.record(method_name("variational ae", VAE_SCORER), c, fitted.score(vae, data.X_test),
                   fit_vae.seconds, normal)
     for representation, scorer in BASELINES:
         detector = BaselineDetector(representation, scorer, random_state=seed)
@@ -140,7 +140,7 @@ def _notes(means: dict[str, float], default: str) -> list[str]:
 
 def run(settings: StudySettings) -> StudyResult:
     """Train per class, score the test split with every scorer and baseline, and tabulate AUROC, AP and time."""
-    default = method_name("autoencoder", DEFAULT_IMAGE_SCORER)
+    default = method_name("ae", DEFAULT_IMAGE_SCORER)
     with Stopwatch() as total:
         data = load_study_data(settings, n_train=1500 if settings.quick else None,
                                n_test=300 if settings.quick else None)

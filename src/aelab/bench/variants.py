@@ -91,17 +91,19 @@ def run(settings: StudySettings) -> StudyResult:
                 reference = REFERENCE[kind]
                 k = LATENTS.index(latent)
                 row = {"kind": kind, "latent": latent,
-                       "kmeans_acc_%": 100 * clustering_accuracy(y, kmeans), "reference_kmeans_%": reference[k],
-                       "gmm_acc_%": 100 * clustering_accuracy(y, gmm), "reference_gmm_%": reference[2 + k],
-                       "kmeans_nmi": nmi(y, kmeans), "test_mse": reconstruction_mse(data.X_test, reconstruction),
-                       "train_seconds": fit.seconds}
-                row["beats_reference"] = bool(row["kmeans_acc_%"] > reference[k]
-                                              and row["gmm_acc_%"] > reference[2 + k])
+                       "kmeans_accuracy_%": 100 * clustering_accuracy(y, kmeans), "reference_kmeans_%": reference[k],
+                       "gmm_accuracy_%": 100 * clustering_accuracy(y, gmm), "reference_gmm_%": reference[2 + k],
+                       "kmeans_nmi": nmi(y, kmeans),
+                       "reconstruction_mse": reconstruction_mse(data.X_test, reconstruction),
+                       "fit_seconds": fit.seconds}
+                row["beats_reference"] = bool(row["kmeans_accuracy_%"] > reference[k]
+                                              and row["gmm_accuracy_%"] > reference[2 + k])
                 rows.append(row)
                 codes[latent][kind] = code
                 strips[latent][kind] = reconstruction[:N_IMAGES]
-                logger.info(f"{NAME}: {kind}, {latent}-D: k-means ACC {row['kmeans_acc_%']:.1f}% (reference "
-                            f"{reference[k]}), GMM {row['gmm_acc_%']:.1f}% ({reference[2 + k]}), {fit.seconds:.1f} s")
+                logger.info(f"{NAME}: {kind}, {latent}-D: k-means ACC {row['kmeans_accuracy_%']:.1f}% (reference "
+                            f"{reference[k]}), GMM {row['gmm_accuracy_%']:.1f}% ({reference[2 + k]}), "
+                            f"{fit.seconds:.1f} s")
                 if latent == 2:
                     figures[f"latent_grid_{kind}.png"] = plots.latent_grid(
                         lambda Z, ae=ae: np.clip(ae.inverse_transform(Z.astype(np.float32)), 0, 1), code,

@@ -51,13 +51,13 @@ def probe(data: str, kind: str = "vanilla", latent: int = 32, n_train: int | Non
     record = {"data": data, "kind": kind, "latent": latent, "n_train": n, "epochs": epochs,
               "steps": epochs * -(-n // batch_size), "learning_rate": learning_rate, "batch_size": batch_size,
               "beta": ae.get_params().get("latent__beta"), "augment": augment, "seed": seed,
-              "train_seconds": round(seconds, 1)}
+              "fit_seconds": round(seconds, 1)}
     codes = {"test": (ae.transform(split.X_test), split.y_test),
              "all": (np.vstack([ae.transform(split.X_test), ae.transform(split.X_train)]), y_all)}
     for part, (code, y) in codes.items():
         for method, labels in (("kmeans", kmeans_labels), ("gmm", gmm_labels)):
             accuracy = clustering_accuracy(y, labels(code, k, random_state=seed))
-            record[f"{part}_{method}_acc_%"] = round(100 * accuracy, 1)
+            record[f"{part}_{method}_accuracy_%"] = round(100 * accuracy, 1)
     return record
 
 

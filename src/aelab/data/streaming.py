@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -450,41 +451,80 @@ def _reserve(path: Path) -> None:
         os.close(fd)
 
 
-def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.ndarray], out: str | os.PathLike,
-                   rows: int = 65536) -> tuple[int, int]:
-    """Apply ``function`` to the source's rows chunk by chunk and write the results to ``out`` as they come.
+#: The files ``write_rows`` writes, by suffix: NumPy, CSV and Parquet (the last two with a header of names).
+OUTPUT_SUFFIXES = (".npy", ".csv", ".parquet")
 
-    A .npy output is a memory map filled chunk by chunk; a .csv output is appended to chunk by chunk;
-    either is written under a temporary name in the same folder and renamed at the end, so that ``out``
-    is either complete or untouched. Returns the shape written.
+
+def write_rows(chunks: Iterator[np.ndarray], n_rows: int, out: str | os.PathLike,
+               column_names: Callable[[int], list[str]]) -> tuple[int, int]:
+    """Write the rows of ``chunks`` (``n_rows`` in all) to ``out`` as they come; returns the shape written.
+
+    A .npy output is a memory map filled chunk by chunk; a .csv output starts with a header of
+    ``column_names(n_columns)`` and is appended to chunk by chunk; a .parquet output (pyarrow) names its
+    columns the same way and holds one row group per chunk. Each is written under a temporary name in the
+    same folder and renamed at the end, so that ``out`` is either complete or untouched.
     """
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix not in (".npy", ".csv"):
-        raise ValueError(f"--out {out} must end in .npy or .csv")
-    n_rows, n_columns, written = len(source), None, 0
-    with atomic_path(out) as tmp:
-        if suffix == ".npy":
-            array = None
-            for chunk in source.chunks(rows):
-                result = np.asarray(function(chunk))
-                result = result.reshape(len(result), -1)
-                if array is None:
-                    n_columns = result.shape[1]
-                    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype, shape=(n_rows, n_columns))
-                    _reserve(tmp)
-                array[written:written + len(result)] = result
-                written += len(result)
-            array.flush()
-            del array
-        else:
-            with open(tmp, "w", encoding="utf-8") as f:
-                for chunk in source.chunks(rows):
-                    result = np.asarray(function(chunk))
-                    result = result.reshape(len(result), -1)
-                    n_columns = result.shape[1]
-                    text = io.StringIO()
-                    np.savetxt(text, result, delimiter=",", fmt="%.7g")
-                    f.write(text.getvalue())
-                    written += len(result)
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--out {out} must end in {', '.join(OUTPUT_SUFFIXES)}")
+    n_columns, written = 0, 0
+    with atomic_path(out) as tmp, contextlib.ExitStack() as stack:
+        target = None
+        for chunk in chunks:
+            result = np.asarray(chunk)
+            result = result.reshape(len(result), -1)
+            if target is None:
+                n_columns = result.shape[1]
+                target = stack.enter_context(_RowWriter(tmp, suffix, result.dtype, n_rows, column_names(n_columns)))
+            target.write(written, result)
+            written += len(result)
     return written, n_columns
+
+
+class _RowWriter:
+    """One output file of ``write_rows`` open for writing, by suffix."""
+
+    def __init__(self, path: Path, suffix: str, dtype, n_rows: int, names: list[str]) -> None:
+        self.suffix, self.names = suffix, names
+        if suffix == ".npy":
+            self.array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n_rows, len(names)))
+            _reserve(path)
+        elif suffix == ".csv":
+            self.file = open(path, "w", encoding="utf-8")
+            self.file.write(",".join(names) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self.schema = pa.schema([(name, pa.from_numpy_dtype(dtype)) for name in names])
+            self.file = pq.ParquetWriter(path, self.schema)
+
+    def write(self, start: int, rows: np.ndarray) -> None:
+        if self.suffix == ".npy":
+            self.array[start:start + len(rows)] = rows
+        elif self.suffix == ".csv":
+            text = io.StringIO()
+            np.savetxt(text, rows, delimiter=",", fmt="%.7g")
+            self.file.write(text.getvalue())
+        else:
+            import pyarrow as pa
+
+            self.file.write_table(pa.Table.from_arrays(list(rows.T), schema=self.schema))
+
+    def __enter__(self) -> _RowWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.suffix == ".npy":
+            self.array.flush()
+            del self.array
+        else:
+            self.file.close()
+
+
+def write_streamed(source: StreamingSource, function: Callable[[np.ndarray], np.ndarray], out: str | os.PathLike,
+                   column_names: Callable[[int], list[str]], rows: int = 65536) -> tuple[int, int]:
+    """Apply ``function`` to the source's rows chunk by chunk and write the results to ``out`` as they come
+    (``write_rows``); returns the shape written."""
+    return write_rows((function(chunk) for chunk in source.chunks(rows)), len(source), out, column_names)

@@ -7,9 +7,10 @@ import math
 import torch
 from torch import nn
 
+#: The activations by name (``aelab.names.ACTIVATIONS``).
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
+    "leaky-relu": nn.LeakyReLU,
     "elu": nn.ELU,
     "selu": nn.SELU,
     "gelu": nn.GELU,
@@ -18,7 +19,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
 }
 # The gain names torch.nn.init knows for each activation (others use the ReLU gain).
-_INIT_NONLINEARITY = {"relu": "relu", "leaky_relu": "leaky_relu", "selu": "selu", "tanh": "tanh",
+_INIT_NONLINEARITY = {"relu": "relu", "leaky-relu": "leaky_relu", "selu": "selu", "tanh": "tanh",
                       "sigmoid": "sigmoid"}
 
 

@@ -24,7 +24,7 @@ class Dense(Part):
     hidden : tuple of int, default=(256, 128)
         Widths of the encoder's hidden layers, input side first. ``()`` gives a single linear layer.
     activation : str, default="relu"
-        Hidden-layer activation: relu, leaky_relu, elu, selu, gelu, silu, tanh or sigmoid.
+        Hidden-layer activation: relu, leaky-relu, elu, selu, gelu, silu, tanh or sigmoid.
     decoder_hidden : tuple of int or None, default=None
         Widths of the decoder's hidden layers, code side first; None mirrors ``hidden``.
     code_activation : str or None, default=None

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-#: ``on_divergence`` values: stop with the last good weights, or restore them and halve the learning rate.
-ON_DIVERGENCE = ("stop", "restore_halve_lr")
-#: How many times ``on_divergence="restore_halve_lr"`` halves the learning rate before giving up.
+#: How many times ``on_divergence="restore-halve-lr"`` halves the learning rate before giving up.
 MAX_DIVERGENCE_RETRIES = 4
 
 
@@ -61,10 +59,10 @@ def stop_on_interrupt() -> Iterator[InterruptFlag]:
 
 def divergence_message(loss: float, epoch: int, learning_rate: float, retries: int = 0) -> str:
     """Why training stopped on a NaN/inf loss and what to change."""
-    tried = f" (after halving the learning rate {retries} times)" if retries else ""
+    tried = f" (after halving the learning rate {'once' if retries == 1 else f'{retries} times'})" if retries else ""
     return (f"the training loss became {loss} at epoch {epoch}{tried}; the weights of the last good epoch are kept. "
             f"Lower the learning rate (now {learning_rate:g}), check that the input is scaled (e.g. to [0, 1]), "
-            "or pass on_divergence='restore_halve_lr' (--on-divergence restore_halve_lr)")
+            "or pass on_divergence='restore-halve-lr' (--on-divergence restore-halve-lr)")
 
 
 class Divergence:
@@ -72,7 +70,7 @@ class Divergence:
 
     ``remember(state)`` at the start of each epoch keeps the weights and the optimizer's state;
     ``accept(state)`` at its end returns True for a finite loss. For any other it restores what was kept,
-    then raises FloatingPointError (``"stop"``) or, for ``"restore_halve_lr"``, halves the learning rate
+    then raises FloatingPointError (``"stop"``) or, for ``"restore-halve-lr"``, halves the learning rate
     (at most ``MAX_DIVERGENCE_RETRIES`` times, with a RuntimeWarning) and returns False: the loop trains
     the epoch again.
     """
@@ -93,7 +91,7 @@ class Divergence:
             return True
         state.network.load_state_dict(self._last_good[0])
         state.optimizer.load_state_dict(self._last_good[1])
-        if self.on_divergence != "restore_halve_lr" or self.retries >= MAX_DIVERGENCE_RETRIES:
+        if self.on_divergence != "restore-halve-lr" or self.retries >= MAX_DIVERGENCE_RETRIES:
             raise FloatingPointError(divergence_message(loss, epoch, self.learning_rate, self.retries))
         self.retries += 1
         self.learning_rate /= 2
