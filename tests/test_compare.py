@@ -86,12 +86,12 @@ def test_report_is_self_contained(comparison):
 def test_unknown_method_is_a_one_line_error_listing_the_known_ones(tmp_path, capsys):
     assert main(["compare", "--data", "digits", "--methods", "pca,vae", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert err == "aelab: error: unknown method 'vae'; known methods: raw, pca, tsne, umap, ae\n"
+    assert err == "aelab: error: unknown method 'vae'; known methods: raw, pca, tsne, umap, ae, umap-ae\n"
     assert not (tmp_path / "c").exists()
 
 
 def test_method_registry_and_parsing():
-    assert list(METHODS) == ["raw", "pca", "tsne", "umap", "ae"]
+    assert list(METHODS) == ["raw", "pca", "tsne", "umap", "ae", "umap-ae"]
     assert parse_methods(" pca, ae ") == ("pca", "ae")
     with pytest.raises(ValueError, match="method 'pca' is listed twice"):
         parse_methods("pca,ae,pca")

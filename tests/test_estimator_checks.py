@@ -38,7 +38,7 @@ from aelab import Autoencoder
 from aelab.anomaly import AutoencoderDetector, BaselineDetector
 from aelab.baselines import PCABaseline, RawInput, TSNEBaseline, UMAPBaseline
 from aelab.cluster import DEC, IDEC, N2D, AutoencoderGaussianMixture, AutoencoderKMeans
-from aelab.parts import Dense, Gaussian, GaussianNoise, L1Code
+from aelab.parts import Dense, Gaussian, GaussianNoise, L1Code, NeighbourGraph
 
 
 def tiny_autoencoder(epochs=3, **parts):
@@ -78,6 +78,7 @@ def estimator_id(estimator) -> str:
 @parametrize_with_checks([
     *ESTIMATORS,
     tiny_autoencoder(latent=Gaussian(beta=0.5), corruption=GaussianNoise(0.1), penalties=(L1Code(1e-3),)),
+    tiny_autoencoder(penalties=(NeighbourGraph(n_neighbors=5, edge_batch_size=64),)),
 ])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

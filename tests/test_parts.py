@@ -107,9 +107,9 @@ def test_capabilities_come_from_the_parts():
 
 def test_the_registry_names_every_part_and_every_kind():
     assert set(PARTS) == {"Dense", "Conv", "Deterministic", "Gaussian", "GaussianNoise", "Masking", "SaltPepper",
-                          "Affine", "L1Code", "Sparsity", "Contractive", "LatentCycle"}
+                          "Affine", "L1Code", "Sparsity", "Contractive", "LatentCycle", "NeighbourGraph"}
     assert list(KINDS) == ["vanilla", "conv", "denoising", "sparse", "contractive", "variational",
-                           "variational-batch", "double"]
+                           "variational-batch", "double", "umap"]
     sparse = kind("sparse", hidden=(32,), activation="relu")
     assert sparse["encoder"].get_params() == Dense(hidden=(32,), activation="sigmoid").get_params()
     assert [type(p) for p in sparse["penalties"]] == [L1Code, Sparsity]

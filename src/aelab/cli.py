@@ -680,7 +680,7 @@ def _compare(args) -> int:
     data.check()
     methods = parse_methods(args.methods)
     changed = _changed_options(args, "compare", "--out", args.out)
-    if "ae" not in methods:
+    if "ae" not in methods and "umap-ae" not in methods:
         autoencoder_options = ("--kind", "--hidden", "--epochs", "--batch-size", "--lr", "--patience", "--augment")
         ignored = [o for o in changed if o in autoencoder_options]
         if ignored:

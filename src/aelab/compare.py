@@ -29,6 +29,7 @@ from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
+from aelab.parts import NeighbourGraph
 from aelab.names import METHODS as METHOD_NAMES
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import image_shape, kind_parts, scale_split, write_folder
@@ -71,6 +72,15 @@ def _autoencoder(job: CompareJob, dataset: Dataset):
                        device=job.device, verbose=job.verbose)
 
 
+def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
+    """The autoencoder of ``ae`` (same kind, network and training) with the neighbour graph's UMAP loss on its
+    code added to its penalties (the umap kind has it already)."""
+    autoencoder = _autoencoder(job, dataset)
+    if not any(isinstance(p, NeighbourGraph) for p in autoencoder.penalties):
+        autoencoder.set_params(penalties=(*autoencoder.penalties, NeighbourGraph()))
+    return autoencoder
+
+
 def _baseline(name: str) -> Callable[[CompareJob, Dataset], Any]:
     def make(job: CompareJob, dataset: Dataset):
         if name == "raw":
@@ -92,6 +102,8 @@ METHODS: dict[str, Method] = {
     "umap": Method("UMAP (umap-learn); test points placed by its transform",
                    _baseline("umap")),
     "ae": Method("autoencoder (aelab.Autoencoder) of the kind --kind", _autoencoder),
+    "umap-ae": Method("the ae autoencoder with UMAP's neighbour-graph loss on its code (aelab.parts.NeighbourGraph): "
+                      "a parametric UMAP that also reconstructs", _neighbour_graph_autoencoder),
 }
 
 #: The metrics of the summary table, as metrics.json names them.

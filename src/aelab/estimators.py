@@ -105,7 +105,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     An encoder body (``Dense``, ``Conv``), a latent (``Deterministic``, ``Gaussian``), optionally an input
     corruption (``GaussianNoise``, ``Masking``, ``SaltPepper``), an image augmentation (``Affine``) and
-    penalties (``L1Code``, ``Sparsity``, ``Contractive``, ``LatentCycle``), all from aelab.parts. The loss is
+    penalties (``L1Code``, ``Sparsity``, ``Contractive``, ``LatentCycle``, ``NeighbourGraph``), all from
+    aelab.parts. The loss is
     the sum of what the parts contribute. ``transform`` returns the code (the posterior mean for a Gaussian
     latent), ``inverse_transform`` decodes codes, ``score_samples`` is the negative per-sample
     reconstruction error (higher means more normal). The kinds of the literature are named compositions
@@ -442,14 +443,19 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def training_loss(self, total_steps: int = 1, value_range: tuple[float, float] = (0.0, 1.0),
                       generator: torch.Generator | None = None, output_activation: str | None = None,
-                      ) -> AutoencoderLoss:
+                      X_train: torch.Tensor | None = None, random_state: int = 0) -> AutoencoderLoss:
         """The loss of this composition: what its parts contribute, over a run of ``total_steps`` steps on
         data in ``value_range``, its randomness drawn from ``generator``; ``output_activation`` defaults to
-        the fitted one (``output_activation_``)."""
+        the fitted one (``output_activation_``). With the training rows ``X_train`` (a tensor on the training
+        device), each penalty is first prepared on them (``Penalty.prepare``, seeded by ``random_state``):
+        the neighbour graph builds its graph there."""
         if output_activation is None:
             output_activation = self.output_activation_
+        penalties = self._penalties()
+        if X_train is not None:
+            penalties = tuple(penalty.prepare(X_train, random_state) for penalty in penalties)
         return AutoencoderLoss(self._encoder(), self._latent(), self.corruption, self.augmentation,
-                               self._penalties(), self.loss, output_activation, int(self.n_components),
+                               penalties, self.loss, output_activation, int(self.n_components),
                                value_range, getattr(self, "sample_shape_", None), total_steps, generator)
 
     # -------------------------------------------------------------- fitting
@@ -487,6 +493,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             n_features = X.n_features
             image_shape = X.sample_shape if len(X.sample_shape) in (2, 3) else None
             self.check_params(n_features)
+            self._check_training(streaming, distributed)
             self.__dict__.pop("feature_names_in_", None)
             self.n_features_in_ = n_features
             value_range = X.value_range()  # one pass over the file, also checking for NaN
@@ -495,6 +502,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             X = self._validate_X(X, reset=True)
             n_features = X.shape[1]
             self.check_params(n_features)
+            self._check_training(streaming, distributed)
             value_range = (float(X.min()), float(X.max()))
         self.sample_shape_ = (self._resolve_sample_shape(n_features, image_shape) if self._needs_image_shape()
                               else None)
@@ -516,8 +524,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                         epochs_for_steps(len(X_train), self.batch_size, DEFAULT_STEPS, MIN_EPOCHS, MAX_EPOCHS))
         settings = self._training_settings(self.epochs_)
         total_steps = self.epochs_ * -(-len(X_train) // min(self.batch_size, len(X_train)))
-        # the loss terms' randomness (corruption, sampled codes) has its own stream, seeded from the fit's
-        loss_fn = self.training_loss(total_steps, value_range, make_generator(seed + 1, device))
+        # the loss terms' randomness (corruption, sampled codes, edges) has its own stream, seeded from the fit's
+        loss_fn = self.training_loss(total_steps, value_range, make_generator(seed + 1, device),
+                                     X_train=None if streaming else X_train, random_state=seed + 2)
         checkpointing = self._checkpointing(checkpoint, checkpoint_every, resume, n_features, distributed)
         try:
             result = train_network(self.network_, loss_fn, X_train, X_validation, settings,
@@ -527,6 +536,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(str(e)) from None
         self._keep_result(result)
         return self
+
+    def _check_training(self, streaming: bool, distributed) -> None:
+        """Before any work: a ValueError from a penalty that cannot train on a stream or over several processes."""
+        for penalty in self._penalties():
+            penalty.check_training(streaming, distributed is not None)
 
     def _keep_result(self, result) -> None:
         """The fitted history attributes of a training result; a warning when the best epoch was the last."""

@@ -7,11 +7,12 @@ tests/test_names.py checks it.
 """
 
 #: The kinds of autoencoder (``aelab train --kind``), each a composition of parts in ``aelab.parts.kinds``.
-KINDS = ("vanilla", "conv", "denoising", "sparse", "contractive", "variational", "variational-batch", "double")
+KINDS = ("vanilla", "conv", "denoising", "sparse", "contractive", "variational", "variational-batch", "double",
+         "umap")
 
-#: The methods a comparison fits and the keys of every metrics.json: the input itself, PCA, t-SNE, UMAP
-#: and the autoencoder.
-METHODS = ("raw", "pca", "tsne", "umap", "ae")
+#: The methods a comparison fits and the keys of every metrics.json: the input itself, PCA, t-SNE, UMAP,
+#: the autoencoder and the autoencoder with UMAP's neighbour-graph loss on its code.
+METHODS = ("raw", "pca", "tsne", "umap", "ae", "umap-ae")
 
 #: The clusterers of ``aelab cluster --method`` (``aelab.cluster.METHODS``).
 CLUSTER_METHODS = ("kmeans", "gmm", "n2d", "dec", "idec")

@@ -13,7 +13,9 @@ from aelab.parts.corruptions import GaussianNoise, Masking, SaltPepper
 from aelab.parts.encoders import Conv, Dense
 from aelab.parts.kinds import KINDS, PARTS, kind
 from aelab.parts.latents import Deterministic, Gaussian
+from aelab.parts.neighbour_graph import NeighbourGraph
 from aelab.parts.penalties import Contractive, L1Code, LatentCycle, Sparsity
 
 __all__ = ["KINDS", "PARTS", "Affine", "Contractive", "Conv", "Dense", "Deterministic", "Gaussian",
-           "GaussianNoise", "L1Code", "LatentCycle", "Masking", "Part", "SaltPepper", "Sparsity", "kind"]
+           "GaussianNoise", "L1Code", "LatentCycle", "Masking", "NeighbourGraph", "Part", "SaltPepper", "Sparsity",
+           "kind"]

@@ -17,12 +17,13 @@ from aelab.parts.base import Part
 from aelab.parts.corruptions import GaussianNoise, Masking, SaltPepper
 from aelab.parts.encoders import Conv, Dense
 from aelab.parts.latents import Deterministic, Gaussian
+from aelab.parts.neighbour_graph import NeighbourGraph
 from aelab.parts.penalties import Contractive, L1Code, LatentCycle, Sparsity
 
 #: Every part class by its name: saving records this name, loading makes only these classes.
 PARTS: dict[str, type[Part]] = {cls.__name__: cls for cls in (
     Dense, Conv, Deterministic, Gaussian, GaussianNoise, Masking, SaltPepper, Affine,
-    L1Code, Sparsity, Contractive, LatentCycle,
+    L1Code, Sparsity, Contractive, LatentCycle, NeighbourGraph,
 )}
 
 
@@ -48,6 +49,7 @@ KINDS: dict[str, Callable[[Sequence[int] | None, str | None], dict[str, Any]]] =
                                                      "latent": Gaussian(beta=1.0, kl="batch")},
     "double": lambda hidden, activation: {"encoder": _dense(hidden, activation),
                                           "penalties": (LatentCycle(0.1, mode="alternating", n_alternations=10),)},
+    "umap": lambda hidden, activation: {"encoder": _dense(hidden, activation), "penalties": (NeighbourGraph(),)},
 }
 
 
@@ -59,7 +61,8 @@ def kind(name: str, *, hidden: Sequence[int] | None = None, activation: str | No
     Parameters
     ----------
     name : str
-        One of ``KINDS``: vanilla, conv, denoising, sparse, contractive, variational, variational-batch, double.
+        One of ``KINDS``: vanilla, conv, denoising, sparse, contractive, variational, variational-batch, double,
+        umap (the neighbour graph's UMAP loss on the code: a parametric UMAP that reconstructs).
     hidden, activation : optional
         The encoder's widths and activation, where the kind does not fix them (see ``KINDS``).
     **overrides

@@ -24,7 +24,8 @@ LATENT_CYCLES = ("alternating", "joint")
 
 
 class Penalty(Part):
-    """The base of penalties: none takes over training steps unless it says so."""
+    """The base of penalties: none takes over training steps unless it says so, and none needs the training
+    rows unless it says so."""
 
     #: The decoder learns from codes drawn from N(0, I), so ``sample`` makes sense.
     generative = False
@@ -32,6 +33,17 @@ class Penalty(Part):
     def takes_over(self, step: int, total_steps: int) -> bool:
         """Whether training step ``step`` (0-based, of ``total_steps``) is this penalty's alone."""
         return False
+
+    def check_training(self, streaming: bool, distributed: bool) -> None:
+        """A ValueError, before any work, when this penalty cannot train on a streamed file (``streaming``) or
+        data-parallel over several processes (``distributed``); penalties that look at one batch at a time can."""
+
+    def prepare(self, X_train: torch.Tensor, random_state: int):
+        """The penalty as one fit uses it, given that fit's training rows ``X_train`` (on the training device)
+        and a seed: the penalty itself, unless it learns something from all the rows first (the neighbour graph
+        returns a new object holding its graph). The part is never changed, so the estimator's parameters stay
+        what the user set and nothing learned here is saved with the model."""
+        return self
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         raise NotImplementedError

@@ -1,0 +1,314 @@
+"""The neighbour graph: the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their code, a
+penalty that makes any autoencoder a parametric UMAP that also reconstructs (Sainburg, McInnes & Gentner 2021,
+"Parametric UMAP embeddings for representation and semisupervised learning").
+
+At fit, ``NeighbourGraph.prepare`` builds the k-nearest-neighbour graph of the training rows as umap-learn does
+(exact below ``EXACT_BELOW`` rows, nearest-neighbour descent with pynndescent from there on) and keeps the weights
+of umap-learn's fuzzy simplicial set. Each training step then draws its own batch of edges, in proportion to
+their weights and independently of the reconstruction batch, encodes both ends, draws ``negative_sample_rate``
+negatives per edge among the encoded points (as parametric UMAP does), and adds ``weight`` times the mean UMAP
+cross-entropy of the edges. The graph lives as long as the fit: a model file never holds it, and ``transform``
+needs only the encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from aelab.parts.base import Batch, check_choice, check_number, check_positive_int
+from aelab.parts.penalties import Penalty
+
+logger = logging.getLogger(__name__)
+
+#: The metrics of the input space the graph can be built with: each known to scikit-learn's pairwise distances
+#: (small data) and to pynndescent (large data).
+METRICS = ("euclidean", "manhattan", "chebyshev", "cosine", "correlation", "canberra", "braycurtis")
+#: Below this many training rows the neighbours are exact, from all pairwise distances, as umap-learn finds them;
+#: from it on, by nearest-neighbour descent (pynndescent).
+EXACT_BELOW = 4096
+#: umap-learn's guard against coinciding codes: a squared code distance d² is taken as d² + 0.001, which bounds
+#: the repulsion of a negative that lands on its edge's head (umap-learn's SGD uses the same constant).
+DISTANCE_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class FuzzyGraph:
+    """A fuzzy neighbour graph: its directed edges (each pair in both directions) and their membership weights.
+
+    Attributes
+    ----------
+    heads, tails : ndarray of int64, shape (n_edges,)
+        The rows each edge joins.
+    weights : ndarray of float32, shape (n_edges,)
+        The fuzzy union of the two rows' memberships, in (0, 1].
+    n_neighbors : int
+        The neighbours each row had, itself included (umap-learn's count).
+    seconds : float
+        The time it took to build.
+    """
+
+    heads: np.ndarray
+    tails: np.ndarray
+    weights: np.ndarray
+    n_neighbors: int
+    seconds: float
+
+
+def _umap():
+    """umap-learn's module of the UMAP algorithm, imported without its warning that TensorFlow is missing
+    (which only its ParametricUMAP needs)."""
+    from aelab.extras import import_optional
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return import_optional("umap.umap_", "NeighbourGraph")
+
+
+def fuzzy_neighbour_graph(X: np.ndarray, n_neighbors: int, metric: str = "euclidean",
+                          random_state: int = 0) -> FuzzyGraph:
+    """The fuzzy simplicial set of the rows of ``X``, the graph umap-learn's ``UMAP.fit`` builds.
+
+    The ``n_neighbors`` nearest neighbours of each row (itself included, as umap-learn counts them) are exact
+    below ``EXACT_BELOW`` rows (from all pairwise distances) and found by nearest-neighbour descent from there on
+    (pynndescent on one thread, seeded by ``random_state``, so that a seed gives the same graph);
+    ``umap.umap_.fuzzy_simplicial_set`` turns them into membership weights and their fuzzy union.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_neighbors : int
+        At least 2 and less than ``n_samples``.
+    metric : str, default="euclidean"
+        One of ``METRICS``.
+    random_state : int, default=0
+
+    Returns
+    -------
+    FuzzyGraph
+    """
+    umap_ = _umap()
+    started = time.perf_counter()
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    random = np.random.RandomState(random_state)
+    if len(X) < EXACT_BELOW:
+        from sklearn.metrics import pairwise_distances
+
+        distances = pairwise_distances(X, metric=metric).astype(np.float32, copy=False)
+        graph, _, _ = umap_.fuzzy_simplicial_set(distances, n_neighbors, random, "precomputed")
+    else:
+        indices, distances, _ = umap_.nearest_neighbors(X, n_neighbors, metric, {}, False, random, n_jobs=1)
+        graph, _, _ = umap_.fuzzy_simplicial_set(X, n_neighbors, random, metric, knn_indices=indices,
+                                                 knn_dists=distances)
+    graph = graph.tocoo()
+    graph.sum_duplicates()
+    keep = graph.data > 0
+    return FuzzyGraph(heads=graph.row[keep].astype(np.int64), tails=graph.col[keep].astype(np.int64),
+                      weights=graph.data[keep].astype(np.float32), n_neighbors=int(n_neighbors),
+                      seconds=time.perf_counter() - started)
+
+
+def umap_curve(min_dist: float) -> tuple[float, float]:
+    """UMAP's ``a`` and ``b`` of q(d) = 1 / (1 + a d^(2b)) for ``min_dist`` and a spread of 1, from
+    ``umap.umap_.find_ab_params``; ``min_dist=0.1`` gives about (1.58, 0.90)."""
+    a, b = _umap().find_ab_params(1.0, float(min_dist))
+    return float(a), float(b)
+
+
+def umap_cross_entropy(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, a: float,
+                       b: float) -> torch.Tensor:
+    """The UMAP cross-entropy of each edge: shape (n_edges,).
+
+    With q(d) = 1 / (1 + a (d² + ε)^b), ε = ``DISTANCE_EPSILON``, an edge's term is the attraction
+    -log q(|head - tail|) plus the repulsion sum_k -log(1 - q(|head - negative_k|)). Both are softplus of the
+    log-odds u = log a + b log(d² + ε): -log q = softplus(u), -log(1 - q) = softplus(-u), finite at any
+    distance, and their gradients are those of umap-learn's SGD.
+
+    Parameters
+    ----------
+    heads, tails : tensor of shape (n_edges, n_components)
+        The codes of the two ends of each edge.
+    negatives : tensor of shape (n_edges, n_negatives, n_components)
+        The codes of each edge's negative samples.
+    a, b : float
+        The curve's parameters (``umap_curve``).
+
+    Examples
+    --------
+    >>> z = torch.zeros(1, 2)
+    >>> float(umap_cross_entropy(z, z + 1.0, torch.zeros(1, 0, 2), a=1.0, b=1.0))  # -log q(√2) = log(3.001)
+    1.0989...
+    """
+    def log_odds(squared_distance: torch.Tensor) -> torch.Tensor:
+        return math.log(a) + b * torch.log(squared_distance + DISTANCE_EPSILON)
+
+    attraction = F.softplus(log_odds((heads - tails).square().sum(-1)))
+    repulsion = F.softplus(-log_odds((heads.unsqueeze(1) - negatives).square().sum(-1))).sum(-1)
+    return attraction + repulsion
+
+
+class NeighbourGraph(Penalty):
+    """``weight`` times the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their codes:
+    with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
+
+    At fit the k-nearest-neighbour graph of the training rows is built (``fuzzy_neighbour_graph``, as
+    umap-learn builds it). Each training step draws ``edge_batch_size`` edges in proportion to their weights,
+    independently of the reconstruction batch, encodes both ends and, per edge, ``negative_sample_rate``
+    negatives drawn among the encoded points, and adds ``weight`` times the mean over the edges of
+    ``umap_cross_entropy``. The validation loss adds the same term on one fixed draw of edges, so that epochs
+    compare. The graph is not kept after the fit: saving stores no graph, and ``transform`` of new rows needs
+    only the encoder. It needs all training rows in memory on one process: streamed and distributed fits are
+    refused. Where the training rows are not more than ``n_neighbors``, fewer neighbours are used (a warning
+    on the logger says so); below 3 rows there is no graph and no term.
+
+    Parameters
+    ----------
+    weight : float, default=1.0
+        Weight of the term against the reconstruction term, >= 0.
+    n_neighbors : int, default=15
+        Neighbours of each training row in the graph (itself included, as in UMAP), >= 2.
+    min_dist : float, default=0.1
+        UMAP's minimum distance between codes, in [0, 1] (a spread of 1): it sets the curve
+        q(d) = 1 / (1 + a d^(2b)) through ``umap.umap_.find_ab_params``.
+    metric : str, default="euclidean"
+        Distance between training rows: one of ``METRICS``.
+    negative_sample_rate : int, default=5
+        Negative samples per edge, >= 1.
+    edge_batch_size : int, default=4096
+        Edges drawn per training step, >= 1.
+
+    Examples
+    --------
+    >>> from aelab import Autoencoder
+    >>> ae = Autoencoder(penalties=(NeighbourGraph(weight=1.0, n_neighbors=15),), n_components=2)
+    """
+
+    short_name = "neighbour_graph"
+
+    def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
+                 edge_batch_size=4096):
+        self.weight = weight
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.negative_sample_rate = negative_sample_rate
+        self.edge_batch_size = edge_batch_size
+
+    def validate(self, n_features: int, encoder=None) -> None:
+        check_number("NeighbourGraph weight", self.weight)
+        check_positive_int("NeighbourGraph n_neighbors", self.n_neighbors, minimum=2)
+        check_number("NeighbourGraph min_dist", self.min_dist, 0.0, 1.0)
+        check_choice("NeighbourGraph metric", self.metric, METRICS)
+        check_positive_int("NeighbourGraph negative_sample_rate", self.negative_sample_rate)
+        check_positive_int("NeighbourGraph edge_batch_size", self.edge_batch_size)
+
+    def check_training(self, streaming: bool, distributed: bool) -> None:
+        if streaming:
+            raise ValueError("NeighbourGraph builds one neighbour graph of all training rows, so it cannot train on "
+                             "a streamed file; load the data (train without --stream), or train without the graph")
+        if distributed:
+            raise ValueError("NeighbourGraph samples edges of one neighbour graph of all training rows, which "
+                             "data-parallel training does not share between processes; train on one process "
+                             "(without --distributed or torchrun), or train without the graph")
+
+    def prepare(self, X_train: torch.Tensor, random_state: int) -> NeighbourGraphLoss:
+        """The neighbour graph of the training rows ``X_train`` and the term that samples it
+        (``NeighbourGraphLoss``); the graph's approximate search and the validation draw are seeded by
+        ``random_state``."""
+        self.validate(X_train.shape[1])
+        n_rows, n_neighbors = len(X_train), int(self.n_neighbors)
+        graph = None
+        if n_rows < 3:
+            logger.warning("NeighbourGraph: %d training row(s) make no neighbour graph (it needs 3 or more); this "
+                           "fit has no graph term", n_rows)
+        else:
+            if n_neighbors >= n_rows:
+                n_neighbors = n_rows - 1
+                logger.warning("NeighbourGraph n_neighbors=%d is not less than the %d training rows; using "
+                               "n_neighbors=%d", self.n_neighbors, n_rows, n_neighbors)
+            graph = fuzzy_neighbour_graph(X_train.detach().cpu().numpy(), n_neighbors, self.metric, random_state)
+            logger.info("neighbour graph of %d training rows (%d neighbours each): %d edges, weights summing to "
+                        "%.0f, built in %.1f s", n_rows, n_neighbors, len(graph.weights), float(graph.weights.sum()),
+                        graph.seconds)
+        a, b = umap_curve(self.min_dist)
+        return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
+                                  int(self.edge_batch_size), random_state)
+
+    def term(self, batch: Batch) -> torch.Tensor | None:
+        raise RuntimeError("NeighbourGraph adds its term once its graph is built: the estimator's fit calls "
+                           "prepare(X_train, random_state) and uses what it returns")
+
+
+class NeighbourGraphLoss:
+    """The term a ``NeighbourGraph`` adds in one fit: the graph of that fit's training rows and the drawing of
+    its edges. Not a part: ``NeighbourGraph.prepare`` makes it, the fit's loss holds it, and it goes with the fit.
+
+    Parameters
+    ----------
+    X_train : tensor of shape (n_rows, n_features)
+        The training rows, on the training device: the ends of the edges are encoded from them.
+    graph : FuzzyGraph or None
+        None: no graph (too few rows), no term.
+    weight, a, b : float
+    negative_sample_rate, edge_batch_size : int
+    random_state : int
+        Seeds the one draw of edges and negatives the validation loss uses.
+    """
+
+    generative = False
+
+    def __init__(self, X_train: torch.Tensor, graph: FuzzyGraph | None, weight: float, a: float, b: float,
+                 negative_sample_rate: int, edge_batch_size: int, random_state: int) -> None:
+        self.X_train, self.graph = X_train, graph
+        self.weight, self.a, self.b = weight, a, b
+        self.negative_sample_rate, self.edge_batch_size = negative_sample_rate, edge_batch_size
+        if graph is None:
+            return
+        device = X_train.device
+        self.heads = torch.as_tensor(graph.heads, device=device)
+        self.tails = torch.as_tensor(graph.tails, device=device)
+        cumulative = np.cumsum(graph.weights, dtype=np.float64)
+        self.cumulative = torch.as_tensor(cumulative, device=device)
+        random = np.random.RandomState(random_state)
+        edges = np.searchsorted(cumulative, random.random_sample(edge_batch_size) * cumulative[-1], side="right")
+        self.validation_edges = torch.as_tensor(np.minimum(edges, len(cumulative) - 1), device=device)
+        self.validation_negatives = torch.as_tensor(random.random_sample((edge_batch_size, negative_sample_rate)),
+                                                    dtype=torch.float32, device=device)
+
+    def takes_over(self, step: int, total_steps: int) -> bool:
+        return False
+
+    def draw(self, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``edge_batch_size`` edge indices drawn in proportion to the weights, and per edge
+        ``negative_sample_rate`` uniform numbers in [0, 1) that pick its negatives among the encoded points."""
+        device = self.cumulative.device
+        u = torch.rand(self.edge_batch_size, generator=generator, device=device, dtype=torch.float64)
+        edges = torch.searchsorted(self.cumulative, u * self.cumulative[-1], right=True)
+        negatives = torch.rand((self.edge_batch_size, self.negative_sample_rate), generator=generator, device=device)
+        return edges.clamp_(max=len(self.cumulative) - 1), negatives
+
+    def cross_entropy(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+        """The mean UMAP cross-entropy of ``edges`` (indices into the graph's edges): each distinct end is
+        encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's negatives among them."""
+        ends = torch.cat([self.heads[edges], self.tails[edges]])
+        points, inverse = torch.unique(ends, return_inverse=True)
+        codes = network.encode(self.X_train[points]).float()
+        head_codes, tail_codes = codes[inverse[:len(edges)]], codes[inverse[len(edges):]]
+        picks = (negatives * len(points)).long().clamp_(max=len(points) - 1)
+        return umap_cross_entropy(head_codes, tail_codes, codes[picks], self.a, self.b).mean()
+
+    def term(self, batch: Batch) -> torch.Tensor | None:
+        if self.graph is None or self.weight == 0.0:
+            return None
+        if batch.training:
+            edges, negatives = self.draw(batch.generator)
+        else:
+            edges, negatives = self.validation_edges, self.validation_negatives
+        return self.weight * self.cross_entropy(batch.network, edges, negatives)
