@@ -59,6 +59,16 @@ def test_nearest_neighbour_descent_gives_the_exact_graph_on_small_data(monkeypat
     np.testing.assert_allclose(as_matrix(descent, 80), as_matrix(exact, 80), rtol=1e-5)
 
 
+def test_building_the_graph_leaves_torchs_thread_count_as_it_was():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        fuzzy_neighbour_graph(np.random.default_rng(0).random((50, 4)), 5)  # numba's parallel loops run here
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_the_curve_comes_from_umap_learn():
     a, b = umap_curve(0.1)
     assert a == pytest.approx(1.577, abs=1e-3) and b == pytest.approx(0.895, abs=1e-3)

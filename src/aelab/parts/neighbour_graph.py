@@ -37,6 +37,9 @@ EXACT_BELOW = 4096
 #: umap-learn's guard against coinciding codes: a squared code distance d² is taken as d² + 0.001, which bounds
 #: the repulsion of a negative that lands on its edge's head (umap-learn's SGD uses the same constant).
 DISTANCE_EPSILON = 1e-3
+#: The edges of the one fixed draw the validation loss measures: far more than a step draws, so that the
+#: measure follows the whole graph's loss and early stopping is not decided by the luck of a small sample.
+VALIDATION_EDGES = 65536
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,21 @@ def fuzzy_neighbour_graph(X: np.ndarray, n_neighbors: int, metric: str = "euclid
     started = time.perf_counter()
     X = np.ascontiguousarray(X, dtype=np.float32)
     random = np.random.RandomState(random_state)
-    if len(X) < EXACT_BELOW:
-        from sklearn.metrics import pairwise_distances
+    torch_threads = torch.get_num_threads()
+    try:
+        if len(X) < EXACT_BELOW:
+            from sklearn.metrics import pairwise_distances
 
-        distances = pairwise_distances(X, metric=metric).astype(np.float32, copy=False)
-        graph, _, _ = umap_.fuzzy_simplicial_set(distances, n_neighbors, random, "precomputed")
-    else:
-        indices, distances, _ = umap_.nearest_neighbors(X, n_neighbors, metric, {}, False, random, n_jobs=1)
-        graph, _, _ = umap_.fuzzy_simplicial_set(X, n_neighbors, random, metric, knn_indices=indices,
-                                                 knn_dists=distances)
+            distances = pairwise_distances(X, metric=metric).astype(np.float32, copy=False)
+            graph, _, _ = umap_.fuzzy_simplicial_set(distances, n_neighbors, random, "precomputed")
+        else:
+            indices, distances, _ = umap_.nearest_neighbors(X, n_neighbors, metric, {}, False, random, n_jobs=1)
+            graph, _, _ = umap_.fuzzy_simplicial_set(X, n_neighbors, random, metric, knn_indices=indices,
+                                                     knn_dists=distances)
+    finally:
+        # numba's OpenMP layer sets the process's OpenMP thread count to all cores, which torch shares: training
+        # after it would run on more threads than the user chose (and crawl on a busy machine)
+        torch.set_num_threads(torch_threads)
     graph = graph.tocoo()
     graph.sum_duplicates()
     keep = graph.data > 0
@@ -162,8 +171,8 @@ class NeighbourGraph(Penalty):
     umap-learn builds it). Each training step draws ``edge_batch_size`` edges in proportion to their weights,
     independently of the reconstruction batch, encodes both ends and, per edge, ``negative_sample_rate``
     negatives drawn among the encoded points, and adds ``weight`` times the mean over the edges of
-    ``umap_cross_entropy``. The validation loss adds the same term on one fixed draw of edges, so that epochs
-    compare. The graph is not kept after the fit: saving stores no graph, and ``transform`` of new rows needs
+    ``umap_cross_entropy``. The validation loss adds the same term on one fixed draw of ``VALIDATION_EDGES``
+    edges, so that epochs compare. The graph is not kept after the fit: saving stores no graph, and ``transform`` of new rows needs
     only the encoder. It needs all training rows in memory on one process: streamed and distributed fits are
     refused. Where the training rows are not more than ``n_neighbors``, fewer neighbours are used (a warning
     on the logger says so); below 3 rows there is no graph and no term.
@@ -259,7 +268,8 @@ class NeighbourGraphLoss:
     weight, a, b : float
     negative_sample_rate, edge_batch_size : int
     random_state : int
-        Seeds the one draw of edges and negatives the validation loss uses.
+        Seeds the one draw of edges and negatives the validation loss uses (``VALIDATION_EDGES`` edges, or
+        ``edge_batch_size`` if more).
     """
 
     generative = False
@@ -277,9 +287,10 @@ class NeighbourGraphLoss:
         cumulative = np.cumsum(graph.weights, dtype=np.float64)
         self.cumulative = torch.as_tensor(cumulative, device=device)
         random = np.random.RandomState(random_state)
-        edges = np.searchsorted(cumulative, random.random_sample(edge_batch_size) * cumulative[-1], side="right")
+        n_validation = max(edge_batch_size, VALIDATION_EDGES)
+        edges = np.searchsorted(cumulative, random.random_sample(n_validation) * cumulative[-1], side="right")
         self.validation_edges = torch.as_tensor(np.minimum(edges, len(cumulative) - 1), device=device)
-        self.validation_negatives = torch.as_tensor(random.random_sample((edge_batch_size, negative_sample_rate)),
+        self.validation_negatives = torch.as_tensor(random.random_sample((n_validation, negative_sample_rate)),
                                                     dtype=torch.float32, device=device)
 
     def takes_over(self, step: int, total_steps: int) -> bool:
