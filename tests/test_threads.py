@@ -74,11 +74,19 @@ def test_entries_of_ended_processes_are_removed_and_not_counted(registry):
     assert [p.name for p in registry.iterdir()] == ["notes.txt"]
 
 
-def test_omp_num_threads_set_by_the_user_is_left_alone(registry, other_fit, monkeypatch):
+def test_omp_num_threads_set_by_the_user_is_left_alone_but_counted_for_the_others(registry, other_fit,
+                                                                                  monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    seen = Threads()
+
+    class Entries(Threads):
+        def on_batch_end(self, state):
+            super().on_batch_end(state)
+            self.entries = threads.running_fits(registry)
+
+    seen = Entries()
     _fit(seen)
-    assert set(seen.seen) == {2}
+    assert set(seen.seen) == {2} and seen.entries == 2  # the other fit and this one
+    assert len(list(registry.iterdir())) == 1
 
 
 def test_a_fit_that_fails_gives_its_threads_back(registry, other_fit):

@@ -43,8 +43,8 @@ def train_network(network: nn.Module, loss_fn: LossFunction, X_train, X_validati
     state = TrainingState(settings, network, optimizer, loss_fn, generator, distributed, n_samples=n)
     step = TrainingStep(network, loss_fn, optimizer, settings, distributed)
     divergence = Divergence(settings.on_divergence, settings.learning_rate)
-    if device.type == "cpu" and distributed is None and shares_cores():
-        callbacks = [*callbacks, CoreSharing()]  # two fits at once each take half the threads
+    if device.type == "cpu":  # two fits at once each take half the threads
+        callbacks = [*callbacks, CoreSharing(adjust=shares_cores())]
     hooks = CallbackList(standard_callbacks(settings, X_validation is not None, checkpointing, distributed,
                                             callbacks))
     world_size, shard = (distributed.world_size, distributed.shard) if distributed is not None else (1, None)

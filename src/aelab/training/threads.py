@@ -7,8 +7,9 @@ running: on 2 cores, two fits at once each ran 7 to 9 times slower than one alon
 and then about once a second, sets torch's intra-op threads to the fit's share of the threads it started
 with: all of them while it runs alone, half of them beside one other fit. A fit alone keeps every thread.
 
-A process whose ``OMP_NUM_THREADS`` is set chose its threads itself and is left alone; so are fits on a GPU
-and distributed fits (torchrun sets ``OMP_NUM_THREADS`` per process). Other programs are not counted.
+A process whose ``OMP_NUM_THREADS`` is set chose its threads itself: its fits keep them, but still count
+among the running fits, so the others make room for them (torchrun sets ``OMP_NUM_THREADS`` for each
+process of a distributed fit). Fits on a GPU and other programs are not counted.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class CoreSharing(Callback):
 
     Parameters
     ----------
+    adjust : bool, default=True
+        Set this process's threads to its share; False only counts the fit for the others (a process whose
+        ``OMP_NUM_THREADS`` is set).
     folder : path or None, default=None
         The registry of running fits; None: ``registry_folder()``.
 
@@ -85,7 +89,8 @@ class CoreSharing(Callback):
     >>> ae = Autoencoder(callbacks=[CoreSharing()])  # the loop adds one itself on the CPU; shown for the idea
     """
 
-    def __init__(self, folder: str | os.PathLike | None = None) -> None:
+    def __init__(self, adjust: bool = True, folder: str | os.PathLike | None = None) -> None:
+        self.adjust = adjust
         self.folder = Path(folder) if folder is not None else registry_folder()
         self._entry: Path | None = None
         self._threads = self._checked = 0
@@ -100,10 +105,11 @@ class CoreSharing(Callback):
             logger.debug("not sharing the cores with other fits: %s", error)
             return
         self._entry = entry
-        self._share()
+        if self.adjust:
+            self._share()
 
     def on_batch_end(self, state: TrainingState) -> None:
-        if self._entry is not None and time.monotonic() - self._checked >= CHECK_SECONDS:
+        if self.adjust and self._entry is not None and time.monotonic() - self._checked >= CHECK_SECONDS:
             self._share()
 
     def on_train_end(self, state: TrainingState) -> None:
