@@ -168,15 +168,17 @@ def test_default_length_follows_the_step_budget_and_is_saved(tmp_path):
 
 def test_a_fit_whose_best_epoch_is_the_last_says_train_longer(digits, caplog):
     X, _ = digits
-    with caplog.at_level("WARNING", logger="aelab.estimators"):
-        ae = small(epochs=1).fit(X)
-    assert ae.best_epoch_ == ae.n_epochs_ == 1
-    assert [r.getMessage() for r in caplog.records] == [
-        "still improving at the last epoch: train longer (epoch 1 of 1 was the best; raise epochs)"]
+    with caplog.at_level("DEBUG", logger="aelab.estimators"):
+        ae = small(epochs=1, verbose=1).fit(X)
+        quiet = small(epochs=1, verbose=0).fit(X)
+    assert ae.best_epoch_ == ae.n_epochs_ == quiet.best_epoch_ == 1
+    said = "still improving at the last epoch: train longer (epoch 1 of 1 was the best; raise epochs)"
+    records = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "aelab.estimators"]
+    assert records == [("WARNING", said), ("DEBUG", said)]  # verbose=0 keeps it off a script's stderr
     caplog.clear()
-    with caplog.at_level("WARNING", logger="aelab.estimators"):
+    with caplog.at_level("DEBUG", logger="aelab.estimators"):
         small(epochs=200, patience=2, learning_rate=0.05).fit(X)
-    assert caplog.records == []
+    assert [r for r in caplog.records if "still improving" in r.getMessage()] == []
 
 
 def test_the_default_autoencoder_beats_pca_on_a_curve():

@@ -148,7 +148,8 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_to_identical_weights(tmp_
         assert main([*TRAIN, "--data", str(data), "--out", str(tmp_path / "reference")]) == 0
     finally:
         torch.set_num_threads(threads)
-    resumed, reference = load(run).network_.state_dict(), load(tmp_path / "reference").network_.state_dict()
+    resumed = load(run)[-1].network_.state_dict()  # a run folder loads as a Pipeline; its last step is the model
+    reference = load(tmp_path / "reference")[-1].network_.state_dict()
     for name in reference:
         assert torch.equal(resumed[name], reference[name]), name
     assert json.loads((run / "checkpoint" / "checkpoint.json").read_text())["finished"]

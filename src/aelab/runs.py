@@ -17,8 +17,14 @@ import numpy as np
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
 from aelab.data.files import as_labels
 from aelab.data.streaming import StreamingSource
-from aelab.estimators import (DEFAULT_STEPS, MAX_EPOCHS, MIN_EPOCHS, STILL_IMPROVING, Autoencoder,
-                              still_improving_warning)
+from aelab.estimators import (
+    DEFAULT_STEPS,
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    STILL_IMPROVING,
+    Autoencoder,
+    still_improving_warning,
+)
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe, read_json

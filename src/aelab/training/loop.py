@@ -14,6 +14,7 @@ from aelab.training.faults import Divergence
 from aelab.training.settings import TrainingResult, TrainingSettings, make_optimizer
 from aelab.training.state import TrainingState
 from aelab.training.steps import TrainingStep
+from aelab.training.threads import CoreSharing, shares_cores
 
 
 def train_network(network: nn.Module, loss_fn: LossFunction, X_train, X_validation, settings: TrainingSettings,
@@ -28,7 +29,8 @@ def train_network(network: nn.Module, loss_fn: LossFunction, X_train, X_validati
     weights (after ``settings.patience`` epochs without validation improvement larger than
     ``settings.tol``), show progress, and, with ``checkpointing`` (aelab.training.checkpoints.Checkpointing),
     save and resume the run exactly and turn Ctrl-C into a checkpoint and TrainingInterrupted; the user's
-    ``callbacks`` run among them. A NaN/inf epoch loss is handled as ``settings.on_divergence`` says
+    ``callbacks`` run among them; a CPU fit shares the cores with the other aelab fits running on the machine
+    (aelab.training.threads). A NaN/inf epoch loss is handled as ``settings.on_divergence`` says
     (aelab.training.faults.Divergence). With ``distributed`` (aelab.training.distributed.DistributedContext)
     each process trains on its share of every global batch, the gradients are averaged over the processes,
     and the losses reported are those of all processes together.
@@ -41,6 +43,8 @@ def train_network(network: nn.Module, loss_fn: LossFunction, X_train, X_validati
     state = TrainingState(settings, network, optimizer, loss_fn, generator, distributed, n_samples=n)
     step = TrainingStep(network, loss_fn, optimizer, settings, distributed)
     divergence = Divergence(settings.on_divergence, settings.learning_rate)
+    if device.type == "cpu":  # two fits at once each take half the threads
+        callbacks = [*callbacks, CoreSharing(adjust=shares_cores())]
     hooks = CallbackList(standard_callbacks(settings, X_validation is not None, checkpointing, distributed,
                                             callbacks))
     world_size, shard = (distributed.world_size, distributed.shard) if distributed is not None else (1, None)
