@@ -51,6 +51,7 @@ def test_edge_weights_equal_umap_learns_own_graph():
     assert not np.any(graph.heads == graph.tails)
 
 
+@pytest.mark.slow  # about 30 s: numba compiles pynndescent's search
 def test_nearest_neighbour_descent_gives_the_exact_graph_on_small_data(monkeypatch):
     X, _ = make_blobs(80, n_features=5, centers=3, random_state=1)
     exact = fuzzy_neighbour_graph(X, 10, "manhattan", random_state=0)
