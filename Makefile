@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The main job: the deep 784-400-200-100-50-2 autoencoder on the embedded 5,000 MNIST digits beside PCA-2.
+# The main job: on the embedded 5,000 MNIST digits, the deep 784-400-200-100-50-2 autoencoder, the same network
+# whose code also keeps the digits' neighbour graph (umap-ae), and PCA-2.
 demo: $(STAMP)
-	$(VENV)/bin/aelab train --data mnist5k --hidden 400,200,100,50 --latent 2 --epochs 150 --batch-size 64 \
-		--patience 30 --out runs/demo --force
+	$(VENV)/bin/aelab compare --data mnist5k --hidden 400,200,100,50 --latent 2 --methods pca,ae,umap-ae \
+		--out runs/demo --force
 
 test: $(STAMP)
 	$(PY) -m pytest -q

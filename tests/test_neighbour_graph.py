@@ -110,7 +110,8 @@ def test_the_loss_of_a_five_point_graph_by_hand():
         return 1.0 / (1.0 + 1.5 * (squared + 0.001) ** 0.8)
 
     ends = [(0, 1), (2, 3), (3, 4), (0, 4)]
-    per_edge = [-math.log(q(h, t)) - sum(math.log(1.0 - q(h, n)) for n in negs) for (h, t), negs in zip(ends, picks)]
+    per_edge = [-math.log(q(h, t)) - sum(math.log(1.0 - q(h, n)) for n in negs)
+                for (h, t), negs in zip(ends, picks, strict=True)]
     # e.g. edge (0, 1): d² = 1, q = 1 / (1 + 1.5 * 1.001^0.8) = 0.39981, attraction 0.91677; its negatives,
     # points 2 (d² = 4) and 3 (d² = 10), repel with 0.19875 and 0.10043
     assert per_edge[0] == pytest.approx(1.21595, abs=1e-5)

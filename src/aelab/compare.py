@@ -29,8 +29,8 @@ from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
-from aelab.parts import NeighbourGraph
 from aelab.names import METHODS as METHOD_NAMES
+from aelab.parts import NeighbourGraph
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import image_shape, kind_parts, scale_split, write_folder
 

@@ -167,15 +167,15 @@ class NeighbourGraph(Penalty):
     """``weight`` times the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their codes:
     with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
 
-    At fit the k-nearest-neighbour graph of the training rows is built (``fuzzy_neighbour_graph``, as
-    umap-learn builds it). Each training step draws ``edge_batch_size`` edges in proportion to their weights,
-    independently of the reconstruction batch, encodes both ends and, per edge, ``negative_sample_rate``
-    negatives drawn among the encoded points, and adds ``weight`` times the mean over the edges of
-    ``umap_cross_entropy``. The validation loss adds the same term on one fixed draw of ``VALIDATION_EDGES``
-    edges, so that epochs compare. The graph is not kept after the fit: saving stores no graph, and ``transform`` of new rows needs
-    only the encoder. It needs all training rows in memory on one process: streamed and distributed fits are
-    refused. Where the training rows are not more than ``n_neighbors``, fewer neighbours are used (a warning
-    on the logger says so); below 3 rows there is no graph and no term.
+    At fit the k-nearest-neighbour graph of the training rows is built (``fuzzy_neighbour_graph``, as umap-learn builds
+    it). Each training step draws ``edge_batch_size`` edges in proportion to their weights, independently of the
+    reconstruction batch, encodes both ends and, per edge, ``negative_sample_rate`` negatives drawn among the encoded
+    points, and adds ``weight`` times the mean over the edges of ``umap_cross_entropy``. The validation loss adds the
+    same term on one fixed draw of ``VALIDATION_EDGES`` edges, so that epochs compare. The graph is not kept after the
+    fit: saving stores no graph, and ``transform`` of new rows needs only the encoder. It needs all training rows in
+    memory on one process: streamed and distributed fits are refused. Where the training rows are not more than
+    ``n_neighbors``, fewer neighbours are used (a warning on the logger says so); below 3 rows there is no graph and no
+    term.
 
     Parameters
     ----------
