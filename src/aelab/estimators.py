@@ -69,11 +69,6 @@ MIN_EPOCHS = 10
 MAX_EPOCHS = 500
 #: What a fit says when its best epoch is its last: the loss was still going down when training ended.
 STILL_IMPROVING = "still improving at the last epoch: train longer"
-
-
-def still_improving_warning(n_epochs: int) -> str:
-    """The warning of a fit whose best epoch was its last, the ``n_epochs``-th."""
-    return f"{STILL_IMPROVING} (epoch {n_epochs} of {n_epochs} was the best; raise epochs)"
 #: The version of the model folder's model.json this aelab writes and reads: 2 records the parts, 3 also the
 #: epoch limit the fit chose (``epochs_``).
 MODEL_FORMAT_VERSION = 3
@@ -98,6 +93,11 @@ def _check_finite(X: np.ndarray, what: str = "X") -> None:
             f"{what} contains {len(rows)} NaN or infinite value(s), the first at row {rows[0]}, column {cols[0]}"
             f"{huge}; remove or impute them first"
         )
+
+
+def still_improving_warning(n_epochs: int) -> str:
+    """The warning of a fit whose best epoch was its last, the ``n_epochs``-th."""
+    return f"{STILL_IMPROVING} (epoch {n_epochs} of {n_epochs} was the best; raise epochs)"
 
 
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

@@ -9,7 +9,7 @@ with: all of them while it runs alone, half of them beside one other fit. A fit 
 
 A process whose ``OMP_NUM_THREADS`` is set chose its threads itself: its fits keep them, but still count
 among the running fits, so the others make room for them (torchrun sets ``OMP_NUM_THREADS`` for each
-process of a distributed fit). Fits on a GPU and other programs are not counted.
+process of a distributed fit). Fits on a GPU and other programs are not counted, and only POSIX systems share.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ CHECK_SECONDS = 1.0
 
 def registry_folder() -> Path:
     """The folder holding one file per running CPU fit of this user (named ``PID.TOKEN``)."""
-    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-    return Path(tempfile.gettempdir()) / f"aelab-fits-{user}"
+    return Path(tempfile.gettempdir()) / f"aelab-fits-{os.getuid()}"
 
 
 def _alive(pid: int) -> bool:
@@ -91,12 +90,16 @@ class CoreSharing(Callback):
 
     def __init__(self, adjust: bool = True, folder: str | os.PathLike | None = None) -> None:
         self.adjust = adjust
-        self.folder = Path(folder) if folder is not None else registry_folder()
+        self.folder = Path(folder) if folder is not None else None
         self._entry: Path | None = None
         self._threads = self._checked = 0
 
     def on_train_begin(self, state: TrainingState) -> None:
         self._threads = torch.get_num_threads()
+        if os.name != "posix":  # liveness is os.kill(pid, 0), which would end the process on Windows
+            return
+        if self.folder is None:
+            self.folder = registry_folder()
         try:
             self.folder.mkdir(mode=0o700, exist_ok=True)
             entry = self.folder / f"{os.getpid()}.{uuid.uuid4().hex}"
