@@ -18,6 +18,7 @@ from aelab.cli import main
 from aelab.data.streaming import StreamingSource
 from aelab.parts import Conv, Dense, NeighbourGraph, kind
 from aelab.parts import neighbour_graph as graph_module
+from aelab.parts.base import unchanged
 from aelab.parts.neighbour_graph import FuzzyGraph, NeighbourGraphLoss, fuzzy_neighbour_graph, umap_curve
 
 
@@ -126,8 +127,42 @@ def test_the_term_is_the_weighted_loss_and_validation_uses_one_fixed_draw():
     first, second = float(term.term(batch)), float(term.term(batch))
     assert first == second == pytest.approx(
         0.5 * float(term.cross_entropy(network, term.validation_edges, term.validation_negatives)), rel=1e-6)
-    training = SimpleNamespace(training=True, network=network, generator=torch.Generator().manual_seed(0))
+    training = SimpleNamespace(training=True, network=network, generator=torch.Generator().manual_seed(0),
+                               augment=unchanged, sample_shape=None)
     assert float(term.term(training)) != float(term.term(training))  # each training step draws its own edges
+
+
+class Stretch:
+    """An augmentation part that scales every row by ``factor`` and records the image shape it was given."""
+
+    def __init__(self, factor):
+        self.factor, self.shapes = factor, []
+
+    def augment(self, x, sample_shape, generator):
+        self.shapes.append(sample_shape)
+        return x * self.factor
+
+
+def test_edge_ends_move_as_the_batch_does_or_by_the_graphs_own_augmentation():
+    def training_term(term, **batch):
+        return float(term.term(SimpleNamespace(training=True, network=Identity(), sample_shape=(1, 2, 1),
+                                               generator=torch.Generator().manual_seed(0), **batch)))
+
+    def loss_on(points):
+        term = five_point_term(weight=0.5)
+        term.X_train = points
+        return training_term(term, augment=unchanged)
+
+    # no augmentation of its own: the ends move by the batch's (here doubling every point)
+    assert training_term(five_point_term(weight=0.5), augment=lambda x: 2 * x) == pytest.approx(loss_on(2 * POINTS))
+    # its own augmentation replaces the batch's, and is given the estimator's image shape
+    term, stretch = five_point_term(weight=0.5), Stretch(3.0)
+    term.augmentation = stretch
+    assert training_term(term, augment=lambda x: 2 * x) == pytest.approx(loss_on(3 * POINTS))
+    assert stretch.shapes == [(1, 2, 1)]
+    # validation measures the unmoved rows
+    assert float(term.term(SimpleNamespace(training=False, network=Identity(), generator=None))) == pytest.approx(
+        0.5 * float(term.cross_entropy(Identity(), term.validation_edges, term.validation_negatives)))
 
 
 def test_edges_are_drawn_in_proportion_to_their_weights():
@@ -145,7 +180,8 @@ def test_gradients_reach_the_encoder_and_not_the_decoder(digits):
     network = ae.build_network(64, "sigmoid", seed=0)
     term = ae._penalties()[0].prepare(torch.from_numpy(digits[:200]), random_state=0)
     network.train()
-    loss = term.term(SimpleNamespace(training=True, network=network, generator=torch.Generator().manual_seed(0)))
+    loss = term.term(SimpleNamespace(training=True, network=network, generator=torch.Generator().manual_seed(0),
+                                     augment=unchanged, sample_shape=None))
     loss.backward()
     encoder_grads = [p.grad for p in network.encoder.parameters()]
     assert all(g is not None and float(g.abs().sum()) > 0 for g in encoder_grads)
@@ -176,7 +212,7 @@ def test_fit_builds_the_graph_and_keeps_nothing_of_it(digits, tmp_path, caplog):
     record = json.loads((tmp_path / "m" / "model.json").read_text())
     assert record["params"]["penalties"] == [{"part": "NeighbourGraph", "params": {
         "edge_batch_size": 256, "metric": "euclidean", "min_dist": 0.1, "n_neighbors": 15,
-        "negative_sample_rate": 5, "weight": 1.0}}]
+        "negative_sample_rate": 5, "weight": 1.0, "augmentation": None}}]
     from safetensors import safe_open
 
     with safe_open(tmp_path / "m" / "model.safetensors", "pt") as weights:
@@ -225,6 +261,20 @@ def test_a_conv_body_with_augmentation_trains_with_the_graph(digits):
     assert np.isfinite(ae.history_["train_loss"]).all() and ae.transform(digits[:5]).shape == (5, 2)
 
 
+def test_the_graphs_own_augmentation_moves_the_edge_ends_of_a_dense_body(digits, tmp_path):
+    from aelab.parts import Affine
+
+    ae = umap_autoencoder(augmentation=Affine(rotation=5.0)).fit(digits[:300])
+    assert ae.augmentation is None and ae.sample_shape_ == (1, 8, 8)  # the shape of the 64 features, as a square
+    assert np.isfinite(ae.history_["train_loss"]).all()
+    ae.save(tmp_path / "m")
+    record = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert record["params"]["penalties"][0]["params"]["augmentation"]["part"] == "Affine"
+    loaded = load(tmp_path / "m")
+    assert loaded.get_params()["penalties__neighbour_graph__augmentation__rotation"] == 5.0
+    np.testing.assert_array_equal(loaded.transform(digits[:50]), ae.transform(digits[:50]))
+
+
 def test_the_graph_term_is_in_the_loss_the_fit_minimises(digits):
     """With a large weight the graph dominates the training loss: a loss far above the reconstruction alone."""
     plain = umap_autoencoder(weight=0.0).fit(digits[:300])
@@ -237,6 +287,8 @@ def test_the_graph_term_is_in_the_loss_the_fit_minimises(digits):
     ({"min_dist": 1.5}, "NeighbourGraph min_dist must be a number >= 0.0 and <= 1.0, got 1.5"),
     ({"metric": "l7"}, "NeighbourGraph metric='l7' is not one of 'euclidean'"),
     ({"negative_sample_rate": 0}, "NeighbourGraph negative_sample_rate must be an integer >= 1, got 0"),
+    ({"augmentation": "affine"}, "NeighbourGraph augmentation must be an image augmentation part such as "
+                                 "aelab.parts.Affine"),
 ])
 def test_bad_parameters_are_named(digits, value, message):
     with pytest.raises(ValueError, match=message):

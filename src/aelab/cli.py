@@ -338,7 +338,7 @@ def _add_cluster_parser(commands) -> None:
 
 
 def _add_bench_parser(commands) -> None:
-    from aelab.bench import STUDIES
+    from aelab.bench import STUDIES, STUDY_METHODS
 
     bench = commands.add_parser("bench", help="run a reference study and write a results folder (results.md, "
                                 "results.json, figures, report.html)")
@@ -351,6 +351,9 @@ def _add_bench_parser(commands) -> None:
                        "study's own)")
     bench.add_argument("--seeds", type=int, default=None,
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
+    bench.add_argument("--methods", default=None,
+                       help="comma-separated methods of the study to run (clustering only: "
+                            + ", ".join(STUDY_METHODS["clustering"]) + "; default: all)")
     _add_augment(bench, default=None, help="image augmentation of the pretraining, see aelab train --augment "
                  "(clustering only; default: none)")
     _add_seed_and_device(bench, "split, weights and methods")
@@ -741,6 +744,23 @@ def _cluster(args) -> int:
     return 0
 
 
+def _study_methods(study: str, text: str | None) -> tuple[str, ...] | None:
+    """The methods ``--methods`` names for ``study`` (None: all of them), each checked against the study's."""
+    from aelab.bench import STUDY_METHODS
+
+    if text is None:
+        return None
+    if study not in STUDY_METHODS:
+        raise UsageError(f"the {study} study runs all its methods and takes no --methods; --methods is for "
+                         f"{', '.join(STUDY_METHODS)}")
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in STUDY_METHODS[study]]
+    if unknown or not names:
+        raise UsageError(f"--methods {text!r}: " + (f"unknown method {unknown[0]!r}" if unknown else "no method")
+                         + f"; choose among {', '.join(STUDY_METHODS[study])}")
+    return names
+
+
 def _bench(args) -> int:
     from aelab.bench import AUGMENTING_STUDIES, REPEATING_STUDIES, STUDIES, study_module
     from aelab.bench.study import StudySettings, markdown_table, write_study
@@ -758,10 +778,11 @@ def _bench(args) -> int:
     if args.seeds is not None and args.study not in REPEATING_STUDIES:
         raise UsageError(f"the {args.study} study runs once and takes no --seeds; --seeds is for "
                          f"{', '.join(REPEATING_STUDIES)}")
+    methods = _study_methods(args.study, args.methods)
     check_output_folder(args.out, args.force)
     settings = StudySettings(data=_data_options(args, name=args.data or STUDIES[args.study][1]), seeds=args.seeds,
                              quick=args.quick, epochs=args.epochs, random_state=args.seed, device=args.device,
-                             augment=args.augment)
+                             augment=args.augment, methods=methods)
     with _writing("results folder", args.out), folder_lock(args.out), recording() as log:
         check_output_folder(args.out, args.force)
         result = study_module(args.study).run(settings)

@@ -31,6 +31,11 @@ STUDIES: dict[str, tuple[str, str, str]] = {
 AUGMENTING_STUDIES = ("clustering",)
 #: The studies that repeat over seeds and take ``--seeds``.
 REPEATING_STUDIES = ("clustering",)
+#: The studies whose methods can be chosen (``--methods``): study -> its method names, in the order they run.
+STUDY_METHODS: dict[str, tuple[str, ...]] = {
+    "clustering": ("ae-kmeans", "ae-gmm", "n2d", "dec", "idec", "idec-n2d", "umap-ae-gmm", "umap-ae-n2d",
+                   "raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm"),
+}
 
 
 def study_module(name: str) -> ModuleType:

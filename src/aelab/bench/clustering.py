@@ -7,18 +7,23 @@ judged on the same samples (ACC after Hungarian matching, NMI, ARI). For each se
 (d-500-500-2000-10, ReLU, MSE, Adam, batch 256, all samples, no early stopping) is pretrained and shared by
 all the methods on its code: k-means, a Gaussian mixture, N2D (UMAP to 10-D, 20 neighbours, min_dist 0,
 then a Gaussian mixture), DEC (SGD 0.01, momentum 0.9), IDEC (Adam 0.001, gamma 0.1) and IDEC whose centres
-start at the N2D clusters. Beside them, without an autoencoder: k-means of the raw input, of its first 10
-principal components and of a 2-D t-SNE, and UMAP + Gaussian mixture of the raw input.
+start at the N2D clusters. The neighbour-graph autoencoders (``umap-ae``: the same network and pretraining with
+``aelab.parts.NeighbourGraph`` on the code) are pretrained apart, one per row: a Gaussian mixture of the 2-D
+code (umap-ae-gmm) and N2D over a 10-D code (umap-ae-n2d). Beside them, without an autoencoder: k-means of the
+raw input, of its first 10 principal components and of a 2-D t-SNE, and UMAP + Gaussian mixture of the raw input.
+``--methods`` runs some of them only.
 """
 
 from __future__ import annotations
 
 import logging
+from itertools import chain
 
 import numpy as np
 from sklearn.base import clone
 
 from aelab.baselines import TSNEBaseline
+from aelab.bench import STUDY_METHODS
 from aelab.bench.study import Stopwatch, StudyResult, StudySettings
 from aelab.cluster import (
     DEC,
@@ -32,6 +37,7 @@ from aelab.cluster import (
 from aelab.data import MinMaxScaling
 from aelab.data.dataset import FIX_BAD_ROWS_REMEDY
 from aelab.metrics import ari, clustering_accuracy, nmi
+from aelab.parts import NeighbourGraph
 from aelab.parts.augmentations import describe_augmentation, image_augmentation
 
 NAME = "clustering"
@@ -47,7 +53,10 @@ MAX_ITER = 1000
 LARGE = 20_000
 QUICK_SAMPLES = 300
 AUTOENCODER_METHODS = ("ae-kmeans", "ae-gmm", "n2d", "dec", "idec", "idec-n2d")
+#: The neighbour-graph autoencoder rows -> the code size of the autoencoder each pretrains for itself.
+UMAP_AE_METHODS = {"umap-ae-gmm": 2, "umap-ae-n2d": 10}
 RAW_METHODS = ("raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm")
+METHODS = STUDY_METHODS[NAME]
 COSTLY = ("tsne-kmeans", "umap-gmm")
 #: Published ACC of the same methods on the full MNIST / Fashion-MNIST (docs/benchmarks.md gives the sources).
 PUBLISHED = {"n2d": {"mnist": 0.979, "fashion-mnist": 0.672}, "dec": {"mnist": 0.843}, "idec": {"mnist": 0.881}}
@@ -81,8 +90,15 @@ def _autoencoder(settings: StudySettings, epochs: int, seed: int, augmentation):
                                   augmentation=clone(augmentation) if augmentation is not None else None)
 
 
-def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: int):
-    """Each method on the code of the one pretrained ``ae``: name -> (fitted clusterer, seconds)."""
+def _umap_autoencoder(settings: StudySettings, epochs: int, seed: int, augmentation, n_components: int):
+    """The study's autoencoder with the neighbour graph's UMAP loss (default ``NeighbourGraph``) on a code of
+    ``n_components``; its edge ends move with the augmentation as the reconstruction batch does."""
+    return _autoencoder(settings, epochs, seed, augmentation).set_params(n_components=n_components,
+                                                                         penalties=(NeighbourGraph(),))
+
+
+def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: int, wanted):
+    """Each method of ``wanted`` on the code of the one pretrained ``ae``: name -> (fitted clusterer, seconds)."""
     kwargs = {"max_iter": max_iter}
     fitted = {}
     for name, make in (("ae-kmeans", lambda: AutoencoderKMeans(ae, k, random_state=seed)),
@@ -90,10 +106,15 @@ def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: in
                        ("n2d", lambda: N2D(ae, k, n_neighbors=neighbours, random_state=seed)),
                        ("dec", lambda: DEC(ae, k, random_state=seed, **kwargs)),
                        ("idec", lambda: IDEC(ae, k, random_state=seed, **kwargs))):
+        if name not in wanted and not (name == "n2d" and "idec-n2d" in wanted):
+            continue
         with Stopwatch() as clock:
             model = make().fit(X)
         fitted[name] = (model, clock.seconds)
-        yield name, model, clock.seconds
+        if name in wanted:
+            yield name, model, clock.seconds
+    if "idec-n2d" not in wanted:
+        return
     # IDEC started from the N2D clusters: their mean codes are the first centres
     n2d, n2d_seconds = fitted["n2d"]
     code = ae.transform(X)
@@ -103,7 +124,25 @@ def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: in
     yield "idec-n2d", model, clock.seconds + n2d_seconds
 
 
-def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
+def _umap_autoencoder_methods(settings: StudySettings, X, k: int, seed: int, epochs: int, augmentation,
+                              neighbours: int, wanted):
+    """Each neighbour-graph row of ``wanted``: name -> (fitted clusterer, its pretraining seconds, its seconds)."""
+    for name, n_components in UMAP_AE_METHODS.items():
+        if name not in wanted:
+            continue
+        with Stopwatch() as pretraining:
+            ae = _umap_autoencoder(settings, epochs, seed, augmentation, n_components).fit(X)
+        logger.info(f"{NAME}: seed {seed}: {name}: {n_components}-D neighbour-graph autoencoder pretrained in "
+                    f"{pretraining.seconds:.0f} s")
+        with Stopwatch() as clock:
+            if name == "umap-ae-gmm":
+                model = AutoencoderGaussianMixture(ae, k, random_state=seed).fit(X)
+            else:
+                model = N2D(ae, k, n_neighbors=neighbours, random_state=seed).fit(X)
+        yield name, model, pretraining.seconds, clock.seconds
+
+
+def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int, wanted):
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
@@ -113,9 +152,9 @@ def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
 
     steps = {"raw-kmeans": lambda: kmeans(X),
              "pca-kmeans": lambda: kmeans(PCA(n_components=min(10, X.shape[1]), random_state=seed).fit_transform(X))}
-    if costly:
+    if costly and "tsne-kmeans" in wanted:
         steps["tsne-kmeans"] = lambda: kmeans(TSNEBaseline(n_components=2, random_state=seed).fit_transform(X))
-
+    if costly and "umap-gmm" in wanted:
         def umap_gmm():
             _, embedding = umap_embedding(X, k, n_neighbors=neighbours, random_state=seed)
             return GaussianMixture(k, covariance_type="full", n_init=10, reg_covar=1e-5,
@@ -123,6 +162,8 @@ def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int):
 
         steps["umap-gmm"] = umap_gmm
     for name, step in steps.items():
+        if name not in wanted:
+            continue
         with Stopwatch() as clock:
             labels = step()
         yield name, labels, clock.seconds
@@ -137,9 +178,9 @@ def _log_row(row: dict) -> None:
                 f"ARI {row['ari']:.4f} ({row['seconds']:.0f} s)")
 
 
-def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
+def _summary(per_seed: list[dict]) -> list[dict]:
     rows = []
-    for method in (*AUTOENCODER_METHODS, *RAW_METHODS):
+    for method in METHODS:
         runs = [r for r in per_seed if r["method"] == method]
         if not runs:
             continue
@@ -149,16 +190,34 @@ def _summary(per_seed: list[dict], pretrain_seconds: list[float]) -> list[dict]:
             row[f"{metric}_mean"] = float(values.mean())
             row[f"{metric}_std"] = float(values.std())
         row["seconds"] = float(np.mean([r["seconds"] for r in runs]))
-        row["pretrain_seconds"] = float(np.mean(pretrain_seconds)) if method in AUTOENCODER_METHODS else None
+        pretrain = [r["pretrain_seconds"] for r in runs if r.get("pretrain_seconds") is not None]
+        row["pretrain_seconds"] = float(np.mean(pretrain)) if pretrain else None
         rows.append(row)
     return rows
+
+
+def _figures(summary: list[dict], kept: dict, X, y, dataset, seed: int) -> dict:
+    """The clusters of the autoencoder method of best mean accuracy, on the first seed."""
+    from aelab import plots
+
+    best = max((r for r in summary if r["method"] in kept), key=lambda r: r["accuracy_mean"])
+    embedding, code, labels = kept[best["method"]]
+    what = "the code" if embedding is None else "the UMAP embedding of the code"
+    figures = {
+        "clusters.png": plots.cluster_scatter(code if embedding is None else embedding, labels, y,
+                                              dataset.label_names,
+                                              title=f"{best['method']} on {dataset.name}, seed {seed}: "
+                                                    f"{what} coloured by cluster and by label"),
+        "cluster_samples.png": plots.cluster_samples(X, labels, dataset.sample_shape, random_state=seed,
+                                                     title=f"{best['method']}: random samples of each cluster")
+        if dataset.is_image else None,
+    }
+    return {name: figure for name, figure in figures.items() if figure is not None}
 
 
 def run(settings: StudySettings) -> StudyResult:
     """Pretrain one autoencoder per seed, cluster its code with every method, cluster the raw input with the
     baselines, and summarise ACC, NMI and ARI over the seeds."""
-    from aelab import plots
-
     epochs = settings.epochs_or(full=EPOCHS, quick=2)
     n_seeds = settings.seeds if settings.seeds else (2 if settings.quick else N_SEEDS)
     max_iter = 30 if settings.quick else MAX_ITER
@@ -169,15 +228,22 @@ def run(settings: StudySettings) -> StudyResult:
         k = len(np.unique(y))
         neighbours = min(20, len(X) // 4)
         seeds = [settings.random_state + i for i in range(n_seeds)]
-        per_seed, pretrain_seconds, kept = [], [], {}
+        wanted = set(settings.methods or METHODS)
+        per_seed, kept = [], {}
         for seed in seeds:
-            with Stopwatch() as clock:
-                ae = _autoencoder(settings, epochs, seed, augmentation).fit(X)
-            pretrain_seconds.append(clock.seconds)
-            logger.info(f"{NAME}: seed {seed}: autoencoder pretrained in {clock.seconds:.0f} s "
-                        f"(final loss {ae.history_['train_loss'][-1]:.5f})")
-            for name, model, seconds in _autoencoder_methods(ae, X, k, seed, max_iter, neighbours):
-                row = {"method": name, "seed": seed, **_scores(y, model.labels_), "seconds": seconds}
+            if wanted & set(AUTOENCODER_METHODS):
+                with Stopwatch() as pretraining:
+                    ae = _autoencoder(settings, epochs, seed, augmentation).fit(X)
+                logger.info(f"{NAME}: seed {seed}: autoencoder pretrained in {pretraining.seconds:.0f} s "
+                            f"(final loss {ae.history_['train_loss'][-1]:.5f})")
+                on_code = _autoencoder_methods(ae, X, k, seed, max_iter, neighbours, wanted)
+                fitted = ((name, model, pretraining.seconds, seconds) for name, model, seconds in on_code)
+            else:
+                fitted = ()
+            for name, model, pretrain_seconds, seconds in chain(fitted, _umap_autoencoder_methods(
+                    settings, X, k, seed, epochs, augmentation, neighbours, wanted)):
+                row = {"method": name, "seed": seed, **_scores(y, model.labels_), "seconds": seconds,
+                       "pretrain_seconds": pretrain_seconds}
                 if hasattr(model, "n_iter_"):
                     row["iterations"] = model.n_iter_
                 per_seed.append(row)
@@ -185,29 +251,20 @@ def run(settings: StudySettings) -> StudyResult:
                 if seed == seeds[0]:
                     kept[name] = (getattr(model, "embedding_", None), model.autoencoder_.transform(X), model.labels_)
             costly = len(X) <= LARGE or seed == seeds[0]
-            for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours):
+            for name, labels, seconds in _raw_methods(X, k, seed, costly, neighbours, wanted):
                 per_seed.append({"method": name, "seed": seed, **_scores(y, labels), "seconds": seconds})
                 _log_row(per_seed[-1])
-        summary = _summary(per_seed, pretrain_seconds)
-        best = max((r for r in summary if r["method"] in kept), key=lambda r: r["accuracy_mean"])
-        embedding, code, labels = kept[best["method"]]
-        what = "the code" if embedding is None else "the UMAP embedding of the code"
-        figures = {
-            "clusters.png": plots.cluster_scatter(code if embedding is None else embedding, labels, y,
-                                                  dataset.label_names,
-                                                  title=f"{best['method']} on {dataset.name}, seed {seeds[0]}: "
-                                                        f"{what} coloured by cluster and by label"),
-            "cluster_samples.png": plots.cluster_samples(X, labels, dataset.sample_shape, random_state=seeds[0],
-                                                         title=f"{best['method']}: random samples of each cluster")
-            if dataset.is_image else None,
-        }
-        figures = {name: figure for name, figure in figures.items() if figure is not None}
+        summary = _summary(per_seed)
+        figures = _figures(summary, kept, X, y, dataset, seeds[0]) if kept else {}
     family = "fashion-mnist" if "fashion" in dataset.name else "mnist"
     notes = [f"All {len(X)} samples are clustered and scored (unsupervised, as in the literature); mean and "
              f"standard deviation over seeds {seeds[0]}..{seeds[-1]}; {k} clusters.",
              f"Autoencoder {X.shape[1]}-" + "-".join(map(str, _autoencoder(settings, epochs, 0, None).encoder.hidden))
              + f"-10 pretrained for {epochs} epochs per seed (pretrain_seconds), shared by all its methods; "
              "seconds is each method's own time after pretraining (idec-n2d includes its N2D step).",
+             "umap-ae-gmm and umap-ae-n2d each pretrain their own autoencoder, the same network and training with "
+             "the neighbour graph's UMAP loss on the code (aelab.parts.NeighbourGraph, its defaults: 15 neighbours, "
+             "min_dist 0.1): a Gaussian mixture (5 inits) of its 2-D code, and N2D over its 10-D code.",
              "Pretraining augmentation: " + describe_augmentation(augment)
              + ("; DEC and IDEC fine-tune on batches moved the same way." if augment != "none" else "."),
              f"DEC and IDEC: target update every 140 iterations, stop below 0.1% changed assignments, at most "
@@ -223,7 +280,8 @@ def run(settings: StudySettings) -> StudyResult:
     return StudyResult(
         study=NAME, title=f"Deep clustering on {dataset.name}: {len(X)} samples, {len(seeds)} seeds",
         settings={"epochs": epochs, "seeds": seeds, "max_iter": max_iter, "n_clusters": k, "quick": settings.quick,
-                  "device": settings.device, "augment": augment},
+                  "device": settings.device, "augment": augment,
+                  "methods": sorted(wanted, key=METHODS.index)},
         data={"name": dataset.name, "n_train_used": len(X), "n_test_used": f"the same {len(X)}"},
         tables={"mean and standard deviation over seeds": summary, "every seed": per_seed},
         figures=figures, notes=notes, extra={"published_accuracy": published}, seconds=total.seconds)

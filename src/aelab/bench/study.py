@@ -27,7 +27,8 @@ class StudySettings:
     ``data`` is the data the study reads (its ``test_size``, ``subset`` and ``skip_bad_rows`` stay unused: a
     study splits and samples as its reference did, and stops at bad rows). ``epochs`` None keeps the study's
     own number (fewer in quick mode); ``seeds`` None keeps the study's own number of repetitions (for the
-    studies that repeat over seeds); ``augment`` None keeps the study's own image augmentation (for the
+    studies that repeat over seeds); ``methods`` None runs all of a study's methods, else the ones named (for the
+    studies of ``aelab.bench.STUDY_METHODS``); ``augment`` None keeps the study's own image augmentation (for the
     studies that pretrain with one, see ``aelab.parts.augmentations.AUGMENT_CHOICES``); ``quick`` trains briefly on
     a subset, which is what the test suite runs.
     """
@@ -39,6 +40,7 @@ class StudySettings:
     device: str = "auto"
     seeds: int | None = None
     augment: str | None = None
+    methods: tuple[str, ...] | None = None
 
     def epochs_or(self, full: int, quick: int) -> int:
         if self.epochs is not None:

@@ -8,7 +8,7 @@ and the estimator's nested parameters (``latent__beta``) work as for any scikit-
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -113,14 +113,22 @@ def _json_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, np.floating):
         return float(value)
+    if isinstance(value, Part):
+        return part_record(value)
     return value
 
 
 def part_record(part: Part | None) -> dict[str, Any] | None:
-    """A part as JSON: ``{"part": "Gaussian", "params": {"beta": 1.0, "kl": "analytic"}}`` (None for None)."""
+    """A part as JSON: ``{"part": "Gaussian", "params": {"beta": 1.0, "kl": "analytic"}}`` (None for None); a
+    part among the parameters (a neighbour graph's augmentation) is a record of its own."""
     if part is None:
         return None
-    return {"part": type(part).__name__, "params": {k: _json_value(v) for k, v in part.get_params().items()}}
+    return {"part": type(part).__name__,
+            "params": {k: _json_value(v) for k, v in part.get_params(deep=False).items()}}
+
+
+def _is_part_record(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"part", "params"}
 
 
 def part_from_record(record: Any, registry: Mapping[str, type[Part]], where: str) -> Part | None:
@@ -136,14 +144,21 @@ def part_from_record(record: Any, registry: Mapping[str, type[Part]], where: str
     if cls is None:
         raise ValueError(f"{where} names the part {record['part']!r}, which is not one of {', '.join(registry)}")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in record["params"].items()}
+    params.update({k: part_from_record(v, registry, f"{where}.params.{k}") for k, v in params.items()
+                   if _is_part_record(v)})
     for key, value in params.items():  # a value no check reads (a weight left at 0) must still be a number
         if isinstance(value, float) and not np.isfinite(value):
             raise ValueError(f"{where}.params.{key} is {value!r}; it must be a finite number")
-    expected = set(cls().get_params())
+    expected = set(cls().get_params(deep=False))
     if set(params) != expected:
         raise ValueError(f"{where}: the parameters of {record['part']} must be exactly {sorted(expected)}, got "
                          f"{sorted(params)}")
     return cls(**params)
+
+
+def unchanged(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself: a batch's ``augment`` where nothing moves the rows."""
+    return x
 
 
 @dataclass
@@ -156,6 +171,9 @@ class Batch:
     codes : the codes the decoder got (sampled ones for a Gaussian latent in training)
     network : the AutoencoderNetwork; ``training`` its mode; ``generator`` the loss's random stream
     n_components : the code size
+    augment : moves other rows as the training batch was moved (the augmentation, from the same stream); the
+        identity outside training or without an augmentation
+    sample_shape : the shape of one image (C, H, W) when a part works on images, else None
     """
 
     target: torch.Tensor
@@ -167,3 +185,5 @@ class Batch:
     training: bool
     generator: torch.Generator | None
     n_components: int
+    augment: Callable[[torch.Tensor], torch.Tensor] = unchanged
+    sample_shape: tuple[int, ...] | None = None

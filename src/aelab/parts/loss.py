@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from aelab.parts.base import Batch, Part
+from aelab.parts.base import Batch, Part, unchanged
 
 
 class AutoencoderLoss:
@@ -84,7 +84,8 @@ class AutoencoderLoss:
                                         self.loss, self.output_activation)
         batch = Batch(target=x, inputs=inputs, hidden=hidden, has_hidden=bool(self.encoder.has_hidden_layers),
                       codes=codes, network=network, training=training, generator=self.generator,
-                      n_components=self.n_components)
+                      n_components=self.n_components, augment=self.augment if training else unchanged,
+                      sample_shape=self.sample_shape)
         for penalty in self.penalties:
             term = penalty.term(batch)
             if term is not None:

@@ -17,13 +17,14 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from aelab.parts.base import Batch, check_choice, check_number, check_positive_int
+from aelab.parts.base import Batch, check_choice, check_number, check_positive_int, unchanged
 from aelab.parts.penalties import Penalty
 
 logger = logging.getLogger(__name__)
@@ -192,6 +193,11 @@ class NeighbourGraph(Penalty):
         Negative samples per edge, >= 1.
     edge_batch_size : int, default=4096
         Edges drawn per training step, >= 1.
+    augmentation : Affine or None, default=None
+        How the edge ends move in training. None: as the training batch does (the estimator's ``augmentation``,
+        if any). An image augmentation (``aelab.parts.Affine``): the edge ends move by it, and the reconstruction
+        by the estimator's own, which may be none: the code then learns to keep each image's neighbours under
+        small moves (and carries that to new images) while the decoder still reconstructs unmoved images.
 
     Examples
     --------
@@ -202,13 +208,24 @@ class NeighbourGraph(Penalty):
     short_name = "neighbour_graph"
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
-                 edge_batch_size=4096):
+                 edge_batch_size=4096, augmentation=None):
         self.weight = weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.negative_sample_rate = negative_sample_rate
         self.edge_batch_size = edge_batch_size
+        self.augmentation = augmentation
+
+    @property
+    def needs_image_shape(self) -> bool:
+        """Whether the part moves images (it has an augmentation), so that the estimator resolves their shape."""
+        return self.augmentation is not None
+
+    @property
+    def sample_shape(self):
+        """The image shape its augmentation names (None: the estimator's)."""
+        return None if self.augmentation is None else self.augmentation.sample_shape
 
     def validate(self, n_features: int, encoder=None) -> None:
         check_number("NeighbourGraph weight", self.weight)
@@ -217,6 +234,11 @@ class NeighbourGraph(Penalty):
         check_choice("NeighbourGraph metric", self.metric, METRICS)
         check_positive_int("NeighbourGraph negative_sample_rate", self.negative_sample_rate)
         check_positive_int("NeighbourGraph edge_batch_size", self.edge_batch_size)
+        if self.augmentation is not None:
+            if not callable(getattr(self.augmentation, "augment", None)):
+                raise ValueError(f"NeighbourGraph augmentation must be an image augmentation part such as "
+                                 f"aelab.parts.Affine() or None, got {self.augmentation!r}")
+            self.augmentation.validate(n_features, encoder)
 
     def check_training(self, streaming: bool, distributed: bool) -> None:
         if streaming:
@@ -248,7 +270,7 @@ class NeighbourGraph(Penalty):
                         graph.seconds)
         a, b = umap_curve(self.min_dist)
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
-                                  int(self.edge_batch_size), random_state)
+                                  int(self.edge_batch_size), random_state, self.augmentation)
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         raise RuntimeError("NeighbourGraph adds its term once its graph is built: the estimator's fit calls "
@@ -270,13 +292,15 @@ class NeighbourGraphLoss:
     random_state : int
         Seeds the one draw of edges and negatives the validation loss uses (``VALIDATION_EDGES`` edges, or
         ``edge_batch_size`` if more).
+    augmentation : Affine or None
+        Moves the edge ends in training instead of the batch's own augmentation (``NeighbourGraph``).
     """
 
     generative = False
 
     def __init__(self, X_train: torch.Tensor, graph: FuzzyGraph | None, weight: float, a: float, b: float,
-                 negative_sample_rate: int, edge_batch_size: int, random_state: int) -> None:
-        self.X_train, self.graph = X_train, graph
+                 negative_sample_rate: int, edge_batch_size: int, random_state: int, augmentation=None) -> None:
+        self.X_train, self.graph, self.augmentation = X_train, graph, augmentation
         self.weight, self.a, self.b = weight, a, b
         self.negative_sample_rate, self.edge_batch_size = negative_sample_rate, edge_batch_size
         if graph is None:
@@ -305,12 +329,14 @@ class NeighbourGraphLoss:
         negatives = torch.rand((self.edge_batch_size, self.negative_sample_rate), generator=generator, device=device)
         return edges.clamp_(max=len(self.cumulative) - 1), negatives
 
-    def cross_entropy(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    def cross_entropy(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
+                      augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:
         """The mean UMAP cross-entropy of ``edges`` (indices into the graph's edges): each distinct end is
-        encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's negatives among them."""
+        moved by ``augment`` and encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's
+        negatives among them."""
         ends = torch.cat([self.heads[edges], self.tails[edges]])
         points, inverse = torch.unique(ends, return_inverse=True)
-        codes = network.encode(self.X_train[points]).float()
+        codes = network.encode(augment(self.X_train[points])).float()
         head_codes, tail_codes = codes[inverse[:len(edges)]], codes[inverse[len(edges):]]
         picks = (negatives * len(points)).long().clamp_(max=len(points) - 1)
         return umap_cross_entropy(head_codes, tail_codes, codes[picks], self.a, self.b).mean()
@@ -318,8 +344,11 @@ class NeighbourGraphLoss:
     def term(self, batch: Batch) -> torch.Tensor | None:
         if self.graph is None or self.weight == 0.0:
             return None
-        if batch.training:
-            edges, negatives = self.draw(batch.generator)
-        else:
-            edges, negatives = self.validation_edges, self.validation_negatives
-        return self.weight * self.cross_entropy(batch.network, edges, negatives)
+        if not batch.training:
+            return self.weight * self.cross_entropy(batch.network, self.validation_edges, self.validation_negatives)
+        edges, negatives = self.draw(batch.generator)
+        move = batch.augment
+        if self.augmentation is not None:
+            def move(x: torch.Tensor) -> torch.Tensor:
+                return self.augmentation.augment(x, batch.sample_shape, batch.generator)
+        return self.weight * self.cross_entropy(batch.network, edges, negatives, move)
