@@ -26,7 +26,7 @@ DEFAULT_SCORER = "auto"
 ACTIVATIONS = ("relu", "leaky-relu", "elu", "selu", "gelu", "silu", "tanh", "sigmoid")
 
 #: The image augmentations of ``--augment`` (``aelab.parts.augmentations.AUGMENT_CHOICES``).
-AUGMENTATIONS = ("none", "affine", "affine-flip")
+AUGMENTATIONS = ("none", "affine", "affine-flip", "affine-small")
 
 #: What training does on a NaN or infinite loss: stop with the last good weights, or restore them and halve
 #: the learning rate.

@@ -118,6 +118,8 @@ AUGMENT_CHOICES: dict[str, Affine | None] = {
     "none": None,
     "affine": Affine(),
     "affine-flip": Affine(flip=True),
+    #: Half the moves of affine: what the neighbour-graph code (umap-ae) generalises best with (docs/umap-ae.md).
+    "affine-small": Affine(rotation=5.0, shift=0.05, scale=0.05),
 }
 
 
