@@ -302,7 +302,9 @@ def test_ctrl_c_while_loading_the_data(tmp_path, data, capsys, monkeypatch):
 def test_ctrl_c_while_the_command_imports_torch(tmp_path, data):
     # -X importtime reports each module as it is imported: numpy is first imported under main(), by torch
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "aelab", *TRAIN, "--data", str(data),
+    # many epochs: a child that reached the end before the signal (a slow reader on a busy machine) would exit 0
+    train = [*TRAIN[:TRAIN.index("--epochs") + 1], "3000", *TRAIN[TRAIN.index("--epochs") + 2:]]
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "aelab", *train, "--data", str(data),
                                 "--out", str(tmp_path / "run")], env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     seen = []

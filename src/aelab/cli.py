@@ -229,8 +229,8 @@ def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", 
 
     parser.add_argument("--augment", default=default, choices=AUGMENTATIONS,
                         help=help or "move each training image by a random rotation (up to 10 degrees), shift (10%%) "
-                        "and zoom (10%%); affine-flip also mirrors half of them (for clothes, not digits); affine-small moves half "
-                        "as far (5 degrees, 5%%, 5%%)")
+                        "and zoom (10%%); affine-flip also mirrors half of them (for clothes, not digits); "
+                        "affine-small moves half as far (5 degrees, 5%%, 5%%)")
 
 
 def _add_config(parser: argparse.ArgumentParser, what: str) -> None:
