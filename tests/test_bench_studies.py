@@ -185,3 +185,27 @@ def test_variants_probe_bad_input_is_a_clear_error(capsys, args, message):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_umap_cost_child_trains_umap_ae_for_the_asked_epochs_with_the_augmentation(capsys):
+    from aelab.bench.umap_cost import main as cost_main
+
+    assert cost_main(["--child", "umap-ae", "--data", "mnist5k", "--n-train", "200", "--epochs", "2",
+                      "--augment", "affine-small"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["step"], record["rows"], record["epochs"]) == ("umap-ae", 200, 2)
+    assert record["peak_mib"] >= record["floor_mib"] > 0 and record["seconds_per_epoch"] >= 0
+
+
+@pytest.mark.parametrize("args, message", [(["--steps", "graph,nope"], "unknown step(s) nope"),
+                                           (["--steps", ","], "(none given)"),
+                                           (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+                                           (["--augment", "twirl"], "invalid choice: 'twirl'")])
+def test_umap_cost_bad_input_is_a_clear_error(capsys, args, message):
+    from aelab.bench.umap_cost import main as cost_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cost_main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1,14 +1,16 @@
 """What the neighbour-graph autoencoder costs against umap-learn's UMAP on the same training rows: seconds and
 peak memory of building the graph, of fitting umap-ae (graph included) and of fitting UMAP.
 
-    python -m aelab.bench.umap_cost [--data fashion-mnist] [--n-train N] [--seed 0]
+    python -m aelab.bench.umap_cost [--data fashion-mnist] [--n-train N] [--seed 0] [--steps graph,umap-ae]
+                                    [--epochs E] [--augment NAME]
 
 The training split of the data (the official 60,000 images of Fashion-MNIST), scaled as ``aelab compare`` scales
 it. Each step runs in its own child process, one after another, so that each peak resident memory (the child's
 ``ru_maxrss``) is its own: ``load`` (import and load only: the floor of every step), ``graph``
 (``aelab.parts.neighbour_graph.fuzzy_neighbour_graph`` with 15 neighbours, what a umap-ae fit builds first),
 ``umap-ae`` (compare's umap-ae: the dense 784-400-200-100-50-2 autoencoder with ``NeighbourGraph()``, its
-default step budget, on CPU) and ``umap`` (compare's UMAP baseline: umap-learn, 2-D, 15 neighbours, seeded).
+default step budget or ``--epochs``, ``--augment`` as compare's, on CPU; its peak comes in the first epoch) and
+``umap`` (compare's UMAP baseline: umap-learn, 2-D, 15 neighbours, seeded).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from aelab.names import AUGMENTATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(step: str, data: str, n_train: int | None, seed: int) -> dict:
+def _child(step: str, data: str, n_train: int | None, seed: int, epochs: int | None = None,
+           augment: str = "none") -> dict:
     import numpy as np
     import torch
 
@@ -57,11 +62,15 @@ def _child(step: str, data: str, n_train: int | None, seed: int) -> dict:
         result["edges"] = len(graph.weights)
     elif step == "umap-ae":
         from aelab import Autoencoder
+        from aelab.data import DataOptions
         from aelab.parts import Dense, NeighbourGraph
+        from aelab.parts.augmentations import image_augmentation
 
+        moves = image_augmentation(DataOptions(data).load(seed)[0], augment)
         ae = Autoencoder(encoder=Dense(hidden=HIDDEN), penalties=(NeighbourGraph(),), n_components=2,
-                         random_state=seed, device="cpu").fit(X)
-        result.update(epochs=ae.n_epochs_, training_seconds=round(float(np.sum(ae.epoch_seconds_)), 1))
+                         augmentation=moves, epochs=epochs, random_state=seed, device="cpu").fit(X)
+        result.update(epochs=ae.n_epochs_, training_seconds=round(float(np.sum(ae.epoch_seconds_)), 1),
+                      seconds_per_epoch=round(float(np.mean(ae.epoch_seconds_)), 1))
     elif step == "umap":
         from aelab.baselines import UMAPBaseline
 
@@ -71,13 +80,17 @@ def _child(step: str, data: str, n_train: int | None, seed: int) -> dict:
     return result
 
 
-def run(data: str, n_train: int | None, seed: int) -> list[dict]:
-    """Each step in a child process, one after another: its seconds and peak resident memory."""
+def run(data: str, n_train: int | None, seed: int, steps=STEPS, epochs: int | None = None,
+        augment: str = "none") -> list[dict]:
+    """Each of ``steps`` in a child process, one after another: its seconds and peak resident memory."""
     rows = []
-    for step in STEPS:
-        command = [sys.executable, "-m", "aelab.bench.umap_cost", "--child", step, "--data", data, "--seed", str(seed)]
+    for step in steps:
+        command = [sys.executable, "-m", "aelab.bench.umap_cost", "--child", step, "--data", data, "--seed", str(seed),
+                   "--augment", augment]
         if n_train:
             command += ["--n-train", str(n_train)]
+        if epochs:
+            command += ["--epochs", str(epochs)]
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"the {step} step failed with exit code {done.returncode}")
@@ -91,13 +104,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="fashion-mnist", help="built-in data set (default: fashion-mnist)")
     parser.add_argument("--n-train", type=int, default=None, help="first N training rows only (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="split, graph and weights seed (default: 0)")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"comma-separated steps among {', '.join(STEPS)} (default: all)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="umap-ae's epochs (default: its step budget); peak memory is reached in the first")
+    parser.add_argument("--augment", default="none", choices=AUGMENTATIONS,
+                        help="umap-ae's augmentation, as compare's --augment (default: none)")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(args.child, args.data, args.n_train, args.seed)), flush=True)
+        print(json.dumps(_child(args.child, args.data, args.n_train, args.seed, args.epochs, args.augment)),
+              flush=True)
         return 0
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown or not steps:
+        parser.error(f"--steps: unknown step(s) {', '.join(unknown) or '(none given)'}; choose among "
+                     f"{', '.join(STEPS)}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rows = run(args.data, args.n_train, args.seed)
+    rows = run(args.data, args.n_train, args.seed, steps, args.epochs, args.augment)
     print("| step | rows | seconds | peak MiB | floor MiB | above floor MiB |")
     print("|---|---|---|---|---|---|")
     for row in rows:
