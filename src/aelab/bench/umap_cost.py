@@ -9,7 +9,7 @@ it. Each step runs in its own child process, one after another, so that each pea
 ``ru_maxrss``) is its own: ``load`` (import and load only: the floor of every step), ``graph``
 (``aelab.parts.neighbour_graph.fuzzy_neighbour_graph`` with 15 neighbours, what a umap-ae fit builds first),
 ``umap-ae`` (compare's umap-ae: the dense 784-400-200-100-50-2 autoencoder with ``NeighbourGraph()``, its
-default step budget or ``--epochs``, ``--augment`` as compare's, on CPU; its peak comes in the first epoch) and
+default step budget or ``--epochs``, ``--augment`` as compare's, on CPU) and
 ``umap`` (compare's UMAP baseline: umap-learn, 2-D, 15 neighbours, seeded).
 """
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default=",".join(STEPS),
                         help=f"comma-separated steps among {', '.join(STEPS)} (default: all)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="umap-ae's epochs (default: its step budget); peak memory is reached in the first")
+                        help="umap-ae's epochs (default: its step budget)")
     parser.add_argument("--augment", default="none", choices=AUGMENTATIONS,
                         help="umap-ae's augmentation, as compare's --augment (default: none)")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
