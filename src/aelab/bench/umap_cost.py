@@ -32,15 +32,17 @@ STEPS = ("load", "graph", "umap-ae", "umap")
 HIDDEN = (400, 200, 100, 50)
 
 
-def _training_rows(data: str, n_train: int | None, seed: int):
+def _training_rows(data: str, n_train: int | None, seed: int, augment: str = "none"):
+    """The scaled training rows and the image augmentation ``augment`` names for them (None for "none")."""
     from aelab.data import DataOptions
+    from aelab.parts.augmentations import image_augmentation
     from aelab.runs import scale_split
 
     options = DataOptions(data)
     dataset, _ = options.load(seed)
     split = options.split(dataset, seed)
     _, X_train, _ = scale_split(dataset, split)
-    return X_train[:n_train] if n_train else X_train
+    return (X_train[:n_train] if n_train else X_train), image_augmentation(dataset, augment)
 
 
 def _peak_mib() -> float:
@@ -52,7 +54,7 @@ def _child(step: str, data: str, n_train: int | None, seed: int, epochs: int | N
     import numpy as np
     import torch
 
-    X = _training_rows(data, n_train, seed)
+    X, moves = _training_rows(data, n_train, seed, augment)
     result = {"step": step, "rows": len(X), "floor_mib": round(_peak_mib(), 1)}
     started = time.perf_counter()
     if step == "graph":
@@ -62,11 +64,8 @@ def _child(step: str, data: str, n_train: int | None, seed: int, epochs: int | N
         result["edges"] = len(graph.weights)
     elif step == "umap-ae":
         from aelab import Autoencoder
-        from aelab.data import DataOptions
         from aelab.parts import Dense, NeighbourGraph
-        from aelab.parts.augmentations import image_augmentation
 
-        moves = image_augmentation(DataOptions(data).load(seed)[0], augment)
         ae = Autoencoder(encoder=Dense(hidden=HIDDEN), penalties=(NeighbourGraph(),), n_components=2,
                          augmentation=moves, epochs=epochs, random_state=seed, device="cpu").fit(X)
         result.update(epochs=ae.n_epochs_, training_seconds=round(float(np.sum(ae.epoch_seconds_)), 1),
