@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from aelab.bench.clustering import METHODS
+from aelab.bench.clustering import DEFAULT_METHODS
 from aelab.cli import main
 
 
@@ -59,7 +59,7 @@ def test_bench_clustering_quick(tmp_path):
     assert main(["bench", "clustering", "--quick", "--quiet", "--out", str(out)]) == 0
     record = json.loads((out / "results.json").read_text())
     summary = record["tables"]["mean and standard deviation over seeds"]
-    assert [row["method"] for row in summary] == list(METHODS)
+    assert [row["method"] for row in summary] == list(DEFAULT_METHODS)
     assert all(row["seeds"] == 2 and 0 < row["accuracy_mean"] <= 1 for row in summary)
     assert len(record["tables"]["every seed"]) == 2 * len(summary)
     assert record["data"]["n_train_used"] == 300 and record["settings"]["seeds"] == [0, 1]
@@ -69,14 +69,14 @@ def test_bench_clustering_quick(tmp_path):
 def test_bench_clustering_runs_the_methods_named(tmp_path):
     out = tmp_path / "out"
     assert main(["bench", "clustering", "--quick", "--quiet", "--seeds", "1", "--methods",
-                 "raw-kmeans,umap-ae-n2d,umap-ae-gmm", "--out", str(out)]) == 0
+                 "raw-kmeans,umap-ae-n2d-input,umap-ae-n2d,umap-ae-gmm", "--out", str(out)]) == 0
     record = json.loads((out / "results.json").read_text())
     summary = {row["method"]: row for row in record["tables"]["mean and standard deviation over seeds"]}
-    assert list(summary) == ["umap-ae-gmm", "umap-ae-n2d", "raw-kmeans"]
+    assert list(summary) == ["umap-ae-gmm", "umap-ae-n2d", "umap-ae-n2d-input", "raw-kmeans"]
     assert record["settings"]["methods"] == list(summary)
     assert all(0 < row["accuracy_mean"] <= 1 and row["seeds"] == 1 for row in summary.values())
     # each neighbour-graph row pretrains its own autoencoder; the raw input needs none
-    assert summary["umap-ae-gmm"]["pretrain_seconds"] > 0 and summary["umap-ae-n2d"]["pretrain_seconds"] > 0
+    assert all(summary[m]["pretrain_seconds"] > 0 for m in ("umap-ae-gmm", "umap-ae-n2d", "umap-ae-n2d-input"))
     assert summary["raw-kmeans"]["pretrain_seconds"] is None
     assert "clusters.png" in {p.name for p in out.iterdir()}
     assert any("umap-ae-n2d" in note for note in record["notes"])

@@ -11,7 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_digits, make_blobs
+from sklearn.decomposition import PCA
+from sklearn.frozen import FrozenEstimator
 
 from aelab import Autoencoder, load
 from aelab.cli import main
@@ -212,7 +215,7 @@ def test_fit_builds_the_graph_and_keeps_nothing_of_it(digits, tmp_path, caplog):
     record = json.loads((tmp_path / "m" / "model.json").read_text())
     assert record["params"]["penalties"] == [{"part": "NeighbourGraph", "params": {
         "edge_batch_size": 256, "metric": "euclidean", "min_dist": 0.1, "n_neighbors": 15,
-        "negative_sample_rate": 5, "weight": 1.0, "augmentation": None}}]
+        "negative_sample_rate": 5, "weight": 1.0, "augmentation": None, "space": None}}]
     from safetensors import safe_open
 
     with safe_open(tmp_path / "m" / "model.safetensors", "pt") as weights:
@@ -289,10 +292,50 @@ def test_the_graph_term_is_in_the_loss_the_fit_minimises(digits):
     ({"negative_sample_rate": 0}, "NeighbourGraph negative_sample_rate must be an integer >= 1, got 0"),
     ({"augmentation": "affine"}, "NeighbourGraph augmentation must be an image augmentation part such as "
                                  "aelab.parts.Affine"),
+    ({"space": "pca"}, "NeighbourGraph space must be a fitted transformer .with a transform method, such as a fitted "
+                       "Autoencoder or PCA. or None for the training rows themselves, got 'pca'"),
+    ({"space": PCA(5)}, "NeighbourGraph space PCA is not fitted; fit it first, and wrap it in "
+                        "sklearn.frozen.FrozenEstimator"),
 ])
 def test_bad_parameters_are_named(digits, value, message):
     with pytest.raises(ValueError, match=message):
         umap_autoencoder(**value).fit(digits[:50])
+
+
+def test_the_neighbours_can_be_found_in_a_fitted_transformers_space(digits, tmp_path, caplog):
+    pca = PCA(n_components=5, random_state=0).fit(digits)
+    rows = torch.from_numpy(digits[:300])
+    term = NeighbourGraph(space=pca).prepare(rows, random_state=0)
+    expected = fuzzy_neighbour_graph(pca.transform(digits[:300]), 15, random_state=0)
+    np.testing.assert_allclose(as_matrix(term.graph, 300), as_matrix(expected, 300), rtol=1e-6)
+    assert not np.allclose(as_matrix(term.graph, 300), as_matrix(fuzzy_neighbour_graph(digits[:300], 15), 300))
+    np.testing.assert_array_equal(term.X_train.numpy(), digits[:300])  # the edges still join the rows themselves
+    # a fit with it, its space frozen so that the clone a grid search makes keeps it fitted
+    ae = clone(umap_autoencoder(space=FrozenEstimator(pca)))
+    with caplog.at_level(logging.INFO, logger="aelab.parts.neighbour_graph"):
+        ae.fit(digits[:400])
+    [message] = [r.getMessage() for r in caplog.records]
+    assert message.startswith("neighbour graph of 360 training rows (15 neighbours each, found in the "
+                              "FrozenEstimator's space): ")
+    ae.save(tmp_path / "m")
+    record = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert record["params"]["penalties"][0]["params"]["space"] is None  # used only in fit: no user object in a file
+    loaded = load(tmp_path / "m")
+    assert loaded.penalties[0].space is None
+    np.testing.assert_array_equal(loaded.transform(digits), ae.transform(digits))
+
+
+def test_a_space_must_transform_each_row_into_one_row(digits):
+    class Flattens:
+        def transform(self, X):
+            return X.ravel()
+
+        def __sklearn_is_fitted__(self):
+            return True
+
+    with pytest.raises(ValueError, match=r"NeighbourGraph space must transform 300 rows into 300 rows of features, "
+                                         r"got an array of shape \(19200,\)"):
+        NeighbourGraph(space=Flattens()).prepare(torch.from_numpy(digits[:300]), random_state=0)
 
 
 # ----------------------------------------------------------------------------------------------- refusals

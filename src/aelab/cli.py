@@ -354,7 +354,7 @@ def _add_bench_parser(commands) -> None:
                        help="repeat over seeds --seed, --seed + 1, ... (studies that repeat; default: the study's)")
     bench.add_argument("--methods", default=None,
                        help="comma-separated methods of the study to run (clustering only: "
-                            + ", ".join(STUDY_METHODS["clustering"]) + "; default: all)")
+                            + ", ".join(STUDY_METHODS["clustering"]) + "; default: all but umap-ae-n2d-input)")
     _add_augment(bench, default=None, help="image augmentation of the pretraining, see aelab train --augment "
                  "(clustering only; default: none)")
     _add_seed_and_device(bench, "split, weights and methods")

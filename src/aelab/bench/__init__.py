@@ -34,7 +34,7 @@ REPEATING_STUDIES = ("clustering",)
 #: The studies whose methods can be chosen (``--methods``): study -> its method names, in the order they run.
 STUDY_METHODS: dict[str, tuple[str, ...]] = {
     "clustering": ("ae-kmeans", "ae-gmm", "n2d", "dec", "idec", "idec-n2d", "umap-ae-gmm", "umap-ae-n2d",
-                   "raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm"),
+                   "umap-ae-n2d-input", "raw-kmeans", "pca-kmeans", "tsne-kmeans", "umap-gmm"),
 }
 
 

@@ -27,10 +27,14 @@ class Part(BaseEstimator):
         The name of a penalty in nested parameters: ``penalties__<short_name>__<param>``.
     needs_image_shape : bool
         The part works on images (convolutions, image moves): fitting resolves the shape of one sample.
+    fit_only_params : tuple of str
+        Parameters used only while fitting (objects of the user's, such as a fitted transformer): a model file
+        records them as null.
     """
 
     short_name: ClassVar[str] = ""
     needs_image_shape: ClassVar[bool] = False
+    fit_only_params: ClassVar[tuple[str, ...]] = ()
 
     def validate(self, n_features: int, encoder: Part | None = None) -> None:
         """Check the part's parameters (and, where a part needs it, the encoder's) for ``n_features`` inputs;
@@ -120,11 +124,13 @@ def _json_value(value: Any) -> Any:
 
 def part_record(part: Part | None) -> dict[str, Any] | None:
     """A part as JSON: ``{"part": "Gaussian", "params": {"beta": 1.0, "kl": "analytic"}}`` (None for None); a
-    part among the parameters (a neighbour graph's augmentation) is a record of its own."""
+    part among the parameters (a neighbour graph's augmentation) is a record of its own, and a parameter used only
+    while fitting (``Part.fit_only_params``) is null."""
     if part is None:
         return None
     return {"part": type(part).__name__,
-            "params": {k: _json_value(v) for k, v in part.get_params(deep=False).items()}}
+            "params": {k: None if k in part.fit_only_params else _json_value(v)
+                       for k, v in part.get_params(deep=False).items()}}
 
 
 def _is_part_record(value: Any) -> bool:

@@ -198,6 +198,14 @@ class NeighbourGraph(Penalty):
         if any). An image augmentation (``aelab.parts.Affine``): the edge ends move by it, and the reconstruction
         by the estimator's own, which may be none: the code then learns to keep each image's neighbours under
         small moves (and carries that to new images) while the decoder still reconstructs unmoved images.
+    space : fitted transformer or None, default=None
+        Where the neighbours are found. None: among the training rows themselves. A fitted transformer (anything
+        with ``transform``, such as a fitted ``Autoencoder`` or ``PCA``): among ``space.transform`` of the
+        training rows, whose neighbours may say more than the raw rows' do (an autoencoder's code groups digits
+        by class better than their pixels), with ``metric`` measured there; the edges still join the training
+        rows, which are what is encoded and reconstructed. Used only while fitting: a model file records it as
+        null. Wrap it in ``sklearn.frozen.FrozenEstimator`` where the estimator may be cloned (grid searches,
+        ``clone``), which would otherwise hand the clone an unfitted copy.
 
     Examples
     --------
@@ -206,9 +214,10 @@ class NeighbourGraph(Penalty):
     """
 
     short_name = "neighbour_graph"
+    fit_only_params = ("space",)
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
-                 edge_batch_size=4096, augmentation=None):
+                 edge_batch_size=4096, augmentation=None, space=None):
         self.weight = weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
@@ -216,6 +225,7 @@ class NeighbourGraph(Penalty):
         self.negative_sample_rate = negative_sample_rate
         self.edge_batch_size = edge_batch_size
         self.augmentation = augmentation
+        self.space = space
 
     @property
     def needs_image_shape(self) -> bool:
@@ -239,6 +249,10 @@ class NeighbourGraph(Penalty):
                 raise ValueError(f"NeighbourGraph augmentation must be an image augmentation part such as "
                                  f"aelab.parts.Affine() or None, got {self.augmentation!r}")
             self.augmentation.validate(n_features, encoder)
+        if self.space is not None and not callable(getattr(self.space, "transform", None)):
+            raise ValueError(f"NeighbourGraph space must be a fitted transformer (with a transform method, such as "
+                             f"a fitted Autoencoder or PCA) or None for the training rows themselves, got "
+                             f"{self.space!r}")
 
     def check_training(self, streaming: bool, distributed: bool) -> None:
         if streaming:
@@ -264,13 +278,35 @@ class NeighbourGraph(Penalty):
                 n_neighbors = n_rows - 1
                 logger.warning("NeighbourGraph n_neighbors=%d is not less than the %d training rows; using "
                                "n_neighbors=%d", self.n_neighbors, n_rows, n_neighbors)
-            graph = fuzzy_neighbour_graph(X_train.detach().cpu().numpy(), n_neighbors, self.metric, random_state)
-            logger.info("neighbour graph of %d training rows (%d neighbours each): %d edges, weights summing to "
-                        "%.0f, built in %.1f s", n_rows, n_neighbors, len(graph.weights), float(graph.weights.sum()),
-                        graph.seconds)
+            graph = fuzzy_neighbour_graph(self._neighbour_space(X_train), n_neighbors, self.metric, random_state)
+            logger.info("neighbour graph of %d training rows (%d neighbours each%s): %d edges, weights summing to "
+                        "%.0f, built in %.1f s", n_rows, n_neighbors, "" if self.space is None else
+                        f", found in the {type(self.space).__name__}'s space", len(graph.weights),
+                        float(graph.weights.sum()), graph.seconds)
         a, b = umap_curve(self.min_dist)
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
                                   int(self.edge_batch_size), random_state, self.augmentation)
+
+    def _neighbour_space(self, X_train: torch.Tensor) -> np.ndarray:
+        """The rows the neighbours are found among: the training rows, or their ``space.transform``."""
+        X = X_train.detach().cpu().numpy()
+        if self.space is None:
+            return X
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            if callable(getattr(self.space, "fit", None)):  # an estimator; a plain transform has nothing to fit
+                check_is_fitted(self.space)
+        except NotFittedError:
+            raise ValueError(f"NeighbourGraph space {type(self.space).__name__} is not fitted; fit it first, and "
+                             "wrap it in sklearn.frozen.FrozenEstimator if the estimator is cloned (a clone of a "
+                             "fitted transformer is unfitted)") from None
+        Z = np.asarray(self.space.transform(X))
+        if Z.ndim != 2 or len(Z) != len(X):
+            raise ValueError(f"NeighbourGraph space must transform {len(X)} rows into {len(X)} rows of features, "
+                             f"got an array of shape {Z.shape}")
+        return Z
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         raise RuntimeError("NeighbourGraph adds its term once its graph is built: the estimator's fit calls "
