@@ -316,7 +316,7 @@ def test_the_neighbours_can_be_found_in_a_fitted_transformers_space(digits, tmp_
         ae.fit(digits[:400])
     [message] = [r.getMessage() for r in caplog.records]
     assert message.startswith("neighbour graph of 360 training rows (15 neighbours each, found in the "
-                              "FrozenEstimator's space): ")
+                              "frozen PCA's space): ")
     ae.save(tmp_path / "m")
     record = json.loads((tmp_path / "m" / "model.json").read_text())
     assert record["params"]["penalties"][0]["params"]["space"] is None  # used only in fit: no user object in a file

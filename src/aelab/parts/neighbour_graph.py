@@ -280,12 +280,20 @@ class NeighbourGraph(Penalty):
                                "n_neighbors=%d", self.n_neighbors, n_rows, n_neighbors)
             graph = fuzzy_neighbour_graph(self._neighbour_space(X_train), n_neighbors, self.metric, random_state)
             logger.info("neighbour graph of %d training rows (%d neighbours each%s): %d edges, weights summing to "
-                        "%.0f, built in %.1f s", n_rows, n_neighbors, "" if self.space is None else
-                        f", found in the {type(self.space).__name__}'s space", len(graph.weights),
+                        "%.0f, built in %.1f s", n_rows, n_neighbors, self._space_words(), len(graph.weights),
                         float(graph.weights.sum()), graph.seconds)
         a, b = umap_curve(self.min_dist)
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
                                   int(self.edge_batch_size), random_state, self.augmentation)
+
+    def _space_words(self) -> str:
+        """How the log names where the neighbours were found: nothing for the rows themselves."""
+        if self.space is None:
+            return ""
+        inner = getattr(self.space, "estimator", None)  # a FrozenEstimator's
+        if type(self.space).__name__ == "FrozenEstimator" and inner is not None:
+            return f", found in the frozen {type(inner).__name__}'s space"
+        return f", found in the {type(self.space).__name__}'s space"
 
     def _neighbour_space(self, X_train: torch.Tensor) -> np.ndarray:
         """The rows the neighbours are found among: the training rows, or their ``space.transform``."""
