@@ -141,15 +141,15 @@ def _autoencoder_methods(ae, X, k: int, seed: int, max_iter: int, neighbours: in
 def _umap_autoencoder_methods(settings: StudySettings, X, k: int, seed: int, epochs: int, augmentation,
                               neighbours: int, wanted, pretrained=None):
     """Each neighbour-graph row of ``wanted``: name -> (fitted clusterer, its pretraining seconds, its seconds).
-    ``pretrained`` is the seed's plain autoencoder and its pretraining seconds, (None, 0.0) if none was needed:
+    ``pretrained`` is the seed's plain autoencoder and its pretraining seconds, or None where no row needs it:
     the rows whose graph is of its code count its pretraining in theirs."""
-    space, space_seconds = pretrained or (None, 0.0)
     for name, (n_components, where) in UMAP_AE_METHODS.items():
         if name not in wanted:
             continue
+        space, space_seconds = pretrained if where == "code" else (None, 0.0)
         with Stopwatch() as pretraining:
             ae = _umap_autoencoder(settings, min(epochs, UMAP_AE_EPOCHS), seed, augmentation, n_components,
-                                   space if where == "code" else None).fit(X)
+                                   space).fit(X)
         logger.info(f"{NAME}: seed {seed}: {name}: {n_components}-D neighbour-graph autoencoder (neighbours in the "
                     f"{where}) pretrained in {pretraining.seconds:.0f} s")
         with Stopwatch() as clock:
@@ -157,7 +157,7 @@ def _umap_autoencoder_methods(settings: StudySettings, X, k: int, seed: int, epo
                 model = AutoencoderGaussianMixture(ae, k, random_state=seed).fit(X)
             else:
                 model = N2D(ae, k, n_neighbors=neighbours, random_state=seed).fit(X)
-        yield name, model, pretraining.seconds + (space_seconds if where == "code" else 0.0), clock.seconds
+        yield name, model, pretraining.seconds + space_seconds, clock.seconds
 
 
 def _raw_methods(X, k: int, seed: int, costly: bool, neighbours: int, wanted):

@@ -290,9 +290,10 @@ class NeighbourGraph(Penalty):
         """How the log names where the neighbours were found: nothing for the rows themselves."""
         if self.space is None:
             return ""
-        inner = getattr(self.space, "estimator", None)  # a FrozenEstimator's
-        if type(self.space).__name__ == "FrozenEstimator" and inner is not None:
-            return f", found in the frozen {type(inner).__name__}'s space"
+        from sklearn.frozen import FrozenEstimator
+
+        if isinstance(self.space, FrozenEstimator):
+            return f", found in the frozen {type(self.space.estimator).__name__}'s space"
         return f", found in the {type(self.space).__name__}'s space"
 
     def _neighbour_space(self, X_train: torch.Tensor) -> np.ndarray:
