@@ -123,6 +123,38 @@ def test_the_loss_of_a_five_point_graph_by_hand():
     assert float(loss) == pytest.approx(sum(per_edge) / 4, rel=1e-6)
 
 
+def test_the_infonce_loss_of_a_five_point_graph_by_hand():
+    graph = five_point_term().graph
+    term = NeighbourGraphLoss(POINTS, graph, 0.5, 1.5, 0.8, negative_sample_rate=2, edge_batch_size=4,
+                              random_state=0, loss="infonce")
+    edges = torch.tensor([0, 2, 3, 5])  # (0, 1), (2, 3), (3, 4), (0, 4)
+    picks = [[2, 3], [0, 4], [1, 1], [3, 2]]
+    negatives = (torch.tensor(picks, dtype=torch.float32) + 0.5) / 5
+
+    def q(i, j):
+        squared = float(((POINTS[i] - POINTS[j]) ** 2).sum())
+        return 1.0 / (1.0 + 1.5 * (squared + 0.001) ** 0.8)
+
+    ends = [(0, 1), (2, 3), (3, 4), (0, 4)]
+    per_edge = [-math.log(q(h, t) / (q(h, t) + sum(q(h, n) for n in negs)))
+                for (h, t), negs in zip(ends, picks, strict=True)]
+    # edge (0, 1): q = 0.39981 against its negatives' 0.18026 (point 2) and 0.09556 (point 3)
+    assert per_edge[0] == pytest.approx(math.log((0.39981 + 0.18026 + 0.09556) / 0.39981), abs=1e-4)
+    loss = term.cross_entropy(Identity(), edges, negatives).detach()
+    assert float(loss) == pytest.approx(sum(per_edge) / 4, rel=1e-6)
+    umap_loss = five_point_term().cross_entropy(Identity(), edges, negatives).detach()
+    assert float(umap_loss) != pytest.approx(float(loss), rel=1e-2)
+
+
+def test_the_infonce_loss_trains_the_code_and_is_recorded(digits, tmp_path):
+    ae = umap_autoencoder(loss="infonce", negative_sample_rate=50).fit(digits[:300])
+    assert ae.history_["train_loss"][-1] < ae.history_["train_loss"][0]
+    ae.save(tmp_path / "model")
+    again = load(tmp_path / "model")
+    assert again.get_params()["penalties"][0].loss == "infonce"
+    np.testing.assert_array_equal(again.transform(digits[300:340]), ae.transform(digits[300:340]))
+
+
 def test_the_term_is_the_weighted_loss_and_validation_uses_one_fixed_draw():
     term = five_point_term(weight=0.5)
     network = Identity()
@@ -215,7 +247,7 @@ def test_fit_builds_the_graph_and_keeps_nothing_of_it(digits, tmp_path, caplog):
     record = json.loads((tmp_path / "m" / "model.json").read_text())
     assert record["params"]["penalties"] == [{"part": "NeighbourGraph", "params": {
         "edge_batch_size": 256, "metric": "euclidean", "min_dist": 0.1, "n_neighbors": 15,
-        "negative_sample_rate": 5, "weight": 1.0, "augmentation": None, "space": None}}]
+        "negative_sample_rate": 5, "loss": "umap", "weight": 1.0, "augmentation": None, "space": None}}]
     from safetensors import safe_open
 
     with safe_open(tmp_path / "m" / "model.safetensors", "pt") as weights:
@@ -290,6 +322,7 @@ def test_the_graph_term_is_in_the_loss_the_fit_minimises(digits):
     ({"min_dist": 1.5}, "NeighbourGraph min_dist must be a number >= 0.0 and <= 1.0, got 1.5"),
     ({"metric": "l7"}, "NeighbourGraph metric='l7' is not one of 'euclidean'"),
     ({"negative_sample_rate": 0}, "NeighbourGraph negative_sample_rate must be an integer >= 1, got 0"),
+    ({"loss": "tsne"}, "NeighbourGraph loss='tsne' is not one of 'umap', 'infonce'"),
     ({"augmentation": "affine"}, "NeighbourGraph augmentation must be an image augmentation part such as "
                                  "aelab.parts.Affine"),
     ({"space": "pca"}, "NeighbourGraph space must be a fitted transformer .with a transform method, such as a fitted "

@@ -7,8 +7,8 @@ At fit, ``NeighbourGraph.prepare`` builds the k-nearest-neighbour graph of the t
 of umap-learn's fuzzy simplicial set. Each training step then draws its own batch of edges, in proportion to
 their weights and independently of the reconstruction batch, encodes both ends, draws ``negative_sample_rate``
 negatives per edge among the encoded points (as parametric UMAP does), and adds ``weight`` times the mean UMAP
-cross-entropy of the edges. The graph lives as long as the fit: a model file never holds it, and ``transform``
-needs only the encoder.
+cross-entropy of the edges (or their InfoNCE contrast against the negatives, ``loss="infonce"``). The graph
+lives as long as the fit: a model file never holds it, and ``transform`` needs only the encoder.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 #: The metrics of the input space the graph can be built with: each known to scikit-learn's pairwise distances
 #: (small data) and to pynndescent (large data).
 METRICS = ("euclidean", "manhattan", "chebyshev", "cosine", "correlation", "canberra", "braycurtis")
+#: The losses between the graph and the code: UMAP's cross-entropy with negative sampling, or InfoNCE over the
+#: same negatives (``info_nce``), which moves the layout from UMAP's towards t-SNE's as the negatives grow.
+LOSSES = ("umap", "infonce")
 #: Below this many training rows the neighbours are exact, from all pairwise distances, as umap-learn finds them;
 #: from it on, by nearest-neighbour descent (pynndescent).
 EXACT_BELOW = 4096
@@ -164,6 +167,38 @@ def umap_cross_entropy(heads: torch.Tensor, tails: torch.Tensor, negatives: torc
     return attraction + repulsion
 
 
+def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    """The InfoNCE loss of each edge: shape (n_edges,).
+
+    With the curve q of ``umap_cross_entropy``, an edge's term is -log(q(tail) / (q(tail) + sum_k q(negative_k))),
+    all distances from the head: the edge is told apart from its negatives by how near they are, a softmax
+    classification rather than UMAP's independent ones. Damrich, Böhm, Hamprecht & Kobak (2023, "From t-SNE to
+    UMAP with contrastive learning") show that with many negatives this contrast gives layouts like t-SNE's, whose
+    repulsion is stronger than UMAP's. Computed from log q = -softplus(log a + b log(d² + ε)) and a log-sum-exp.
+
+    Parameters
+    ----------
+    heads, tails : tensor of shape (n_edges, n_components)
+        The codes of the two ends of each edge.
+    negatives : tensor of shape (n_edges, n_negatives, n_components)
+        The codes of each edge's negative samples.
+    a, b : float
+        The curve's parameters (``umap_curve``).
+
+    Examples
+    --------
+    >>> z = torch.zeros(1, 2)
+    >>> float(info_nce(z, z, torch.ones(1, 1, 2), a=1.0, b=1.0))  # q = 1/1.001 and 1/3.001: log(1 + 1.001/3.001)
+    0.2877...
+    """
+    def log_q(squared_distance: torch.Tensor) -> torch.Tensor:
+        return -F.softplus(math.log(a) + b * torch.log(squared_distance + DISTANCE_EPSILON))
+
+    positive = log_q((heads - tails).square().sum(-1))
+    negative = log_q((heads.unsqueeze(1) - negatives).square().sum(-1))
+    return torch.logsumexp(torch.cat([positive.unsqueeze(1), negative], 1), 1) - positive
+
+
 class NeighbourGraph(Penalty):
     """``weight`` times the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their codes:
     with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
@@ -171,12 +206,12 @@ class NeighbourGraph(Penalty):
     At fit the k-nearest-neighbour graph of the training rows is built (``fuzzy_neighbour_graph``, as umap-learn builds
     it). Each training step draws ``edge_batch_size`` edges in proportion to their weights, independently of the
     reconstruction batch, encodes both ends and, per edge, ``negative_sample_rate`` negatives drawn among the encoded
-    points, and adds ``weight`` times the mean over the edges of ``umap_cross_entropy``. The validation loss adds the
-    same term on one fixed draw of ``VALIDATION_EDGES`` edges, so that epochs compare. The graph is not kept after the
-    fit: saving stores no graph, and ``transform`` of new rows needs only the encoder. It needs all training rows in
-    memory on one process: streamed and distributed fits are refused. Where the training rows are not more than
-    ``n_neighbors``, fewer neighbours are used (a warning on the logger says so); below 3 rows there is no graph and no
-    term.
+    points, and adds ``weight`` times the mean over the edges of ``umap_cross_entropy`` (or of ``info_nce``, as
+    ``loss`` says). The validation loss adds the same term on one fixed draw of ``VALIDATION_EDGES`` edges, so that
+    epochs compare. The graph is not kept after the fit: saving stores no graph, and ``transform`` of new rows needs
+    only the encoder. It needs all training rows in memory on one process: streamed and distributed fits are
+    refused. Where the training rows are not more than ``n_neighbors``, fewer neighbours are used (a warning on the
+    logger says so); below 3 rows there is no graph and no term.
 
     Parameters
     ----------
@@ -191,6 +226,10 @@ class NeighbourGraph(Penalty):
         Distance between training rows: one of ``METRICS``.
     negative_sample_rate : int, default=5
         Negative samples per edge, >= 1.
+    loss : {"umap", "infonce"}, default="umap"
+        The loss of each edge: "umap", UMAP's cross-entropy (``umap_cross_entropy``); "infonce", the InfoNCE
+        contrast of the edge against its negatives (``info_nce``), which with many negatives
+        (``negative_sample_rate`` in the hundreds) spreads the code more as t-SNE does.
     edge_batch_size : int, default=4096
         Edges drawn per training step, >= 1.
     augmentation : Affine or None, default=None
@@ -217,12 +256,13 @@ class NeighbourGraph(Penalty):
     fit_only_params = ("space",)
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
-                 edge_batch_size=4096, augmentation=None, space=None):
+                 loss="umap", edge_batch_size=4096, augmentation=None, space=None):
         self.weight = weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.negative_sample_rate = negative_sample_rate
+        self.loss = loss
         self.edge_batch_size = edge_batch_size
         self.augmentation = augmentation
         self.space = space
@@ -243,6 +283,7 @@ class NeighbourGraph(Penalty):
         check_number("NeighbourGraph min_dist", self.min_dist, 0.0, 1.0)
         check_choice("NeighbourGraph metric", self.metric, METRICS)
         check_positive_int("NeighbourGraph negative_sample_rate", self.negative_sample_rate)
+        check_choice("NeighbourGraph loss", self.loss, LOSSES)
         check_positive_int("NeighbourGraph edge_batch_size", self.edge_batch_size)
         if self.augmentation is not None:
             if not callable(getattr(self.augmentation, "augment", None)):
@@ -284,7 +325,7 @@ class NeighbourGraph(Penalty):
                         float(graph.weights.sum()), graph.seconds)
         a, b = umap_curve(self.min_dist)
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
-                                  int(self.edge_batch_size), random_state, self.augmentation)
+                                  int(self.edge_batch_size), random_state, self.augmentation, self.loss)
 
     def _space_words(self) -> str:
         """How the log names where the neighbours were found: nothing for the rows themselves."""
@@ -339,13 +380,17 @@ class NeighbourGraphLoss:
         ``edge_batch_size`` if more).
     augmentation : Affine or None
         Moves the edge ends in training instead of the batch's own augmentation (``NeighbourGraph``).
+    loss : {"umap", "infonce"}
+        The loss of each edge: ``umap_cross_entropy`` or ``info_nce``.
     """
 
     generative = False
 
     def __init__(self, X_train: torch.Tensor, graph: FuzzyGraph | None, weight: float, a: float, b: float,
-                 negative_sample_rate: int, edge_batch_size: int, random_state: int, augmentation=None) -> None:
+                 negative_sample_rate: int, edge_batch_size: int, random_state: int, augmentation=None,
+                 loss: str = "umap") -> None:
         self.X_train, self.graph, self.augmentation = X_train, graph, augmentation
+        self.edge_loss = info_nce if loss == "infonce" else umap_cross_entropy
         self.weight, self.a, self.b = weight, a, b
         self.negative_sample_rate, self.edge_batch_size = negative_sample_rate, edge_batch_size
         if graph is None:
@@ -376,7 +421,7 @@ class NeighbourGraphLoss:
 
     def cross_entropy(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
                       augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:
-        """The mean UMAP cross-entropy of ``edges`` (indices into the graph's edges): each distinct end is
+        """The mean loss (``edge_loss``) of ``edges`` (indices into the graph's edges): each distinct end is
         moved by ``augment`` and encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's
         negatives among them."""
         ends = torch.cat([self.heads[edges], self.tails[edges]])
@@ -384,7 +429,7 @@ class NeighbourGraphLoss:
         codes = network.encode(augment(self.X_train[points])).float()
         head_codes, tail_codes = codes[inverse[:len(edges)]], codes[inverse[len(edges):]]
         picks = (negatives * len(points)).long().clamp_(max=len(points) - 1)
-        return umap_cross_entropy(head_codes, tail_codes, codes[picks], self.a, self.b).mean()
+        return self.edge_loss(head_codes, tail_codes, codes[picks], self.a, self.b).mean()
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         if self.graph is None or self.weight == 0.0:
