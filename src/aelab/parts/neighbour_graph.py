@@ -135,14 +135,19 @@ def umap_curve(min_dist: float) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def curve_log_odds(heads: torch.Tensor, others: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    """The log-odds u = log a + b log(d² + ε) of the curve q = 1 / (1 + e^u) between codes (broadcast), ε =
+    ``DISTANCE_EPSILON``: -log q = softplus(u) and -log(1 - q) = softplus(-u), finite at any distance."""
+    return math.log(a) + b * torch.log((heads - others).square().sum(-1) + DISTANCE_EPSILON)
+
+
 def umap_cross_entropy(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, a: float,
                        b: float) -> torch.Tensor:
     """The UMAP cross-entropy of each edge: shape (n_edges,).
 
     With q(d) = 1 / (1 + a (d² + ε)^b), ε = ``DISTANCE_EPSILON``, an edge's term is the attraction
     -log q(|head - tail|) plus the repulsion sum_k -log(1 - q(|head - negative_k|)). Both are softplus of the
-    log-odds u = log a + b log(d² + ε): -log q = softplus(u), -log(1 - q) = softplus(-u), finite at any
-    distance, and their gradients are those of umap-learn's SGD.
+    log-odds (``curve_log_odds``), finite at any distance, and their gradients are those of umap-learn's SGD.
 
     Parameters
     ----------
@@ -159,11 +164,8 @@ def umap_cross_entropy(heads: torch.Tensor, tails: torch.Tensor, negatives: torc
     >>> float(umap_cross_entropy(z, z + 1.0, torch.zeros(1, 0, 2), a=1.0, b=1.0))  # -log q(√2) = log(3.001)
     1.0989...
     """
-    def log_odds(squared_distance: torch.Tensor) -> torch.Tensor:
-        return math.log(a) + b * torch.log(squared_distance + DISTANCE_EPSILON)
-
-    attraction = F.softplus(log_odds((heads - tails).square().sum(-1)))
-    repulsion = F.softplus(-log_odds((heads.unsqueeze(1) - negatives).square().sum(-1))).sum(-1)
+    attraction = F.softplus(curve_log_odds(heads, tails, a, b))
+    repulsion = F.softplus(-curve_log_odds(heads.unsqueeze(1), negatives, a, b)).sum(-1)
     return attraction + repulsion
 
 
@@ -174,28 +176,17 @@ def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, 
     all distances from the head: the edge is told apart from its negatives by how near they are, a softmax
     classification rather than UMAP's independent ones. Damrich, Böhm, Hamprecht & Kobak (2023, "From t-SNE to
     UMAP with contrastive learning") show that with many negatives this contrast gives layouts like t-SNE's, whose
-    repulsion is stronger than UMAP's. Computed from log q = -softplus(log a + b log(d² + ε)) and a log-sum-exp.
-
-    Parameters
-    ----------
-    heads, tails : tensor of shape (n_edges, n_components)
-        The codes of the two ends of each edge.
-    negatives : tensor of shape (n_edges, n_negatives, n_components)
-        The codes of each edge's negative samples.
-    a, b : float
-        The curve's parameters (``umap_curve``).
+    repulsion is stronger than UMAP's. Computed from log q = -softplus(u) (``curve_log_odds``) and a log-sum-exp.
+    The parameters are ``umap_cross_entropy``'s.
 
     Examples
     --------
     >>> z = torch.zeros(1, 2)
     >>> float(info_nce(z, z, torch.ones(1, 1, 2), a=1.0, b=1.0))  # q = 1/1.001 and 1/3.001: log(1 + 1.001/3.001)
-    0.2877...
+    0.2878...
     """
-    def log_q(squared_distance: torch.Tensor) -> torch.Tensor:
-        return -F.softplus(math.log(a) + b * torch.log(squared_distance + DISTANCE_EPSILON))
-
-    positive = log_q((heads - tails).square().sum(-1))
-    negative = log_q((heads.unsqueeze(1) - negatives).square().sum(-1))
+    positive = -F.softplus(curve_log_odds(heads, tails, a, b))
+    negative = -F.softplus(curve_log_odds(heads.unsqueeze(1), negatives, a, b))
     return torch.logsumexp(torch.cat([positive.unsqueeze(1), negative], 1), 1) - positive
 
 
