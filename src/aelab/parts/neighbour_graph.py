@@ -217,10 +217,6 @@ class NeighbourGraph(Penalty):
         Distance between training rows: one of ``METRICS``.
     negative_sample_rate : int, default=5
         Negative samples per edge, >= 1.
-    loss : {"umap", "infonce"}, default="umap"
-        The loss of each edge: "umap", UMAP's cross-entropy (``umap_cross_entropy``); "infonce", the InfoNCE
-        contrast of the edge against its negatives (``info_nce``), which with many negatives
-        (``negative_sample_rate`` in the hundreds) spreads the code more as t-SNE does.
     edge_batch_size : int, default=4096
         Edges drawn per training step, >= 1.
     augmentation : Affine or None, default=None
@@ -236,6 +232,10 @@ class NeighbourGraph(Penalty):
         rows, which are what is encoded and reconstructed. Used only while fitting: a model file records it as
         null. Wrap it in ``sklearn.frozen.FrozenEstimator`` where the estimator may be cloned (grid searches,
         ``clone``), which would otherwise hand the clone an unfitted copy.
+    loss : {"umap", "infonce"}, default="umap"
+        The loss of each edge: "umap", UMAP's cross-entropy (``umap_cross_entropy``); "infonce", the InfoNCE
+        contrast of the edge against its negatives (``info_nce``), which with many negatives
+        (``negative_sample_rate`` in the hundreds) spreads the code more as t-SNE does.
 
     Examples
     --------
@@ -247,16 +247,16 @@ class NeighbourGraph(Penalty):
     fit_only_params = ("space",)
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
-                 loss="umap", edge_batch_size=4096, augmentation=None, space=None):
+                 edge_batch_size=4096, augmentation=None, space=None, loss="umap"):
         self.weight = weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.negative_sample_rate = negative_sample_rate
-        self.loss = loss
         self.edge_batch_size = edge_batch_size
         self.augmentation = augmentation
         self.space = space
+        self.loss = loss
 
     @property
     def needs_image_shape(self) -> bool:
