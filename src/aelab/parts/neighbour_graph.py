@@ -32,9 +32,6 @@ logger = logging.getLogger(__name__)
 #: The metrics of the input space the graph can be built with: each known to scikit-learn's pairwise distances
 #: (small data) and to pynndescent (large data).
 METRICS = ("euclidean", "manhattan", "chebyshev", "cosine", "correlation", "canberra", "braycurtis")
-#: The losses between the graph and the code: UMAP's cross-entropy with negative sampling, or InfoNCE over the
-#: same negatives (``info_nce``), which moves the layout from UMAP's towards t-SNE's as the negatives grow.
-LOSSES = ("umap", "infonce")
 #: Below this many training rows the neighbours are exact, from all pairwise distances, as umap-learn finds them;
 #: from it on, by nearest-neighbour descent (pynndescent).
 EXACT_BELOW = 4096
@@ -190,6 +187,11 @@ def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, 
     return torch.logsumexp(torch.cat([positive.unsqueeze(1), negative], 1), 1) - positive
 
 
+#: The losses of an edge, by ``NeighbourGraph``'s ``loss``: UMAP's cross-entropy with negative sampling, or InfoNCE
+#: over the same negatives, which moves the layout from UMAP's towards t-SNE's as the negatives grow.
+EDGE_LOSSES = {"umap": umap_cross_entropy, "infonce": info_nce}
+
+
 class NeighbourGraph(Penalty):
     """``weight`` times the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their codes:
     with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
@@ -274,7 +276,7 @@ class NeighbourGraph(Penalty):
         check_number("NeighbourGraph min_dist", self.min_dist, 0.0, 1.0)
         check_choice("NeighbourGraph metric", self.metric, METRICS)
         check_positive_int("NeighbourGraph negative_sample_rate", self.negative_sample_rate)
-        check_choice("NeighbourGraph loss", self.loss, LOSSES)
+        check_choice("NeighbourGraph loss", self.loss, tuple(EDGE_LOSSES))
         check_positive_int("NeighbourGraph edge_batch_size", self.edge_batch_size)
         if self.augmentation is not None:
             if not callable(getattr(self.augmentation, "augment", None)):
@@ -372,7 +374,7 @@ class NeighbourGraphLoss:
     augmentation : Affine or None
         Moves the edge ends in training instead of the batch's own augmentation (``NeighbourGraph``).
     loss : {"umap", "infonce"}
-        The loss of each edge: ``umap_cross_entropy`` or ``info_nce``.
+        The loss of each edge, a key of ``EDGE_LOSSES``.
     """
 
     generative = False
@@ -381,7 +383,7 @@ class NeighbourGraphLoss:
                  negative_sample_rate: int, edge_batch_size: int, random_state: int, augmentation=None,
                  loss: str = "umap") -> None:
         self.X_train, self.graph, self.augmentation = X_train, graph, augmentation
-        self.edge_loss = info_nce if loss == "infonce" else umap_cross_entropy
+        self.edge_loss = EDGE_LOSSES[loss]
         self.weight, self.a, self.b = weight, a, b
         self.negative_sample_rate, self.edge_batch_size = negative_sample_rate, edge_batch_size
         if graph is None:
