@@ -119,7 +119,7 @@ def test_the_loss_of_a_five_point_graph_by_hand():
     # e.g. edge (0, 1): d² = 1, q = 1 / (1 + 1.5 * 1.001^0.8) = 0.39981, attraction 0.91677; its negatives,
     # points 2 (d² = 4) and 3 (d² = 10), repel with 0.19875 and 0.10043
     assert per_edge[0] == pytest.approx(1.21595, abs=1e-5)
-    loss = term.cross_entropy(Identity(), edges, negatives).detach()
+    loss = term.mean_edge_loss(Identity(), edges, negatives).detach()
     assert float(loss) == pytest.approx(sum(per_edge) / 4, rel=1e-6)
 
 
@@ -140,9 +140,9 @@ def test_the_infonce_loss_of_a_five_point_graph_by_hand():
                 for (h, t), negs in zip(ends, picks, strict=True)]
     # edge (0, 1): q = 0.39981 against its negatives' 0.18026 (point 2) and 0.09556 (point 3)
     assert per_edge[0] == pytest.approx(math.log((0.39981 + 0.18026 + 0.09556) / 0.39981), abs=1e-4)
-    loss = term.cross_entropy(Identity(), edges, negatives).detach()
+    loss = term.mean_edge_loss(Identity(), edges, negatives).detach()
     assert float(loss) == pytest.approx(sum(per_edge) / 4, rel=1e-6)
-    umap_loss = five_point_term().cross_entropy(Identity(), edges, negatives).detach()
+    umap_loss = five_point_term().mean_edge_loss(Identity(), edges, negatives).detach()
     assert float(umap_loss) != pytest.approx(float(loss), rel=1e-2)
 
 
@@ -161,7 +161,7 @@ def test_the_term_is_the_weighted_loss_and_validation_uses_one_fixed_draw():
     batch = SimpleNamespace(training=False, network=network, generator=None)
     first, second = float(term.term(batch)), float(term.term(batch))
     assert first == second == pytest.approx(
-        0.5 * float(term.cross_entropy(network, term.validation_edges, term.validation_negatives)), rel=1e-6)
+        0.5 * float(term.mean_edge_loss(network, term.validation_edges, term.validation_negatives)), rel=1e-6)
     training = SimpleNamespace(training=True, network=network, generator=torch.Generator().manual_seed(0),
                                augment=unchanged, sample_shape=None)
     assert float(term.term(training)) != float(term.term(training))  # each training step draws its own edges
@@ -197,7 +197,7 @@ def test_edge_ends_move_as_the_batch_does_or_by_the_graphs_own_augmentation():
     assert stretch.shapes == [(1, 2, 1)]
     # validation measures the unmoved rows
     assert float(term.term(SimpleNamespace(training=False, network=Identity(), generator=None))) == pytest.approx(
-        0.5 * float(term.cross_entropy(Identity(), term.validation_edges, term.validation_negatives)))
+        0.5 * float(term.mean_edge_loss(Identity(), term.validation_edges, term.validation_negatives)))
 
 
 def test_edges_are_drawn_in_proportion_to_their_weights():

@@ -193,8 +193,8 @@ EDGE_LOSSES = {"umap": umap_cross_entropy, "infonce": info_nce}
 
 
 class NeighbourGraph(Penalty):
-    """``weight`` times the UMAP cross-entropy between the training rows' fuzzy neighbour graph and their codes:
-    with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
+    """``weight`` times a loss between the training rows' fuzzy neighbour graph and their codes (UMAP's
+    cross-entropy, or InfoNCE): with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
 
     At fit the k-nearest-neighbour graph of the training rows is built (``fuzzy_neighbour_graph``, as umap-learn builds
     it). Each training step draws ``edge_batch_size`` edges in proportion to their weights, independently of the
@@ -412,7 +412,7 @@ class NeighbourGraphLoss:
         negatives = torch.rand((self.edge_batch_size, self.negative_sample_rate), generator=generator, device=device)
         return edges.clamp_(max=len(self.cumulative) - 1), negatives
 
-    def cross_entropy(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
+    def mean_edge_loss(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
                       augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:
         """The mean loss (``edge_loss``) of ``edges`` (indices into the graph's edges): each distinct end is
         moved by ``augment`` and encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's
@@ -428,10 +428,10 @@ class NeighbourGraphLoss:
         if self.graph is None or self.weight == 0.0:
             return None
         if not batch.training:
-            return self.weight * self.cross_entropy(batch.network, self.validation_edges, self.validation_negatives)
+            return self.weight * self.mean_edge_loss(batch.network, self.validation_edges, self.validation_negatives)
         edges, negatives = self.draw(batch.generator)
         move = batch.augment
         if self.augmentation is not None:
             def move(x: torch.Tensor) -> torch.Tensor:
                 return self.augmentation.augment(x, batch.sample_shape, batch.generator)
-        return self.weight * self.cross_entropy(batch.network, edges, negatives, move)
+        return self.weight * self.mean_edge_loss(batch.network, edges, negatives, move)
