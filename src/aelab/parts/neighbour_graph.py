@@ -413,7 +413,7 @@ class NeighbourGraphLoss:
         return edges.clamp_(max=len(self.cumulative) - 1), negatives
 
     def mean_edge_loss(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
-                      augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:
+                       augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:
         """The mean loss (``edge_loss``) of ``edges`` (indices into the graph's edges): each distinct end is
         moved by ``augment`` and encoded once, and ``negatives`` (uniform numbers in [0, 1)) pick each edge's
         negatives among them."""
