@@ -30,7 +30,8 @@ from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
 from aelab.names import METHODS as METHOD_NAMES
-from aelab.parts import NeighbourGraph
+from aelab.parts import Deterministic, NeighbourGraph
+from aelab.parts.kinds import UMAP_REFINE_STEPS
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import image_shape, kind_parts, scale_split, write_folder
 
@@ -74,10 +75,12 @@ def _autoencoder(job: CompareJob, dataset: Dataset):
 
 def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
     """The autoencoder of ``ae`` (same kind, network and training) with the neighbour graph's UMAP loss on its
-    code added to its penalties (the umap kind has it already)."""
+    code added to its penalties and a deterministic code refined as the umap kind's is (the umap kind has both)."""
     autoencoder = _autoencoder(job, dataset)
     if not any(isinstance(p, NeighbourGraph) for p in autoencoder.penalties):
         autoencoder.set_params(penalties=(*autoencoder.penalties, NeighbourGraph()))
+    if isinstance(autoencoder.latent, Deterministic) and autoencoder.latent.refine_steps == 0:
+        autoencoder.set_params(latent__refine_steps=UMAP_REFINE_STEPS)
     return autoencoder
 
 

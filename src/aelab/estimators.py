@@ -609,10 +609,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return np.concatenate(outputs).astype(X.dtype, copy=False)
 
     def transform(self, X):
-        """The code of each sample: array of shape (n_samples, n_components)."""
+        """The code of each sample: array of shape (n_samples, n_components).
+
+        The encoder's code (a Gaussian latent's mean), refined against the decoder where the latent has
+        ``refine_steps``.
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._batched(X, lambda network, x: network.encode(x))
+        return self._batched(X, self._latent().code)
 
     def inverse_transform(self, X):
         """Decode codes of shape (n_samples, n_components) into the input space; with
@@ -637,20 +641,20 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return Z
 
     def reconstruct(self, X):
-        """Encode then decode ``X``: the autoencoder's reconstruction, shape (n_samples, n_features)."""
+        """The decoding of ``transform(X)``: the autoencoder's reconstruction, shape (n_samples, n_features)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._batched(X, lambda network, x: network.decode(network.encode(x)))
+        code = self._latent().code
+        return self._batched(X, lambda network, x: network.decode(code(network, x)))
 
     def reconstruction_error(self, X):
         """Per-sample reconstruction error (mean over features of the training loss): shape (n_samples,)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        loss, output_activation = self.loss, self.output_activation_
+        loss, output_activation, code = self.loss, self.output_activation_, self._latent().code
 
         def error(network, x):
-            _, logits = network(x)
-            return reconstruction_error(logits, x, loss, output_activation)
+            return reconstruction_error(network.decode_logits(code(network, x)), x, loss, output_activation)
 
         return self._batched(X, error)
 

@@ -3,8 +3,9 @@
 The run's scaling is folded into both: the exported encoder takes rows in the data's own units (as
 ``aelab encode`` reads them) and gives codes, the exported decoder takes codes and gives rows in the data's
 units, as ``aelab.load(run).transform`` and ``inverse_transform`` do. A Gaussian latent's encoder gives the
-posterior mean. The batch size is free. ``export.json`` beside the files records the format, the ONNX opset,
-the input and output names, dtypes and shapes, and the files' sizes.
+posterior mean; a latent with ``refine_steps`` (the umap kind) exports the encoder's code before the refinement
+steps, which ``export.json`` and a warning say. The batch size is free. ``export.json`` beside the files records
+the format, the ONNX opset, the input and output names, dtypes and shapes, and the files' sizes.
 
 ONNX export uses ``torch.onnx.export`` (the torch.export-based exporter; it needs the ``onnx`` and
 ``onnxscript`` packages, ``pip install 'aelab[export]'``); TorchScript export uses ``torch.jit.trace``.
@@ -131,6 +132,16 @@ def _io_record(name: str, width: int) -> dict[str, Any]:
     return {"name": name, "dtype": "float32", "shape": ["batch", int(width)]}
 
 
+def _code_description(autoencoder: Autoencoder) -> str:
+    if isinstance(autoencoder.latent, Gaussian):
+        return "the posterior mean"
+    steps = getattr(autoencoder.latent, "refine_steps", 0)
+    if steps:
+        return (f"the encoder's code, before the {steps} refinement steps against the decoder that the model's "
+                "transform takes (refine_steps)")
+    return "the code"
+
+
 def export_model(model: str | os.PathLike | Pipeline | Autoencoder, out: str | os.PathLike, format: str = "onnx",
                  opset: int | None = None, force: bool = False) -> dict[str, Any]:
     """Export the encoder and the decoder of a trained autoencoder to the folder ``out``.
@@ -175,8 +186,12 @@ def export_model(model: str | os.PathLike | Pipeline | Autoencoder, out: str | o
         "format": format, "opset": None, "aelab_version": __version__, "torch_version": torch.__version__,
         "source": source, "batch": "free (the first dimension of every input and output)",
         "scaling_folded_in": scaler is not None,
-        "code": "the posterior mean" if isinstance(autoencoder.latent, Gaussian) else "the code",
+        "code": _code_description(autoencoder),
     }
+    if getattr(autoencoder.latent, "refine_steps", 0):
+        logger.warning("the exported encoder gives the encoder's code, without the %d refinement steps against "
+                       "the decoder that transform takes (refine_steps); its codes of new rows differ from "
+                       "transform's", autoencoder.latent.refine_steps)
 
     def fill(staging: Path) -> None:
         generator = torch.Generator().manual_seed(0)

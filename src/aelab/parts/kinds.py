@@ -27,6 +27,11 @@ PARTS: dict[str, type[Part]] = {cls.__name__: cls for cls in (
 )}
 
 
+#: The umap kind's codes of new rows are refined against the decoder: its encoder, kept to the training rows'
+#: graph, carries their neighbourhoods to new rows less well than the decoder's layout does (docs/umap-ae.md).
+UMAP_REFINE_STEPS = 10
+
+
 def _dense(hidden: Sequence[int] | None, activation: str | None) -> Dense:
     params = {k: v for k, v in (("hidden", hidden), ("activation", activation)) if v is not None}
     return Dense(**{k: tuple(v) if k == "hidden" else v for k, v in params.items()})
@@ -49,7 +54,9 @@ KINDS: dict[str, Callable[[Sequence[int] | None, str | None], dict[str, Any]]] =
                                                      "latent": Gaussian(beta=1.0, kl="batch")},
     "double": lambda hidden, activation: {"encoder": _dense(hidden, activation),
                                           "penalties": (LatentCycle(0.1, mode="alternating", n_alternations=10),)},
-    "umap": lambda hidden, activation: {"encoder": _dense(hidden, activation), "penalties": (NeighbourGraph(),)},
+    "umap": lambda hidden, activation: {"encoder": _dense(hidden, activation),
+                                        "latent": Deterministic(refine_steps=UMAP_REFINE_STEPS),
+                                        "penalties": (NeighbourGraph(),)},
 }
 
 
@@ -62,7 +69,8 @@ def kind(name: str, *, hidden: Sequence[int] | None = None, activation: str | No
     ----------
     name : str
         One of ``KINDS``: vanilla, conv, denoising, sparse, contractive, variational, variational-batch, double,
-        umap (the neighbour graph's UMAP loss on the code: a parametric UMAP that reconstructs).
+        umap (the neighbour graph's UMAP loss on the code: a parametric UMAP that reconstructs; its codes of
+        rows are refined against the decoder, ``Deterministic(refine_steps=10)``).
     hidden, activation : optional
         The encoder's widths and activation, where the kind does not fix them (see ``KINDS``).
     **overrides
