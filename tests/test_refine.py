@@ -1,6 +1,7 @@
 """Codes refined against the decoder: aelab.nn.refine and the Deterministic latent's refine_steps."""
 
 import copy
+import json
 import logging
 
 import numpy as np
@@ -147,3 +148,26 @@ def test_export_gives_the_encoders_code_and_says_so(digits, tmp_path, caplog):
     with torch.no_grad():
         exported = encoder(torch.as_tensor(digits[600:700])).numpy()
     np.testing.assert_allclose(exported, unrefined.transform(digits[600:700]), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- the command line
+def test_train_takes_refine_steps_and_records_them(tmp_path):
+    from aelab.cli import main
+
+    assert main(["train", "--data", "digits", "--refine-steps", "4", "--latent", "2", "--hidden", "16",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["job"]["refine_steps"] == 4
+    model = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert model["params"]["latent"] == {"part": "Deterministic", "params": {"refine_steps": 4}}
+
+
+def test_train_refuses_refine_steps_for_a_gaussian_code(tmp_path, capsys):
+    from aelab.cli import main
+
+    assert main(["train", "--data", "digits", "--kind", "variational", "--refine-steps", "3", "--epochs", "1",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "aelab: error: --refine-steps refines a deterministic code, but the variational kind's code is Gaussian(); "
+        "leave out --refine-steps for this kind")
+    assert not (tmp_path / "run").exists()

@@ -270,6 +270,10 @@ def _add_train_parser(commands) -> None:
                        help="bf16: bfloat16 autocast in the training step (for CUDA)")
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
+    train.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                       help="refine each code by N steps against the decoder, so that it decodes nearer its "
+                       "sample (0: the encoder's code; default: the kind's, 10 for umap, 0 for the others); "
+                       "deterministic codes only")
     _add_plotly_option(train)
     train.add_argument("--track", action="append", default=[], metavar="KIND:WHERE",
                        help="also record the run in tensorboard:DIR, mlflow:URI (e.g. mlflow:sqlite:///mlflow.db) or "
@@ -551,7 +555,7 @@ def _new_train_job(args, writer: bool):
         learning_rate=args.lr, patience=args.patience, random_state=args.seed, device=args.device,
         verbose=0 if args.quiet else 1, precision=args.precision, compile=args.compile, stream=args.stream,
         distributed=args.distributed or started_by_torchrun(), checkpoint_every=args.checkpoint_every,
-        on_divergence=args.on_divergence, augment=args.augment,
+        on_divergence=args.on_divergence, augment=args.augment, refine_steps=args.refine_steps,
     )
     return out, job
 

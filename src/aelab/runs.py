@@ -71,16 +71,24 @@ class TrainJob:
     checkpoint_every: int = 1
     on_divergence: str = "stop"
     augment: str = "none"
+    refine_steps: int | None = None
 
     def estimator(self, sample_shape: tuple[int, ...] | None = None) -> Autoencoder:
         """The autoencoder of this job; ``kind`` sets its parts (see aelab.parts.kinds.KINDS).
 
         ``hidden`` and ``activation`` go to the kind's encoder where the kind does not fix them (the conv
         kind has no dense widths, the sparse kind's encoder is sigmoid); ``sample_shape`` (None for data
-        that are not images) is passed to the parts that work on images.
+        that are not images) is passed to the parts that work on images; ``refine_steps`` (None: the kind's)
+        to a deterministic latent.
         """
-        return Autoencoder(**kind_parts(self.kind, self.hidden, self.augment, sample_shape, self.data.name,
-                                        activation=self.activation), n_components=self.n_components,
+        parts = kind_parts(self.kind, self.hidden, self.augment, sample_shape, self.data.name,
+                           activation=self.activation)
+        if self.refine_steps is not None:
+            if not hasattr(parts["latent"], "refine_steps"):
+                raise ValueError(f"--refine-steps refines a deterministic code, but the {self.kind} kind's code is "
+                                 f"{parts['latent']!r}; leave out --refine-steps for this kind")
+            parts["latent"].set_params(refine_steps=self.refine_steps)
+        return Autoencoder(**parts, n_components=self.n_components,
                            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size,
                            learning_rate=self.learning_rate, patience=self.patience, random_state=self.random_state,
                            device=self.device, verbose=self.verbose, precision=self.precision, compile=self.compile,
@@ -469,7 +477,7 @@ def discard_checkpoint(out: str | os.PathLike, checkpoint: str | os.PathLike, cr
         out.rmdir()
 
 
-_OPTIONAL_JOB_FIELDS = ("epochs", "patience")
+_OPTIONAL_JOB_FIELDS = ("epochs", "patience", "refine_steps")
 
 
 def _job_value(key: str, value: Any, default: Any, path: Path) -> Any:
