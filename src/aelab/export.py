@@ -132,10 +132,9 @@ def _io_record(name: str, width: int) -> dict[str, Any]:
     return {"name": name, "dtype": "float32", "shape": ["batch", int(width)]}
 
 
-def _code_description(autoencoder: Autoencoder) -> str:
+def _code_description(autoencoder: Autoencoder, steps: int) -> str:
     if isinstance(autoencoder.latent, Gaussian):
         return "the posterior mean"
-    steps = getattr(autoencoder.latent, "refine_steps", 0)
     if steps:
         return (f"the encoder's code, before the {steps} refinement steps against the decoder that the model's "
                 "transform takes (refine_steps)")
@@ -180,18 +179,19 @@ def export_model(model: str | os.PathLike | Pipeline | Autoencoder, out: str | o
         model = load(model, device="cpu")
     scaler, autoencoder = run_parts(model)
     modules = export_modules(model)
+    refine_steps = getattr(autoencoder.latent, "refine_steps", 0)  # transform's steps, not in the encoder file
     widths = {"encoder": (autoencoder.n_features_in_, autoencoder.n_components),
               "decoder": (autoencoder.n_components, autoencoder.n_features_in_)}
     record: dict[str, Any] = {
         "format": format, "opset": None, "aelab_version": __version__, "torch_version": torch.__version__,
         "source": source, "batch": "free (the first dimension of every input and output)",
         "scaling_folded_in": scaler is not None,
-        "code": _code_description(autoencoder),
+        "code": _code_description(autoencoder, refine_steps),
     }
-    if getattr(autoencoder.latent, "refine_steps", 0):
+    if refine_steps:
         logger.warning("the exported encoder gives the encoder's code, without the %d refinement steps against "
                        "the decoder that transform takes (refine_steps); its codes of new rows differ from "
-                       "transform's", autoencoder.latent.refine_steps)
+                       "transform's", refine_steps)
 
     def fill(staging: Path) -> None:
         generator = torch.Generator().manual_seed(0)
