@@ -136,6 +136,16 @@ def test_the_umap_kind_and_compares_umap_ae_refine_their_codes():
     assert isinstance(METHODS["umap-ae"].make(job, dataset).latent, Gaussian)
 
 
+def test_compares_refine_steps_set_both_autoencoders():
+    dataset = load_dataset("digits")
+    for steps in (0, 3):
+        job = CompareJob(data=DataOptions("digits"), refine_steps=steps, device="cpu")
+        assert METHODS["umap-ae"].make(job, dataset).latent.refine_steps == steps
+        assert METHODS["ae"].make(job, dataset).latent.refine_steps == steps
+    job = CompareJob(data=DataOptions("digits"), kind="umap", refine_steps=0, device="cpu")
+    assert METHODS["ae"].make(job, dataset).latent.refine_steps == 0
+
+
 def test_export_gives_the_encoders_code_and_says_so(digits, tmp_path, caplog):
     ae = fitted(digits, refine_steps=3)
     with caplog.at_level(logging.WARNING, logger="aelab.export"):
@@ -171,3 +181,29 @@ def test_train_refuses_refine_steps_for_a_gaussian_code(tmp_path, capsys):
         "aelab: error: --refine-steps refines a deterministic code, but the variational kind's code is Gaussian(); "
         "leave out --refine-steps for this kind")
     assert not (tmp_path / "run").exists()
+
+
+def test_compare_takes_refine_steps_and_records_them(tmp_path):
+    from aelab.cli import main
+
+    assert main(["compare", "--data", "digits", "--methods", "pca,ae", "--refine-steps", "2", "--hidden", "16",
+                 "--epochs", "1", "--out", str(tmp_path / "c"), "--quiet", "--plotly", "cdn"]) == 0
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert config["job"]["refine_steps"] == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--kind", "variational", "--refine-steps", "3"],
+     "--refine-steps refines a deterministic code, but the variational kind's code is Gaussian(); leave out "
+     "--refine-steps for this kind"),
+    (["--refine-steps", "-1"], "--refine-steps must be an integer >= 0, got -1"),
+])
+def test_compare_refuses_bad_refine_steps_before_fitting(tmp_path, capsys, monkeypatch, args, message):
+    from aelab import baselines
+    from aelab.cli import main
+
+    monkeypatch.setattr(baselines.TSNEBaseline, "fit", lambda *a, **k: pytest.fail("t-SNE was fitted"))
+    assert main(["compare", "--data", "digits", "--methods", "tsne,ae", *args, "--epochs", "1",
+                 "--out", str(tmp_path / "c"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"aelab: error: {message}"
+    assert not (tmp_path / "c").exists()

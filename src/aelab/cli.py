@@ -224,6 +224,12 @@ def _report_options(args):
     return ReportOptions(plotly=getattr(args, "plotly", "inline"), command=args.command_line)
 
 
+def _add_refine_steps(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                        help="refine each code by N steps against the decoder, so that it decodes nearer its "
+                        f"sample (0: the encoder's code; default: {default}); deterministic codes only")
+
+
 def _add_augment(parser: argparse.ArgumentParser, default: str | None = "none", help: str | None = None) -> None:
     from aelab.names import AUGMENTATIONS
 
@@ -270,10 +276,7 @@ def _add_train_parser(commands) -> None:
                        help="bf16: bfloat16 autocast in the training step (for CUDA)")
     train.add_argument("--compile", action="store_true", help="compile the training step with torch.compile")
     _add_augment(train)
-    train.add_argument("--refine-steps", type=int, default=None, metavar="N",
-                       help="refine each code by N steps against the decoder, so that it decodes nearer its "
-                       "sample (0: the encoder's code; default: the kind's, 10 for umap, 0 for the others); "
-                       "deterministic codes only")
+    _add_refine_steps(train, "the kind's, 10 for umap, 0 for the others")
     _add_plotly_option(train)
     train.add_argument("--track", action="append", default=[], metavar="KIND:WHERE",
                        help="also record the run in tensorboard:DIR, mlflow:URI (e.g. mlflow:sqlite:///mlflow.db) or "
@@ -317,6 +320,7 @@ def _add_compare_parser(commands) -> None:
     _add_kind(compare, hidden_help="; for ae")
     _add_training_options(compare, epochs=None, epochs_help=STEP_BUDGET_HELP)
     _add_augment(compare)
+    _add_refine_steps(compare, "ae: the kind's; umap-ae: 10")
     _add_seed_and_device(compare, "split, weights, shuffling and methods")
     _add_output_options(compare, "comparison folder")
     _add_plotly_option(compare)
@@ -689,7 +693,8 @@ def _compare(args) -> int:
     methods = parse_methods(args.methods)
     changed = _changed_options(args, "compare", "--out", args.out)
     if "ae" not in methods and "umap-ae" not in methods:
-        autoencoder_options = ("--kind", "--hidden", "--epochs", "--batch-size", "--lr", "--patience", "--augment")
+        autoencoder_options = ("--kind", "--hidden", "--epochs", "--batch-size", "--lr", "--patience", "--augment",
+                               "--refine-steps")
         ignored = [o for o in changed if o in autoencoder_options]
         if ignored:
             raise UsageError(f"{', '.join(ignored)} set(s) the autoencoder's training, but --methods "
@@ -699,7 +704,8 @@ def _compare(args) -> int:
     job = CompareJob(
         data=data, methods=methods, n_components=args.latent, kind=args.kind, hidden=args.hidden,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-        random_state=args.seed, device=args.device, augment=args.augment, verbose=0 if args.quiet else 1,
+        random_state=args.seed, device=args.device, augment=args.augment, refine_steps=args.refine_steps,
+        verbose=0 if args.quiet else 1,
     )
     with _writing("comparison folder", args.out), folder_lock(args.out), recording() as log:
         check_output_folder(args.out, args.force)

@@ -56,6 +56,7 @@ class CompareJob:
     n_jobs: int = 1  # openTSNE threads; 2 was slower than 1 on a busy 2-core machine
     verbose: int = 0
     augment: str = "none"
+    refine_steps: int | None = None  # None: the kind's for ae, UMAP_REFINE_STEPS for umap-ae
 
 
 @dataclass
@@ -67,7 +68,8 @@ class Method:
 
 
 def _autoencoder(job: CompareJob, dataset: Dataset):
-    return Autoencoder(**kind_parts(job.kind, job.hidden, job.augment, image_shape(dataset), dataset.name),
+    return Autoencoder(**kind_parts(job.kind, job.hidden, job.augment, image_shape(dataset), dataset.name,
+                                    refine_steps=job.refine_steps),
                        n_components=job.n_components, epochs=job.epochs, batch_size=job.batch_size,
                        learning_rate=job.learning_rate, patience=job.patience, random_state=job.random_state,
                        device=job.device, verbose=job.verbose)
@@ -75,11 +77,13 @@ def _autoencoder(job: CompareJob, dataset: Dataset):
 
 def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
     """The autoencoder of ``ae`` (same kind, network and training) with the neighbour graph's UMAP loss on its
-    code added to its penalties and a deterministic code refined as the umap kind's is (the umap kind has both)."""
+    code added to its penalties and a deterministic code refined as the umap kind's is (the umap kind has both),
+    unless the job sets ``refine_steps``."""
     autoencoder = _autoencoder(job, dataset)
     if not any(isinstance(p, NeighbourGraph) for p in autoencoder.penalties):
         autoencoder.set_params(penalties=(*autoencoder.penalties, NeighbourGraph()))
-    if isinstance(autoencoder.latent, Deterministic) and autoencoder.latent.refine_steps == 0:
+    if job.refine_steps is None and isinstance(autoencoder.latent, Deterministic) \
+            and autoencoder.latent.refine_steps == 0:
         autoencoder.set_params(latent__refine_steps=UMAP_REFINE_STEPS)
     return autoencoder
 

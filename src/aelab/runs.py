@@ -32,6 +32,7 @@ from aelab.locks import busy_message, other_writer
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import reconstruction_bce, score_code, score_reconstruction
 from aelab.parts.augmentations import augmentation
+from aelab.parts.base import check_positive_int
 from aelab.parts.kinds import kind
 from aelab.pipeline import PREPROCESSING_FILE, preprocessing_record
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
@@ -82,12 +83,7 @@ class TrainJob:
         to a deterministic latent.
         """
         parts = kind_parts(self.kind, self.hidden, self.augment, sample_shape, self.data.name,
-                           activation=self.activation)
-        if self.refine_steps is not None:
-            if not hasattr(parts["latent"], "refine_steps"):
-                raise ValueError(f"--refine-steps refines a deterministic code, but the {self.kind} kind's code is "
-                                 f"{parts['latent']!r}; leave out --refine-steps for this kind")
-            parts["latent"].set_params(refine_steps=self.refine_steps)
+                           activation=self.activation, refine_steps=self.refine_steps)
         return Autoencoder(**parts, n_components=self.n_components,
                            loss=self.loss, epochs=self.epochs, batch_size=self.batch_size,
                            learning_rate=self.learning_rate, patience=self.patience, random_state=self.random_state,
@@ -96,16 +92,23 @@ class TrainJob:
 
 
 def kind_parts(kind_name: str, hidden: tuple[int, ...], augment: str, sample_shape: tuple[int, ...] | None,
-               data_name: str, activation: str | None = None) -> dict[str, Any]:
-    """The parts of the autoencoder a job names by ``--kind``, ``--hidden``, ``--activation`` and ``--augment``,
-    for data of ``sample_shape`` (None for data that are not images): the ``Autoencoder`` parameters encoder,
-    latent, corruption, augmentation and penalties.
+               data_name: str, activation: str | None = None, refine_steps: int | None = None) -> dict[str, Any]:
+    """The parts of the autoencoder a job names by ``--kind``, ``--hidden``, ``--activation``, ``--augment`` and
+    ``--refine-steps``, for data of ``sample_shape`` (None for data that are not images): the ``Autoencoder``
+    parameters encoder, latent, corruption, augmentation and penalties.
 
     ``hidden`` and ``activation`` go to the kind's encoder where the kind does not fix them (the conv kind
     has no dense widths, the sparse kind's encoder is sigmoid); the parts that work on images get
-    ``sample_shape``. A ValueError when ``augment`` or the kind needs images and the data are not images.
+    ``sample_shape``; ``refine_steps`` (None: the kind's) to a deterministic latent. A ValueError when
+    ``augment`` or the kind needs images and the data are not images, or when ``refine_steps`` is given for a
+    kind whose code is not deterministic.
     """
     params = kind(kind_name, hidden=tuple(hidden), activation=activation)
+    if refine_steps is not None:
+        if not hasattr(params["latent"], "refine_steps"):
+            raise ValueError(f"--refine-steps refines a deterministic code, but the {kind_name} kind's code is "
+                             f"{params['latent']!r}; leave out --refine-steps for this kind")
+        params["latent"].set_params(refine_steps=check_positive_int("--refine-steps", refine_steps, minimum=0))
     params["augmentation"] = augmentation(augment, sample_shape)
     if params["augmentation"] is not None and sample_shape is None:
         raise ValueError(f"--augment {augment} moves images, but {data_name} does not hold images; leave "
