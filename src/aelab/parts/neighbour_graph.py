@@ -184,7 +184,7 @@ def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, 
     """
     positive = -F.softplus(curve_log_odds(heads, tails, a, b))
     negative = -F.softplus(curve_log_odds(heads.unsqueeze(1), negatives, a, b))
-    return torch.logsumexp(torch.cat([positive.unsqueeze(1), negative], 1), 1) - positive
+    return torch.logaddexp(positive, torch.logsumexp(negative, 1)) - positive
 
 
 #: The losses of an edge, by ``NeighbourGraph``'s ``loss``: UMAP's cross-entropy with negative sampling, or InfoNCE
