@@ -274,6 +274,20 @@ def test_the_same_seed_gives_the_same_fit(digits):
     np.testing.assert_array_equal(umap_autoencoder().fit(digits[:300]).transform(digits[:50]), first)
 
 
+def test_the_same_seed_gives_the_same_weights_on_two_threads(digits):
+    # edges of 4,096 ends share their codes; summing the gradients of shared rows must not depend on threads
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fits = [umap_autoencoder().set_params(epochs=2, penalties__neighbour_graph__edge_batch_size=4096).fit(digits)
+                for _ in range(2)]
+    finally:
+        torch.set_num_threads(threads)
+    first, second = (fit.network_.state_dict() for fit in fits)
+    for name in first:
+        torch.testing.assert_close(second[name], first[name], rtol=0, atol=0, msg=name)
+
+
 def test_too_few_rows_shrink_the_neighbours_with_a_warning(digits, caplog):
     with caplog.at_level(logging.WARNING, logger="aelab.parts.neighbour_graph"):
         ae = umap_autoencoder(n_neighbors=15).set_params(validation_fraction=0.0).fit(digits[:12])

@@ -420,9 +420,13 @@ class NeighbourGraphLoss:
         ends = torch.cat([self.heads[edges], self.tails[edges]])
         points, inverse = torch.unique(ends, return_inverse=True)
         codes = network.encode(augment(self.X_train[points])).float()
-        head_codes, tail_codes = codes[inverse[:len(edges)]], codes[inverse[len(edges):]]
+        # index_select, not codes[index]: the gradient of the latter sums the repeated rows in a different order
+        # with each thread count on CPU, so that one seed would not give one fit
+        head_codes = codes.index_select(0, inverse[:len(edges)])
+        tail_codes = codes.index_select(0, inverse[len(edges):])
         picks = (negatives * len(points)).long().clamp_(max=len(points) - 1)
-        return self.edge_loss(head_codes, tail_codes, codes[picks], self.a, self.b).mean()
+        negative_codes = codes.index_select(0, picks.reshape(-1)).reshape(*picks.shape, codes.shape[1])
+        return self.edge_loss(head_codes, tail_codes, negative_codes, self.a, self.b).mean()
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         if self.graph is None or self.weight == 0.0:
