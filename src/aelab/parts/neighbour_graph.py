@@ -420,13 +420,11 @@ class NeighbourGraphLoss:
         ends = torch.cat([self.heads[edges], self.tails[edges]])
         points, inverse = torch.unique(ends, return_inverse=True)
         codes = network.encode(augment(self.X_train[points])).float()
-        # index_select, not codes[index]: the gradient of the latter sums the repeated rows in a different order
-        # with each thread count on CPU, so that one seed would not give one fit
-        head_codes = codes.index_select(0, inverse[:len(edges)])
-        tail_codes = codes.index_select(0, inverse[len(edges):])
+        # rows gathered by embedding, whose gradient sums repeated rows in a fixed order on CPU and CUDA alike, so
+        # that one seed gives one fit (codes[index] does not on CPU threads, index_select does not on CUDA)
+        head_codes, tail_codes = F.embedding(inverse[:len(edges)], codes), F.embedding(inverse[len(edges):], codes)
         picks = (negatives * len(points)).long().clamp_(max=len(points) - 1)
-        negative_codes = codes.index_select(0, picks.reshape(-1)).reshape(*picks.shape, codes.shape[1])
-        return self.edge_loss(head_codes, tail_codes, negative_codes, self.a, self.b).mean()
+        return self.edge_loss(head_codes, tail_codes, F.embedding(picks, codes), self.a, self.b).mean()
 
     def term(self, batch: Batch) -> torch.Tensor | None:
         if self.graph is None or self.weight == 0.0:
