@@ -168,6 +168,25 @@ def test_a_model_folder_of_the_old_format_gets_one_line_naming_both_versions(dig
                                  "retrain the model with this version")
 
 
+def test_a_model_saved_before_a_parameter_existed_is_told_to_fit_again(digits, tmp_path):
+    Autoencoder(encoder=Dense(hidden=(8,)), latent=Deterministic(refine_steps=3), epochs=1, random_state=0,
+                device="cpu").fit(digits).save(tmp_path / "m")
+    record = json.loads((tmp_path / "m" / "model.json").read_text())
+    del record["params"]["latent"]["params"]["refine_steps"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError) as caught:
+        load(tmp_path / "m")
+    assert str(caught.value) == (
+        f"{tmp_path / 'm' / 'model.json'}: params.latent: the parameters of Deterministic must be exactly "
+        "['refine_steps'], got []; ['refine_steps'] came after this model was saved: fit and save it again with "
+        "this aelab (or load it with the aelab that saved it)")
+    record["params"]["latent"]["params"] = {"refine_steps": 3, "steps": 3}  # an unknown one: no such advice
+    (tmp_path / "m" / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError) as caught:
+        load(tmp_path / "m")
+    assert str(caught.value).endswith("must be exactly ['refine_steps'], got ['refine_steps', 'steps']")
+
+
 def test_a_new_part_needs_only_its_class_and_a_registry_line(digits, tmp_path, monkeypatch):
     from aelab.parts.base import check_number
     from aelab.parts.penalties import Penalty

@@ -31,6 +31,7 @@ from aelab.parts.base import (
     check_number,
     check_positive_int,
     check_sample_shape,
+    older_model_hint,
     part_from_record,
     part_record,
 )
@@ -830,9 +831,10 @@ def _estimator_from_record(record: dict[str, Any], config: Path) -> Autoencoder:
     params = dict(record["params"])
     defaults = Autoencoder().get_params(deep=False)
     expected = set(defaults)
-    require(set(params) == expected, config,
-            f"params must be exactly {sorted(expected)}; unknown {sorted(set(params) - expected)}, "
-            f"missing {sorted(expected - set(params))}")
+    missing, unknown = expected - set(params), set(params) - expected
+    require(not missing and not unknown, config,
+            f"params must be exactly {sorted(expected)}; unknown {sorted(unknown)}, missing {sorted(missing)}"
+            f"{older_model_hint(missing, unknown)}")
     for key, value in params.items():
         if key in _PART_FAMILIES:
             params[key] = part_from_record(value, PARTS, f"{config}: params.{key}")

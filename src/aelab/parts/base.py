@@ -158,8 +158,16 @@ def part_from_record(record: Any, registry: Mapping[str, type[Part]], where: str
     expected = set(cls().get_params(deep=False))
     if set(params) != expected:
         raise ValueError(f"{where}: the parameters of {record['part']} must be exactly {sorted(expected)}, got "
-                         f"{sorted(params)}")
+                         f"{sorted(params)}{older_model_hint(expected - set(params), set(params) - expected)}")
     return cls(**params)
+
+
+def older_model_hint(missing: set[str], unknown: set[str]) -> str:
+    """What a model record's error adds when it only lacks parameters: it was saved before they existed."""
+    if missing and not unknown:
+        return (f"; {sorted(missing)} came after this model was saved: fit and save it again with this aelab (or "
+                f"load it with the aelab that saved it)")
+    return ""
 
 
 def unchanged(x: torch.Tensor) -> torch.Tensor:
