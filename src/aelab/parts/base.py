@@ -156,9 +156,10 @@ def part_from_record(record: Any, registry: Mapping[str, type[Part]], where: str
         if isinstance(value, float) and not np.isfinite(value):
             raise ValueError(f"{where}.params.{key} is {value!r}; it must be a finite number")
     expected = set(cls().get_params(deep=False))
-    if set(params) != expected:
+    missing, unknown = expected - set(params), set(params) - expected
+    if missing or unknown:
         raise ValueError(f"{where}: the parameters of {record['part']} must be exactly {sorted(expected)}, got "
-                         f"{sorted(params)}{older_model_hint(expected - set(params), set(params) - expected)}")
+                         f"{sorted(params)}{older_model_hint(missing, unknown)}")
     return cls(**params)
 
 
