@@ -127,27 +127,37 @@ def _train_two_layers(distributed=None, seed=0):
     return network
 
 
-def _rank(rank, folder):
-    import torch.distributed as dist
+def _thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))  # Linux, as CI; the threads of this process
+
+
+def _rank(rank, folder, port):
     from safetensors.torch import save_file
 
+    from aelab.training.distributed import distributed_session
+
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=2)
-    try:
-        context = DistributedContext(rank=rank, world_size=2, local_rank=rank, device=torch.device("cpu"),
-                                     backend="gloo")
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    before = _thread_count()
+    with distributed_session("cpu") as context:
         network = _train_two_layers(context, seed=rank)
         save_file(network.state_dict(), f"{folder}/rank{rank}.safetensors")
-    finally:
-        dist.destroy_process_group()
+    with open(f"{folder}/threads{rank}.json", "w") as file:
+        json.dump({"before": before, "after": _thread_count()}, file)
 
 
 def test_two_processes_skip_a_parameter_unused_by_a_step_as_one_process_does(tmp_path):
     from safetensors.torch import load_file
 
-    torch.multiprocessing.spawn(_rank, args=(str(tmp_path),), nprocs=2)
+    torch.multiprocessing.spawn(_rank, args=(str(tmp_path), _free_port()), nprocs=2)
     single = _train_two_layers().state_dict()
     ranks = [load_file(str(tmp_path / f"rank{rank}.safetensors")) for rank in (0, 1)]
+    # leaving the session stopped the group's worker threads (left running, one of them could abort the
+    # process at exit while it released a collective's tensor)
+    for rank in (0, 1):
+        threads = json.loads((tmp_path / f"threads{rank}.json").read_text())
+        assert threads["after"] == threads["before"], threads
     for name, tensor in single.items():
         assert torch.equal(ranks[0][name], ranks[1][name]), name
         torch.testing.assert_close(ranks[0][name], tensor, rtol=0, atol=1e-6)
