@@ -149,6 +149,13 @@ def distributed_session(device: str = "auto") -> Iterator[DistributedContext]:
         ``auto`` trains on the GPU ``cuda:LOCAL_RANK`` when CUDA is available (NCCL), else on the CPU
         (gloo); ``cpu`` forces the CPU.
 
+    Notes
+    -----
+    A process group the script created before is used as it is and left to the script. Such a script should
+    call ``torch.compiler.list_backends()`` (or build any ``torch.optim`` optimizer) before
+    ``init_process_group``, as this function does: otherwise ``destroy_process_group`` leaves gloo's worker
+    threads running, and one of them can abort the process at exit.
+
     Examples
     --------
     Under ``torchrun --nproc-per-node 2 script.py``::
