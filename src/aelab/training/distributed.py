@@ -180,10 +180,8 @@ def distributed_session(device: str = "auto") -> Iterator[DistributedContext]:
         torch.cuda.set_device(resolved)
     owns_group = not dist.is_initialized()
     if owns_group:
-        # torch's compiler, which every torch.optim optimizer imports, keeps references to a process group
-        # that exists when it is first imported: destroy_process_group then leaves the group's gloo worker
-        # threads running, and at exit one releasing a collective's tensor can abort the process ("terminate
-        # called without an active exception"). Imported first, it leaves the group to be destroyed.
+        # import torch's compiler before the group exists (Notes): imported after, it keeps the group alive,
+        # and at exit a gloo worker can abort the process ("terminate called without an active exception")
         torch.compiler.list_backends()
         dist.init_process_group(backend=backend, rank=rank, world_size=world_size,
                                 device_id=resolved if resolved.type == "cuda" else None)
