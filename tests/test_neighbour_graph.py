@@ -79,6 +79,21 @@ def test_the_curve_comes_from_umap_learn():
     assert a == pytest.approx(1.577, abs=1e-3) and b == pytest.approx(0.895, abs=1e-3)
 
 
+@pytest.mark.parametrize("min_dist, spread", [(0.1, 2.0), (0.0, 0.5), (1.0, 3.0)])
+def test_the_spread_scales_the_curve_as_umaps_offset_exponential(min_dist, spread):
+    """Beyond min_dist, q(d) follows exp(-(d - min_dist) / spread): half a spread, one and two spreads out."""
+    a, b = NeighbourGraph(min_dist=min_dist, spread=spread).curve()
+    for spreads in (0.5, 1.0, 2.0):
+        d = min_dist + spreads * spread
+        assert 1 / (1 + a * d ** (2 * b)) == pytest.approx(np.exp(-spreads), abs=0.03)
+
+
+def test_a_and_b_given_replace_those_of_min_dist_and_spread(digits):
+    term = NeighbourGraph(a=1, b=0.5, min_dist=0.9, spread=1.0).prepare(torch.from_numpy(digits[:60]), 0)
+    assert (term.a, term.b) == (1.0, 0.5)
+    assert NeighbourGraph(min_dist=0.9).prepare(torch.from_numpy(digits[:60]), 0).b > 1.0
+
+
 # ------------------------------------------------------------------------------------------------- the loss
 class Identity(torch.nn.Module):
     """A network whose code is its input, so that the loss can be computed by hand."""
@@ -246,8 +261,9 @@ def test_fit_builds_the_graph_and_keeps_nothing_of_it(digits, tmp_path, caplog):
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "model.safetensors"]
     record = json.loads((tmp_path / "m" / "model.json").read_text())
     assert record["params"]["penalties"] == [{"part": "NeighbourGraph", "params": {
-        "edge_batch_size": 256, "metric": "euclidean", "min_dist": 0.1, "n_neighbors": 15,
-        "negative_sample_rate": 5, "loss": "umap", "weight": 1.0, "augmentation": None, "space": None}}]
+        "edge_batch_size": 256, "metric": "euclidean", "min_dist": 0.1, "spread": 1.0, "a": None, "b": None,
+        "n_neighbors": 15, "negative_sample_rate": 5, "loss": "umap", "weight": 1.0, "augmentation": None,
+        "space": None}}]
     from safetensors import safe_open
 
     with safe_open(tmp_path / "m" / "model.safetensors", "pt") as weights:
@@ -333,7 +349,12 @@ def test_the_graph_term_is_in_the_loss_the_fit_minimises(digits):
 
 @pytest.mark.parametrize("value, message", [
     ({"n_neighbors": 1}, "NeighbourGraph n_neighbors must be an integer >= 2, got 1"),
-    ({"min_dist": 1.5}, "NeighbourGraph min_dist must be a number >= 0.0 and <= 1.0, got 1.5"),
+    ({"min_dist": -0.5}, "NeighbourGraph min_dist must be a number >= 0.0, got -0.5"),
+    ({"min_dist": 1.5}, "NeighbourGraph min_dist=1.5 is more than spread=1.0; the curve needs min_dist <= spread: "
+                        "lower min_dist or raise spread"),
+    ({"spread": 0}, "NeighbourGraph spread must be a number > 0.0, got 0"),
+    ({"a": 1.0}, "NeighbourGraph a and b are given together or not at all, got a=1.0 and b=None; pass both"),
+    ({"a": 1.0, "b": -1}, "NeighbourGraph b must be a number > 0.0, got -1"),
     ({"metric": "l7"}, "NeighbourGraph metric='l7' is not one of 'euclidean'"),
     ({"negative_sample_rate": 0}, "NeighbourGraph negative_sample_rate must be an integer >= 1, got 0"),
     ({"loss": "tsne"}, "NeighbourGraph loss='tsne' is not one of 'umap', 'infonce'"),

@@ -125,10 +125,11 @@ def fuzzy_neighbour_graph(X: np.ndarray, n_neighbors: int, metric: str = "euclid
                       seconds=time.perf_counter() - started)
 
 
-def umap_curve(min_dist: float) -> tuple[float, float]:
-    """UMAP's ``a`` and ``b`` of q(d) = 1 / (1 + a d^(2b)) for ``min_dist`` and a spread of 1, from
-    ``umap.umap_.find_ab_params``; ``min_dist=0.1`` gives about (1.58, 0.90)."""
-    a, b = _umap().find_ab_params(1.0, float(min_dist))
+def umap_curve(min_dist: float, spread: float = 1.0) -> tuple[float, float]:
+    """UMAP's ``a`` and ``b`` of q(d) = 1 / (1 + a d^(2b)) for ``min_dist`` and ``spread``, from
+    ``umap.umap_.find_ab_params`` (the curve nearest to 1 up to ``min_dist`` and to exp(-(d - min_dist) / spread)
+    beyond it); ``min_dist=0.1`` and a spread of 1 give about (1.58, 0.90)."""
+    a, b = _umap().find_ab_params(float(spread), float(min_dist))
     return float(a), float(b)
 
 
@@ -213,8 +214,15 @@ class NeighbourGraph(Penalty):
     n_neighbors : int, default=15
         Neighbours of each training row in the graph (itself included, as in UMAP), >= 2.
     min_dist : float, default=0.1
-        UMAP's minimum distance between codes, in [0, 1] (a spread of 1): it sets the curve
-        q(d) = 1 / (1 + a d^(2b)) through ``umap.umap_.find_ab_params``.
+        UMAP's minimum distance between codes, in [0, ``spread``]: with ``spread`` it sets the curve
+        q(d) = 1 / (1 + a d^(2b)) through ``umap.umap_.find_ab_params`` (``umap_curve``), unless ``a`` and ``b``
+        are given.
+    spread : float, default=1.0
+        UMAP's scale of the codes beyond ``min_dist``, > 0: larger spreads the clusters further apart.
+    a, b : float or None, default=None
+        The curve's parameters themselves, both > 0, as umap-learn's ``a`` and ``b``: given together, they replace
+        those of ``min_dist`` and ``spread`` (``a=1, b=1`` is t-SNE's Cauchy kernel, ``b`` under 1 gives heavier
+        tails). None: from ``min_dist`` and ``spread``.
     metric : str, default="euclidean"
         Distance between training rows: one of ``METRICS``.
     negative_sample_rate : int, default=5
@@ -248,11 +256,14 @@ class NeighbourGraph(Penalty):
     short_name = "neighbour_graph"
     fit_only_params = ("space",)
 
-    def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, metric="euclidean", negative_sample_rate=5,
-                 edge_batch_size=4096, augmentation=None, space=None, loss="umap"):
+    def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
+                 negative_sample_rate=5, edge_batch_size=4096, augmentation=None, space=None, loss="umap"):
         self.weight = weight
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
+        self.spread = spread
+        self.a = a
+        self.b = b
         self.metric = metric
         self.negative_sample_rate = negative_sample_rate
         self.edge_batch_size = edge_batch_size
@@ -273,7 +284,17 @@ class NeighbourGraph(Penalty):
     def validate(self, n_features: int, encoder=None) -> None:
         check_number("NeighbourGraph weight", self.weight)
         check_positive_int("NeighbourGraph n_neighbors", self.n_neighbors, minimum=2)
-        check_number("NeighbourGraph min_dist", self.min_dist, 0.0, 1.0)
+        spread = check_number("NeighbourGraph spread", self.spread, 0.0, open_low=True)
+        if check_number("NeighbourGraph min_dist", self.min_dist) > spread:
+            raise ValueError(f"NeighbourGraph min_dist={self.min_dist!r} is more than spread={self.spread!r}; the "
+                             f"curve needs min_dist <= spread: lower min_dist or raise spread")
+        if (self.a is None) != (self.b is None):
+            raise ValueError(f"NeighbourGraph a and b are given together or not at all, got a={self.a!r} and "
+                             f"b={self.b!r}; pass both (the curve q(d) = 1 / (1 + a d^(2b))) or neither (min_dist "
+                             f"and spread then set them)")
+        if self.a is not None:
+            check_number("NeighbourGraph a", self.a, 0.0, open_low=True)
+            check_number("NeighbourGraph b", self.b, 0.0, open_low=True)
         check_choice("NeighbourGraph metric", self.metric, METRICS)
         check_positive_int("NeighbourGraph negative_sample_rate", self.negative_sample_rate)
         check_choice("NeighbourGraph loss", self.loss, tuple(EDGE_LOSSES))
@@ -316,9 +337,16 @@ class NeighbourGraph(Penalty):
             logger.info("neighbour graph of %d training rows (%d neighbours each%s): %d edges, weights summing to "
                         "%.0f, built in %.1f s", n_rows, n_neighbors, self._space_words(), len(graph.weights),
                         float(graph.weights.sum()), graph.seconds)
-        a, b = umap_curve(self.min_dist)
+        a, b = self.curve()
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
                                   int(self.edge_batch_size), random_state, self.augmentation, self.loss)
+
+    def curve(self) -> tuple[float, float]:
+        """The ``a`` and ``b`` of the curve q(d) = 1 / (1 + a d^(2b)) the loss uses: ``a`` and ``b`` where given,
+        else those of ``min_dist`` and ``spread`` (``umap_curve``)."""
+        if self.a is not None and self.b is not None:
+            return float(self.a), float(self.b)
+        return umap_curve(self.min_dist, self.spread)
 
     def _space_words(self) -> str:
         """How the log names where the neighbours were found: nothing for the rows themselves."""
