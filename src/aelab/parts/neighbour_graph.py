@@ -218,7 +218,8 @@ class NeighbourGraph(Penalty):
         q(d) = 1 / (1 + a d^(2b)) through ``umap.umap_.find_ab_params`` (``umap_curve``), unless ``a`` and ``b``
         are given.
     spread : float, default=1.0
-        UMAP's scale of the codes beyond ``min_dist``, > 0: larger spreads the clusters further apart.
+        UMAP's effective scale of the codes, > 0: with ``min_dist`` it sets how clumped they are (the curve
+        follows exp(-(d - min_dist) / spread) beyond ``min_dist``).
     a, b : float or None, default=None
         The curve's parameters themselves, both > 0, as umap-learn's ``a`` and ``b``: given together, they replace
         those of ``min_dist`` and ``spread`` (``a=1, b=1`` is t-SNE's Cauchy kernel, ``b`` under 1 gives heavier
