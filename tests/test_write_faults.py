@@ -304,9 +304,12 @@ def test_ctrl_c_while_the_command_imports_torch(tmp_path, data):
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     # many epochs: a child that reached the end before the signal (a slow reader on a busy machine) would exit 0
     train = [*TRAIN[:TRAIN.index("--epochs") + 1], "3000", *TRAIN[TRAIN.index("--epochs") + 2:]]
+    # the child gets Ctrl-C's default disposition: under a runner started in the background (`make test &`) SIGINT
+    # is inherited as ignored, and Python then installs no KeyboardInterrupt for it
     process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "aelab", *train, "--data", str(data),
                                 "--out", str(tmp_path / "run")], env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stderr:
         seen.append(line)
