@@ -107,7 +107,7 @@ def test_capabilities_come_from_the_parts():
 
 def test_the_registry_names_every_part_and_every_kind():
     assert set(PARTS) == {"Dense", "Conv", "Deterministic", "Gaussian", "GaussianNoise", "Masking", "SaltPepper",
-                          "Affine", "L1Code", "Sparsity", "Contractive", "LatentCycle", "NeighbourGraph"}
+                          "Affine", "L1Code", "Sparsity", "Contractive", "LatentCycle", "NeighbourGraph", "FreeLayout"}
     assert list(KINDS) == ["vanilla", "conv", "denoising", "sparse", "contractive", "variational",
                            "variational-batch", "double", "umap"]
     sparse = kind("sparse", hidden=(32,), activation="relu")
@@ -172,19 +172,20 @@ def test_a_model_saved_before_a_parameter_existed_is_told_to_fit_again(digits, t
     Autoencoder(encoder=Dense(hidden=(8,)), latent=Deterministic(refine_steps=3), epochs=1, random_state=0,
                 device="cpu").fit(digits).save(tmp_path / "m")
     record = json.loads((tmp_path / "m" / "model.json").read_text())
-    del record["params"]["latent"]["params"]["refine_steps"]
+    del record["params"]["latent"]["params"]["refine_start"]
     (tmp_path / "m" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError) as caught:
         load(tmp_path / "m")
     assert str(caught.value) == (
         f"{tmp_path / 'm' / 'model.json'}: params.latent: the parameters of Deterministic must be exactly "
-        "['refine_steps'], got []; ['refine_steps'] came after this model was saved: fit and save it again with "
-        "this aelab (or load it with the aelab that saved it)")
-    record["params"]["latent"]["params"] = {"refine_steps": 3, "steps": 3}  # an unknown one: no such advice
+        "['refine_start', 'refine_steps'], got ['refine_steps']; ['refine_start'] came after this model was saved: "
+        "fit and save it again with this aelab (or load it with the aelab that saved it)")
+    record["params"]["latent"]["params"] = {"refine_start": "encoder", "refine_steps": 3, "steps": 3}  # unknown
     (tmp_path / "m" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError) as caught:
         load(tmp_path / "m")
-    assert str(caught.value).endswith("must be exactly ['refine_steps'], got ['refine_steps', 'steps']")
+    assert str(caught.value).endswith("must be exactly ['refine_start', 'refine_steps'], got ['refine_start', "
+                                      "'refine_steps', 'steps']")
 
 
 def test_a_new_part_needs_only_its_class_and_a_registry_line(digits, tmp_path, monkeypatch):

@@ -118,15 +118,15 @@ def test_save_and_load_keep_the_steps_and_the_codes(digits, tmp_path):
     ae = fitted(digits, refine_steps=4)
     ae.save(tmp_path / "m")
     loaded = load(tmp_path / "m")
-    assert loaded.latent.get_params() == {"refine_steps": 4}
+    assert loaded.latent.get_params() == {"refine_start": "encoder", "refine_steps": 4}
     np.testing.assert_array_equal(loaded.transform(digits[600:]), ae.transform(digits[600:]))
 
 
 def test_the_umap_kind_and_compares_umap_ae_refine_their_codes():
     from aelab.parts.kinds import UMAP_REFINE_STEPS
 
-    assert kind("umap")["latent"].get_params() == {"refine_steps": UMAP_REFINE_STEPS}
-    assert kind("vanilla")["latent"].get_params() == {"refine_steps": 0}
+    assert kind("umap")["latent"].get_params() == {"refine_start": "encoder", "refine_steps": UMAP_REFINE_STEPS}
+    assert kind("vanilla")["latent"].get_params() == {"refine_start": "encoder", "refine_steps": 0}
     dataset = load_dataset("digits")
     for name in ("vanilla", "conv", "umap"):
         job = CompareJob(data=DataOptions("digits"), kind=name, device="cpu")
@@ -169,7 +169,8 @@ def test_train_takes_refine_steps_and_records_them(tmp_path):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["job"]["refine_steps"] == 4
     model = json.loads((tmp_path / "run" / "model.json").read_text())
-    assert model["params"]["latent"] == {"part": "Deterministic", "params": {"refine_steps": 4}}
+    assert model["params"]["latent"] == {"part": "Deterministic",
+                                         "params": {"refine_start": "encoder", "refine_steps": 4}}
 
 
 def test_train_refuses_refine_steps_for_a_gaussian_code(tmp_path, capsys):

@@ -23,19 +23,27 @@ import numpy as np
 
 from aelab import baselines
 from aelab.data import DataOptions, Dataset, MinMaxScaling, Split
-from aelab.estimators import Autoencoder
+from aelab.estimators import MAX_EPOCHS, MIN_EPOCHS, Autoencoder
 from aelab.extras import MissingExtra
 from aelab.figures import method_figures, side_by_side
 from aelab.io import atomic_write_json, json_safe
 from aelab.logs import RunLog, plural, stage
 from aelab.metrics import score_code, score_reconstruction
 from aelab.names import METHODS as METHOD_NAMES
-from aelab.parts import Deterministic, NeighbourGraph
+from aelab.parts import Dense, Deterministic, FreeLayout, NeighbourGraph
 from aelab.parts.kinds import UMAP_REFINE_STEPS
 from aelab.report import ReportOptions, figure_pngs, latent_explorer, metric_rows, render_report
 from aelab.runs import image_shape, kind_parts, scale_split, write_folder
+from aelab.training.settings import epochs_for_steps
 
 logger = logging.getLogger(__name__)
+
+#: The decoder of umap-ae's layout network, code side first: wider than the encoder's mirror, so that it
+#: carries the layout's detail (docs/umap-ae.md).
+LAYOUT_DECODER_HIDDEN = (128, 256, 512, 1024)
+#: The default training length of that network (without ``--epochs``), in steps: about 120 epochs of
+#: Fashion-MNIST's 54,000 training images.
+LAYOUT_DECODER_STEPS = 25_000
 
 
 @dataclass
@@ -86,6 +94,26 @@ def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
             and autoencoder.latent.refine_steps == 0:
         autoencoder.set_params(latent__refine_steps=UMAP_REFINE_STEPS)
     return autoencoder
+
+
+def _free_layout_autoencoder(job: CompareJob, dataset: Dataset):
+    """umap-ae's layout sharpened as free codes and learnt by a network with a wide decoder
+    (``aelab.parts.FreeLayout``): the ``umap-ae`` autoencoder is fitted first on the training rows and its code
+    starts the layout; the network's decoder places every row (``Deterministic(refine_start="grid")``)."""
+    start = _neighbour_graph_autoencoder(job, dataset)
+    parts = kind_parts(job.kind, job.hidden, "none", image_shape(dataset), dataset.name)
+    encoder = parts["encoder"]
+    if isinstance(encoder, Dense):
+        encoder.set_params(decoder_hidden=LAYOUT_DECODER_HIDDEN)
+    steps = UMAP_REFINE_STEPS if job.refine_steps is None else job.refine_steps
+    # the rows the network trains on: the training split (the official one, else 1 - test_size) less 10 %
+    n_rows = int((dataset.n_train if dataset.n_train is not None else (1 - job.data.test_size) * len(dataset.X)) * 0.9)
+    epochs = job.epochs if job.epochs is not None else epochs_for_steps(
+        max(n_rows, 1), job.batch_size, LAYOUT_DECODER_STEPS, MIN_EPOCHS, MAX_EPOCHS)
+    return Autoencoder(encoder=encoder, latent=Deterministic(refine_steps=steps, refine_start="grid"),
+                       penalties=(FreeLayout(start=start),), n_components=job.n_components, epochs=epochs,
+                       batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
+                       random_state=job.random_state, device=job.device, verbose=job.verbose)
 
 
 def _baseline(name: str) -> Callable[[CompareJob, Dataset], Any]:

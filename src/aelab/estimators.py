@@ -536,7 +536,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self._keep_result(result)
+        self.network_.eval()
+        self._latent().finish_fit(self.network_, self._training_chunks(X_train, streaming))
         return self
+
+    @staticmethod
+    def _training_chunks(X_train, streaming: bool):
+        """The training rows in device chunks of ``_INFERENCE_BATCH`` rows (a stream read once more)."""
+        if streaming:
+            return X_train.chunks(_INFERENCE_BATCH)
+        return (X_train[i:i + _INFERENCE_BATCH] for i in range(0, len(X_train), _INFERENCE_BATCH))
 
     def _check_training(self, streaming: bool, distributed) -> None:
         """Before any work: a ValueError from a penalty that cannot train on a stream or over several processes."""

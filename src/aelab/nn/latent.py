@@ -10,11 +10,15 @@ from aelab.nn.layers import init_linear
 
 
 class DeterministicHead(DenseStack):
-    """A linear layer to the code, optionally followed by ``code_activation``."""
+    """A linear layer to the code, optionally followed by ``code_activation``; with ``track_range``, it also
+    holds the buffer ``code_range`` (the smallest and largest code of each component, shape (2, latent_dim)),
+    which the fit fills and the weights file keeps."""
 
     def __init__(self, in_features: int, latent_dim: int, activation_name: str, generator: torch.Generator,
-                 code_activation: str | None = None) -> None:
+                 code_activation: str | None = None, track_range: bool = False) -> None:
         super().__init__([in_features, latent_dim], activation_name, generator, last_activation=code_activation)
+        if track_range:
+            self.register_buffer("code_range", torch.zeros(2, latent_dim))
 
 
 class GaussianHead(nn.Module):

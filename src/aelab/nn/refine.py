@@ -78,3 +78,42 @@ def _refine_chunk(decode, x: torch.Tensor, codes: torch.Tensor, steps: int) -> t
         cost = torch.where(better, cost_candidate, cost)
         damping = torch.where(better, damping / 3, damping * 4)
     return codes
+
+
+#: Rows compared with the decoded grid together: their distances to it (rows x grid points) stay near 128 MB.
+_DISTANCE_ELEMENTS = 2**25
+
+
+def grid_codes(decode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, low: torch.Tensor,
+               high: torch.Tensor, points: int) -> torch.Tensor:
+    """For each row of ``x``, the point of a regular grid of codes whose decoding is nearest the row.
+
+    The grid spans the box from ``low`` to ``high`` (one bound per code component) with about ``points`` points
+    in all (the same number along each component): a start for ``refine_codes`` that does not depend on an
+    encoder, so that a row lands in the part of the code space whose decodings look most like it.
+
+    Parameters
+    ----------
+    decode : callable
+        Codes of shape (n, n_components) to rows of ``x``'s shape.
+    x : Tensor of shape (n, ...)
+    low, high : Tensor of shape (n_components,)
+    points : int
+        The grid's size in all: ``round(points ** (1 / n_components))`` points along each component.
+
+    Examples
+    --------
+    >>> decode = lambda z: z * 2.0
+    >>> grid_codes(decode, torch.tensor([[1.0, -1.0]]), torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0]), 25)
+    tensor([[ 0.5000, -0.5000]])
+    """
+    n_components = len(low)
+    per_axis = max(2, round(points ** (1 / n_components)))
+    axes = [torch.linspace(float(low[k]), float(high[k]), per_axis, dtype=x.dtype, device=x.device)
+            for k in range(n_components)]
+    grid = torch.stack([axis.reshape(-1) for axis in torch.meshgrid(*axes, indexing="ij")], 1)
+    decoded = decode(grid).flatten(1)
+    rows = x.flatten(1)
+    chunk = max(1, _DISTANCE_ELEMENTS // len(grid))
+    nearest = torch.cat([torch.cdist(rows[i:i + chunk], decoded).argmin(1) for i in range(0, len(rows), chunk)])
+    return grid[nearest]

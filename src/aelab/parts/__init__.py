@@ -11,11 +11,12 @@ from aelab.parts.base import Part  # isort: skip
 from aelab.parts.augmentations import Affine
 from aelab.parts.corruptions import GaussianNoise, Masking, SaltPepper
 from aelab.parts.encoders import Conv, Dense
+from aelab.parts.free_layout import FreeLayout
 from aelab.parts.kinds import KINDS, PARTS, kind
 from aelab.parts.latents import Deterministic, Gaussian
 from aelab.parts.neighbour_graph import NeighbourGraph
 from aelab.parts.penalties import Contractive, L1Code, LatentCycle, Sparsity
 
-__all__ = ["KINDS", "PARTS", "Affine", "Contractive", "Conv", "Dense", "Deterministic", "Gaussian",
+__all__ = ["KINDS", "PARTS", "Affine", "Contractive", "Conv", "Dense", "Deterministic", "FreeLayout", "Gaussian",
            "GaussianNoise", "L1Code", "LatentCycle", "Masking", "NeighbourGraph", "Part", "SaltPepper", "Sparsity",
            "kind"]

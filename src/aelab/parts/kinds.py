@@ -16,6 +16,7 @@ from aelab.parts.augmentations import Affine
 from aelab.parts.base import Part
 from aelab.parts.corruptions import GaussianNoise, Masking, SaltPepper
 from aelab.parts.encoders import Conv, Dense
+from aelab.parts.free_layout import FreeLayout
 from aelab.parts.latents import Deterministic, Gaussian
 from aelab.parts.neighbour_graph import NeighbourGraph
 from aelab.parts.penalties import Contractive, L1Code, LatentCycle, Sparsity
@@ -23,7 +24,7 @@ from aelab.parts.penalties import Contractive, L1Code, LatentCycle, Sparsity
 #: Every part class by its name: saving records this name, loading makes only these classes.
 PARTS: dict[str, type[Part]] = {cls.__name__: cls for cls in (
     Dense, Conv, Deterministic, Gaussian, GaussianNoise, Masking, SaltPepper, Affine,
-    L1Code, Sparsity, Contractive, LatentCycle, NeighbourGraph,
+    L1Code, Sparsity, Contractive, LatentCycle, NeighbourGraph, FreeLayout,
 )}
 
 

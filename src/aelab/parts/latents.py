@@ -6,11 +6,17 @@ import torch
 from torch import nn
 
 from aelab.nn.latent import DeterministicHead, GaussianHead, reparameterise
-from aelab.nn.refine import refine_codes
+from aelab.nn.refine import grid_codes, refine_codes
 from aelab.objectives import analytic_kl, batch_kl, reconstruction_error_sum, reconstruction_loss
 from aelab.parts.base import Part, check_choice, check_number, check_positive_int
 
 KL_ESTIMATES = ("analytic", "batch")
+#: Where the refinement of a deterministic code starts (``Deterministic(refine_start=...)``).
+REFINE_STARTS = ("encoder", "grid")
+#: The points of the grid a ``refine_start="grid"`` refinement starts from: 300 x 300 for a 2-D code.
+GRID_POINTS = 90_000
+#: A grid start covers codes of at most this many components (beyond it, its points are too sparse to help).
+GRID_MAX_COMPONENTS = 3
 
 
 class Deterministic(Part):
@@ -28,13 +34,20 @@ class Deterministic(Part):
         an exported encoder (ONNX, TorchScript) gives it without the steps. On new rows the steps lower the
         reconstruction error and, where the encoder carries a code poorly to rows it was not trained on (a
         2-D code kept to the neighbour graph, the umap kind), keep more of their neighbourhoods.
+    refine_start : {"encoder", "grid"}, default="encoder"
+        Where the refinement starts. "encoder": the encoder's code. "grid": the point of a regular grid of
+        ``GRID_POINTS`` codes (300 x 300 for a 2-D code) whose decoding is nearest the row
+        (``aelab.nn.refine.grid_codes``), over the box the encoder's codes of the training rows filled at the
+        end of the fit (kept with the weights, as the head's ``code_range`` buffer): a row then starts where the
+        decoder draws rows like it, whatever its encoder's code. For codes of at most ``GRID_MAX_COMPONENTS``
+        components; the layouts a decoder learns from free codes (``aelab.parts.FreeLayout``) are placed so.
 
     Examples
     --------
     >>> Deterministic()
     Deterministic()
-    >>> Deterministic(refine_steps=10)
-    Deterministic(refine_steps=10)
+    >>> Deterministic(refine_steps=10, refine_start="grid")
+    Deterministic(refine_start='grid', refine_steps=10)
     """
 
     #: The decoder learns from codes drawn from N(0, I), so ``sample`` makes sense.
@@ -42,20 +55,49 @@ class Deterministic(Part):
     #: ``elbo`` gives the evidence lower bound.
     has_elbo = False
 
-    def __init__(self, refine_steps=0):
+    def __init__(self, refine_steps=0, refine_start="encoder"):
         self.refine_steps = refine_steps
+        self.refine_start = refine_start
 
     def validate(self, n_features: int, encoder: Part | None = None) -> None:
         check_positive_int("Deterministic refine_steps", self.refine_steps, minimum=0)
+        check_choice("Deterministic refine_start", self.refine_start, REFINE_STARTS)
 
     def code(self, network: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """The code of each row of ``x``: the encoder's, refined by ``refine_steps`` steps against the decoder."""
-        return refine_codes(network.decode, x, network.encode(x), int(self.refine_steps))
+        """The code of each row of ``x``: the encoder's (or the nearest grid point's, ``refine_start="grid"``),
+        refined by ``refine_steps`` steps against the decoder."""
+        if self.refine_start == "grid":
+            low, high = network.encoder.head.code_range
+            start = grid_codes(network.decode, x, low, high, GRID_POINTS)
+        else:
+            start = network.encode(x)
+        return refine_codes(network.decode, x, start, int(self.refine_steps))
 
     def head(self, in_features: int, n_components: int, generator: torch.Generator,
              code_activation: str | None = None) -> nn.Module:
-        """The code layer: a linear map of ``in_features`` to ``n_components``, then ``code_activation``."""
-        return DeterministicHead(in_features, n_components, "relu", generator, code_activation=code_activation)
+        """The code layer: a linear map of ``in_features`` to ``n_components``, then ``code_activation``; with
+        ``refine_start="grid"`` it also keeps the range of the training rows' codes (``finish_fit``)."""
+        track_range = self.refine_start == "grid"
+        if track_range and n_components > GRID_MAX_COMPONENTS:
+            raise ValueError(f"Deterministic refine_start='grid' covers codes of at most {GRID_MAX_COMPONENTS} "
+                             f"components, but n_components is {n_components}; use refine_start='encoder' or a "
+                             f"smaller code")
+        return DeterministicHead(in_features, n_components, "relu", generator, code_activation=code_activation,
+                                 track_range=track_range)
+
+    def finish_fit(self, network: nn.Module, chunks) -> None:
+        """After training: with ``refine_start="grid"``, the smallest and largest of the encoder's codes of the
+        training rows (``chunks``, an iterable of row tensors) kept in the head's ``code_range``."""
+        if self.refine_start != "grid":
+            return
+        low = high = None
+        with torch.no_grad():
+            for rows in chunks:
+                codes = network.encode(rows)
+                low = codes.amin(0) if low is None else torch.minimum(low, codes.amin(0))
+                high = codes.amax(0) if high is None else torch.maximum(high, codes.amax(0))
+        if low is not None:
+            network.encoder.head.code_range.copy_(torch.stack([low, high]))
 
     def term(self, network: nn.Module, head_output, target: torch.Tensor, training: bool,
              generator: torch.Generator | None, loss: str, output_activation: str,
@@ -111,6 +153,9 @@ class Gaussian(Part):
     def code(self, network: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The code of each row of ``x``: the posterior mean."""
         return network.encode(x)
+
+    def finish_fit(self, network: nn.Module, chunks) -> None:
+        """Nothing to keep after training."""
 
     def term(self, network: nn.Module, head_output, target: torch.Tensor, training: bool,
              generator: torch.Generator | None, loss: str, output_activation: str,

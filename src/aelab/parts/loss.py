@@ -73,7 +73,8 @@ class AutoencoderLoss:
             owner = next((p for p in self.penalties if p.takes_over(self.step, self.total_steps)), None)
             self.step += 1
             if owner is not None:
-                return owner.step_term(network, x, self.n_components, self.generator)
+                return owner.step_term(network, x, self.n_components, self.generator, self.loss,
+                                       self.output_activation)
             x = self.augment(x)
         inputs = x
         if training and self.corruption is not None:

@@ -193,6 +193,14 @@ def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, 
 EDGE_LOSSES = {"umap": umap_cross_entropy, "infonce": info_nce}
 
 
+def draw_edges(cumulative: torch.Tensor, n_edges: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``n_edges`` edge indices drawn with replacement in proportion to the weights whose running sum (float64)
+    is ``cumulative``."""
+    u = torch.rand(n_edges, generator=generator, device=cumulative.device, dtype=torch.float64)
+    edges = torch.searchsorted(cumulative, u * cumulative[-1], right=True)
+    return edges.clamp_(max=len(cumulative) - 1)
+
+
 class NeighbourGraph(Penalty):
     """``weight`` times a loss between the training rows' fuzzy neighbour graph and their codes (UMAP's
     cross-entropy, or InfoNCE): with it an autoencoder is a parametric UMAP whose decoder also reconstructs.
@@ -324,23 +332,29 @@ class NeighbourGraph(Penalty):
         (``NeighbourGraphLoss``); the graph's approximate search and the validation draw are seeded by
         ``random_state``."""
         self.validate(X_train.shape[1])
-        n_rows, n_neighbors = len(X_train), int(self.n_neighbors)
-        graph = None
-        if n_rows < 3:
+        graph = self.build_graph(X_train, random_state)
+        if graph is None:
             logger.warning("NeighbourGraph: %d training row(s) make no neighbour graph (it needs 3 or more); this "
-                           "fit has no graph term", n_rows)
-        else:
-            if n_neighbors >= n_rows:
-                n_neighbors = n_rows - 1
-                logger.warning("NeighbourGraph n_neighbors=%d is not less than the %d training rows; using "
-                               "n_neighbors=%d", self.n_neighbors, n_rows, n_neighbors)
-            graph = fuzzy_neighbour_graph(self._neighbour_space(X_train), n_neighbors, self.metric, random_state)
-            logger.info("neighbour graph of %d training rows (%d neighbours each%s): %d edges, weights summing to "
-                        "%.0f, built in %.1f s", n_rows, n_neighbors, self._space_words(), len(graph.weights),
-                        float(graph.weights.sum()), graph.seconds)
+                           "fit has no graph term", len(X_train))
         a, b = self.curve()
         return NeighbourGraphLoss(X_train, graph, float(self.weight), a, b, int(self.negative_sample_rate),
                                   int(self.edge_batch_size), random_state, self.augmentation, self.loss)
+
+    def build_graph(self, X_train: torch.Tensor, random_state: int) -> FuzzyGraph | None:
+        """The fuzzy neighbour graph of the training rows ``X_train`` (found in ``space`` where one is set), or
+        None below 3 rows; fewer neighbours where the rows are not more than ``n_neighbors`` (a warning says so)."""
+        n_rows, n_neighbors = len(X_train), int(self.n_neighbors)
+        if n_rows < 3:
+            return None
+        if n_neighbors >= n_rows:
+            n_neighbors = n_rows - 1
+            logger.warning("%s n_neighbors=%d is not less than the %d training rows; using n_neighbors=%d",
+                           type(self).__name__, self.n_neighbors, n_rows, n_neighbors)
+        graph = fuzzy_neighbour_graph(self._neighbour_space(X_train), n_neighbors, self.metric, random_state)
+        logger.info("neighbour graph of %d training rows (%d neighbours each%s): %d edges, weights summing to "
+                    "%.0f, built in %.1f s", n_rows, n_neighbors, self._space_words(), len(graph.weights),
+                    float(graph.weights.sum()), graph.seconds)
+        return graph
 
     def curve(self) -> tuple[float, float]:
         """The ``a`` and ``b`` of the curve q(d) = 1 / (1 + a d^(2b)) the loss uses: ``a`` and ``b`` where given,
@@ -435,11 +449,10 @@ class NeighbourGraphLoss:
     def draw(self, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         """``edge_batch_size`` edge indices drawn in proportion to the weights, and per edge
         ``negative_sample_rate`` uniform numbers in [0, 1) that pick its negatives among the encoded points."""
-        device = self.cumulative.device
-        u = torch.rand(self.edge_batch_size, generator=generator, device=device, dtype=torch.float64)
-        edges = torch.searchsorted(self.cumulative, u * self.cumulative[-1], right=True)
-        negatives = torch.rand((self.edge_batch_size, self.negative_sample_rate), generator=generator, device=device)
-        return edges.clamp_(max=len(self.cumulative) - 1), negatives
+        edges = draw_edges(self.cumulative, self.edge_batch_size, generator)
+        negatives = torch.rand((self.edge_batch_size, self.negative_sample_rate), generator=generator,
+                               device=self.cumulative.device)
+        return edges, negatives
 
     def mean_edge_loss(self, network: torch.nn.Module, edges: torch.Tensor, negatives: torch.Tensor,
                        augment: Callable[[torch.Tensor], torch.Tensor] = unchanged) -> torch.Tensor:

@@ -196,9 +196,10 @@ class LatentCycle(Penalty):
         codes = torch.randn((len(like), n_components), generator=generator, device=like.device, dtype=like.dtype)
         return float(self.weight) * latent_cycle_loss(codes, network.encode(network.decode(codes)))
 
-    def step_term(self, network: nn.Module, x: torch.Tensor, n_components: int,
-                  generator: torch.Generator | None) -> torch.Tensor:
-        """The whole loss of a step this penalty takes over."""
+    def step_term(self, network: nn.Module, x: torch.Tensor, n_components: int, generator: torch.Generator | None,
+                  loss: str = "mse", output_activation: str = "sigmoid") -> torch.Tensor:
+        """The whole loss of a step this penalty takes over (the estimator's ``loss`` and output activation are
+        not used: the cycle compares codes)."""
         return self.cycle(network, x, n_components, generator)
 
     def term(self, batch: Batch) -> torch.Tensor | None:
