@@ -536,8 +536,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         except FloatingPointError as e:
             raise ValueError(str(e)) from None
         self._keep_result(result)
-        self.network_.eval()
-        self._latent().finish_fit(self.network_, self._training_chunks(X_train, streaming))
+        self._latent().finish_fit(self.network_.eval(), self._training_chunks(X_train, streaming))
         return self
 
     @staticmethod

@@ -148,23 +148,15 @@ class FreeLayout(NeighbourGraph):
 
     short_name = "free_layout"
     fit_only_params = ("space", "start")
-    #: Nothing moves the rows: each layout code belongs to one unmoved training row.
-    augmentation = None
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
                  negative_sample_rate=500, edge_batch_size=8192, space=None, loss="infonce", start=None,
                  epochs=None, learning_rate=None, start_spread=None):
-        self.weight = weight
-        self.n_neighbors = n_neighbors
-        self.min_dist = min_dist
-        self.spread = spread
-        self.a = a
-        self.b = b
-        self.metric = metric
-        self.negative_sample_rate = negative_sample_rate
-        self.edge_batch_size = edge_batch_size
-        self.space = space
-        self.loss = loss
+        # the neighbour graph's parameters but its augmentation (None: nothing moves the rows, each code
+        # belongs to one unmoved training row)
+        super().__init__(weight=weight, n_neighbors=n_neighbors, min_dist=min_dist, spread=spread, a=a, b=b,
+                         metric=metric, negative_sample_rate=negative_sample_rate, edge_batch_size=edge_batch_size,
+                         space=space, loss=loss)
         self.start = start
         self.epochs = epochs
         self.learning_rate = learning_rate
