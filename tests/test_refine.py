@@ -130,17 +130,22 @@ def test_the_umap_kind_and_compares_umap_ae_refine_their_codes():
     dataset = load_dataset("digits")
     for name in ("vanilla", "conv", "umap"):
         job = CompareJob(data=DataOptions("digits"), kind=name, device="cpu")
-        assert METHODS["umap-ae"].make(job, dataset).latent.refine_steps == UMAP_REFINE_STEPS
+        umap_ae = METHODS["umap-ae"].make(job, dataset)
+        assert umap_ae.latent.get_params() == {"refine_start": "grid", "refine_steps": UMAP_REFINE_STEPS}
+        start = umap_ae.penalties[0].start  # the neighbour-graph autoencoder whose code starts the layout
+        assert start.latent.refine_steps == UMAP_REFINE_STEPS
         assert METHODS["ae"].make(job, dataset).latent.refine_steps == (UMAP_REFINE_STEPS if name == "umap" else 0)
     job = CompareJob(data=DataOptions("digits"), kind="variational", device="cpu")
-    assert isinstance(METHODS["umap-ae"].make(job, dataset).latent, Gaussian)
+    umap_ae = METHODS["umap-ae"].make(job, dataset)
+    assert isinstance(umap_ae.penalties[0].start.latent, Gaussian) and isinstance(umap_ae.latent, Deterministic)
 
 
 def test_compares_refine_steps_set_both_autoencoders():
     dataset = load_dataset("digits")
     for steps in (0, 3):
         job = CompareJob(data=DataOptions("digits"), refine_steps=steps, device="cpu")
-        assert METHODS["umap-ae"].make(job, dataset).latent.refine_steps == steps
+        latent = METHODS["umap-ae"].make(job, dataset).latent
+        assert latent.get_params() == {"refine_start": "grid" if steps else "encoder", "refine_steps": steps}
         assert METHODS["ae"].make(job, dataset).latent.refine_steps == steps
     job = CompareJob(data=DataOptions("digits"), kind="umap", refine_steps=0, device="cpu")
     assert METHODS["ae"].make(job, dataset).latent.refine_steps == 0

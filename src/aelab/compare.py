@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 #: The decoder of umap-ae's layout network, code side first: wider than the encoder's mirror, so that it
 #: carries the layout's detail (docs/umap-ae.md).
 LAYOUT_DECODER_HIDDEN = (128, 256, 512, 1024)
-#: The default training length of that network (without ``--epochs``), in steps: about 120 epochs of
-#: Fashion-MNIST's 54,000 training images.
+#: The default training length of that network (without ``--epochs``), in steps: about 105 epochs of
+#: Fashion-MNIST's 60,000 training images.
 LAYOUT_DECODER_STEPS = 25_000
 
 
@@ -97,22 +97,25 @@ def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
 
 
 def _free_layout_autoencoder(job: CompareJob, dataset: Dataset):
-    """umap-ae's layout sharpened as free codes and learnt by a network with a wide decoder
-    (``aelab.parts.FreeLayout``): the ``umap-ae`` autoencoder is fitted first on the training rows and its code
-    starts the layout; the network's decoder places every row (``Deterministic(refine_start="grid")``)."""
+    """umap-ae: the neighbour-graph autoencoder's layout sharpened as free codes and learnt by a network with a
+    wide decoder (``aelab.parts.FreeLayout``). The neighbour-graph autoencoder (``_neighbour_graph_autoencoder``)
+    is fitted first on the training rows and its code starts the layout; the network has the job's encoder and
+    ``LAYOUT_DECODER_HIDDEN`` as its decoder, and its decoder places every row (``Deterministic(refine_start=
+    "grid")``, ``UMAP_REFINE_STEPS`` steps unless the job sets ``refine_steps``; 0 gives the encoder's code)."""
     start = _neighbour_graph_autoencoder(job, dataset)
-    parts = kind_parts(job.kind, job.hidden, "none", image_shape(dataset), dataset.name)
-    encoder = parts["encoder"]
+    encoder = kind_parts(job.kind, job.hidden, "none", image_shape(dataset), dataset.name)["encoder"]
     if isinstance(encoder, Dense):
         encoder.set_params(decoder_hidden=LAYOUT_DECODER_HIDDEN)
     steps = UMAP_REFINE_STEPS if job.refine_steps is None else job.refine_steps
-    # the rows the network trains on: the training split (the official one, else 1 - test_size) less 10 %
-    n_rows = int((dataset.n_train if dataset.n_train is not None else (1 - job.data.test_size) * len(dataset.X)) * 0.9)
+    # the network learns fixed targets, the layout's codes of all training rows (the official split, else
+    # 1 - test_size), for all its epochs: no rows are held out, and no validation loss stops it early (the
+    # encoder's reconstruction of held-out rows stops improving long before the decoder's placements do)
+    n_train = dataset.n_train if dataset.n_train is not None else (1 - job.data.test_size) * len(dataset.X)
     epochs = job.epochs if job.epochs is not None else epochs_for_steps(
-        max(n_rows, 1), job.batch_size, LAYOUT_DECODER_STEPS, MIN_EPOCHS, MAX_EPOCHS)
-    return Autoencoder(encoder=encoder, latent=Deterministic(refine_steps=steps, refine_start="grid"),
+        max(int(n_train), 1), job.batch_size, LAYOUT_DECODER_STEPS, MIN_EPOCHS, MAX_EPOCHS)
+    return Autoencoder(encoder=encoder, latent=Deterministic(steps, refine_start="grid" if steps else "encoder"),
                        penalties=(FreeLayout(start=start),), n_components=job.n_components, epochs=epochs,
-                       batch_size=job.batch_size, learning_rate=job.learning_rate, patience=job.patience,
+                       batch_size=job.batch_size, learning_rate=job.learning_rate, validation_fraction=0.0,
                        random_state=job.random_state, device=job.device, verbose=job.verbose)
 
 
@@ -137,8 +140,10 @@ METHODS: dict[str, Method] = {
     "umap": Method("UMAP (umap-learn); test points placed by its transform",
                    _baseline("umap")),
     "ae": Method("autoencoder (aelab.Autoencoder) of the kind --kind", _autoencoder),
-    "umap-ae": Method("the ae autoencoder with UMAP's neighbour-graph loss on its code (aelab.parts.NeighbourGraph): "
-                      "a parametric UMAP that also reconstructs", _neighbour_graph_autoencoder),
+    "umap-ae": Method("a parametric UMAP that also reconstructs: the ae autoencoder with UMAP's neighbour-graph loss "
+                      "on its code (aelab.parts.NeighbourGraph) is fitted first; its code starts a layout of free "
+                      "codes kept to the same graph, which a network with a wide decoder then learns, placing every "
+                      "image by its decoder (aelab.parts.FreeLayout)", _free_layout_autoencoder),
 }
 
 #: The metrics of the summary table, as metrics.json names them.
