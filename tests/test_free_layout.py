@@ -113,6 +113,10 @@ def test_a_grid_start_refuses_codes_of_more_than_three_components(blobs):
         ae.fit(blobs[0])
     with pytest.raises(ValueError, match="Deterministic refine_start='centre' is not one of 'encoder', 'grid'"):
         Autoencoder(latent=Deterministic(refine_start="centre"), epochs=1).fit(blobs[0])
+    fitted = Autoencoder(n_components=2, epochs=1, random_state=0).fit(blobs[0])
+    with pytest.raises(ValueError, match="refine_start='grid' needs the range of the training rows' codes, which "
+                                         "only a fit with refine_start='grid' keeps"):
+        fitted.set_params(latent__refine_start="grid").transform(blobs[0])
 
 
 # ------------------------------------------------------------------------------------------------- the part

@@ -67,7 +67,12 @@ class Deterministic(Part):
         """The code of each row of ``x``: the encoder's (or the nearest grid point's, ``refine_start="grid"``),
         refined by ``refine_steps`` steps against the decoder."""
         if self.refine_start == "grid":
-            low, high = network.encoder.head.code_range
+            code_range = getattr(network.encoder.head, "code_range", None)
+            if code_range is None:
+                raise ValueError("Deterministic refine_start='grid' needs the range of the training rows' codes, "
+                                 "which only a fit with refine_start='grid' keeps; fit the model with it, or use "
+                                 "refine_start='encoder'")
+            low, high = code_range
             start = grid_codes(network.decode, x, low, high, GRID_POINTS)
         else:
             start = network.encode(x)
