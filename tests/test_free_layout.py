@@ -116,7 +116,7 @@ def test_a_grid_start_refuses_codes_of_more_than_three_components(blobs):
     fitted = Autoencoder(n_components=2, epochs=1, random_state=0).fit(blobs[0])
     with pytest.raises(ValueError, match="refine_start='grid' needs the range of the training rows' codes, which "
                                          "only a fit with refine_start='grid' keeps"):
-        fitted.set_params(latent__refine_start="grid").transform(blobs[0])
+        fitted.set_params(latent=Deterministic(refine_start="grid")).transform(blobs[0])
 
 
 # ------------------------------------------------------------------------------------------------- the part
