@@ -168,3 +168,11 @@ def test_it_has_no_augmentation_and_needs_three_rows(blobs):
         FreeLayout().set_params(augmentation=None)
     with pytest.raises(ValueError, match="FreeLayout needs at least 3 training rows for a neighbour graph, got 2"):
         layout_autoencoder().fit(blobs[0][:2])
+
+
+def test_streamed_and_distributed_fits_are_refused_in_its_own_name():
+    with pytest.raises(ValueError, match="^FreeLayout builds one neighbour graph of all training rows, so it cannot "
+                                         "train on a streamed file"):
+        FreeLayout().check_training(streaming=True, distributed=False)
+    with pytest.raises(ValueError, match="^FreeLayout samples edges of one neighbour graph"):
+        FreeLayout().check_training(streaming=False, distributed=True)

@@ -320,11 +320,12 @@ class NeighbourGraph(Penalty):
 
     def check_training(self, streaming: bool, distributed: bool) -> None:
         if streaming:
-            raise ValueError("NeighbourGraph builds one neighbour graph of all training rows, so it cannot train on "
-                             "a streamed file; load the data (train without --stream), or train without the graph")
+            raise ValueError(f"{type(self).__name__} builds one neighbour graph of all training rows, so it cannot "
+                             "train on a streamed file; load the data (train without --stream), or train without the "
+                             "graph")
         if distributed:
-            raise ValueError("NeighbourGraph samples edges of one neighbour graph of all training rows, which "
-                             "data-parallel training does not share between processes; train on one process "
+            raise ValueError(f"{type(self).__name__} samples edges of one neighbour graph of all training rows, "
+                             "which data-parallel training does not share between processes; train on one process "
                              "(without --distributed or torchrun), or train without the graph")
 
     def prepare(self, X_train: torch.Tensor, random_state: int) -> NeighbourGraphLoss:
