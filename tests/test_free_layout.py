@@ -140,9 +140,20 @@ def test_a_fitted_start_is_used_as_it_is_and_must_give_one_code_per_row(blobs):
     pca = PCA(2).fit(X)
     layout_autoencoder(start=pca, epochs=2).fit(X)
     assert pca.n_components_ == 2
-    with pytest.raises(ValueError, match="FreeLayout start must transform 150 rows into 150 codes, got an array "
-                                         r"of shape \(150,\)"):
+    with pytest.raises(ValueError, match="FreeLayout start must transform 150 rows into 150 codes of the "
+                                         r"network's 2 components, got an array of shape \(150,\)"):
         layout_autoencoder(start=_Flat()).fit(X)
+    with pytest.raises(ValueError, match=r"got an array of shape \(150, 2\)"):
+        layout_autoencoder(start=pca).set_params(n_components=3, latent=Deterministic()).fit(X)
+
+
+def test_the_pca_start_has_the_codes_size(blobs):
+    X, y = blobs
+    ae = layout_autoencoder(epochs=2).set_params(n_components=3, latent=Deterministic(refine_start="grid")).fit(X)
+    assert ae.transform(X).shape == (150, 3)
+    with pytest.raises(ValueError, match="FreeLayout starts at the training rows' 5 principal components, but 4 "
+                                         "rows of 10 features have at most 4; pass a start, or a smaller"):
+        layout_autoencoder().set_params(n_components=5, latent=Deterministic()).fit(X[:4])
 
 
 class _Flat:

@@ -454,7 +454,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             output_activation = self.output_activation_
         penalties = self._penalties()
         if X_train is not None:
-            penalties = tuple(penalty.prepare(X_train, random_state) for penalty in penalties)
+            penalties = tuple(penalty.prepare(X_train, random_state, n_components=int(self.n_components))
+                              for penalty in penalties)
         return AutoencoderLoss(self._encoder(), self._latent(), self.corruption, self.augmentation,
                                penalties, self.loss, output_activation, int(self.n_components),
                                value_range, getattr(self, "sample_shape_", None), total_steps, generator)

@@ -175,9 +175,10 @@ class FreeLayout(NeighbourGraph):
                              f"transform, which is then fitted on the training rows) or None for the rows' "
                              f"principal components, got {self.start!r}")
 
-    def prepare(self, X_train: torch.Tensor, random_state: int) -> FreeLayoutLoss:
-        """The layout of the training rows ``X_train`` and the term that teaches it to the network
-        (``FreeLayoutLoss``); the graph, the layout's draws and the start's fit are seeded by ``random_state``."""
+    def prepare(self, X_train: torch.Tensor, random_state: int, n_components: int = 2) -> FreeLayoutLoss:
+        """The layout of the training rows ``X_train`` in ``n_components`` dimensions (the network's code) and the
+        term that teaches it to the network (``FreeLayoutLoss``); the graph, the layout's draws and the PCA start
+        are seeded by ``random_state``."""
         self.validate(X_train.shape[1])
         n_rows = len(X_train)
         graph = self.build_graph(X_train, random_state)
@@ -185,7 +186,7 @@ class FreeLayout(NeighbourGraph):
             raise ValueError(f"FreeLayout needs at least 3 training rows for a neighbour graph, got {n_rows}; fit "
                              f"on more rows, or without FreeLayout")
         X = X_train.detach().cpu().numpy()
-        start = self._start_codes(X, random_state)
+        start = self._start_codes(X, random_state, int(n_components))
         factor = (n_rows / REFERENCE_ROWS) ** SPREAD_EXPONENT
         spread = REFERENCE_SPREAD * factor if self.start_spread is None else float(self.start_spread)
         learning_rate = (REFERENCE_LEARNING_RATE * factor if self.learning_rate is None
@@ -204,12 +205,17 @@ class FreeLayout(NeighbourGraph):
         codes = (codes - codes.mean(0)) / codes.std(0).clamp_min(torch.finfo(codes.dtype).tiny)
         return FreeLayoutLoss(X_train, codes, float(self.weight))
 
-    def _start_codes(self, X: np.ndarray, random_state: int) -> np.ndarray:
-        """The start's code of the training rows ``X``: PCA's, a fitted transformer's, or a fitted clone's."""
+    def _start_codes(self, X: np.ndarray, random_state: int, n_components: int) -> np.ndarray:
+        """The start's code of the training rows ``X`` (``n_components`` columns): PCA's, a fitted transformer's,
+        or a fitted clone's."""
         if self.start is None:
             from sklearn.decomposition import PCA
 
-            return PCA(2 if X.shape[1] >= 2 else 1, random_state=random_state).fit_transform(X)
+            if n_components > min(X.shape):
+                raise ValueError(f"FreeLayout starts at the training rows' {n_components} principal components, but "
+                                 f"{X.shape[0]} rows of {X.shape[1]} features have at most {min(X.shape)}; pass a "
+                                 f"start, or a smaller n_components")
+            return PCA(n_components, random_state=random_state).fit_transform(X)
         start = self.start
         if callable(getattr(start, "fit", None)) and not _is_fitted(start):
             from sklearn.base import clone
@@ -217,9 +223,9 @@ class FreeLayout(NeighbourGraph):
             logger.info("FreeLayout: fitting the start %s on the %d training rows", type(start).__name__, len(X))
             start = clone(start).fit(X)
         codes = np.asarray(start.transform(X), dtype=np.float32)
-        if codes.ndim != 2 or len(codes) != len(X):
-            raise ValueError(f"FreeLayout start must transform {len(X)} rows into {len(X)} codes, got an array of "
-                             f"shape {codes.shape}")
+        if codes.shape != (len(X), n_components):
+            raise ValueError(f"FreeLayout start must transform {len(X)} rows into {len(X)} codes of the network's "
+                             f"{n_components} components, got an array of shape {codes.shape}")
         return codes
 
 

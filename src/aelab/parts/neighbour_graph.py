@@ -328,7 +328,7 @@ class NeighbourGraph(Penalty):
                              "which data-parallel training does not share between processes; train on one process "
                              "(without --distributed or torchrun), or train without the graph")
 
-    def prepare(self, X_train: torch.Tensor, random_state: int) -> NeighbourGraphLoss:
+    def prepare(self, X_train: torch.Tensor, random_state: int, n_components: int = 2) -> NeighbourGraphLoss:
         """The neighbour graph of the training rows ``X_train`` and the term that samples it
         (``NeighbourGraphLoss``); the graph's approximate search and the validation draw are seeded by
         ``random_state``."""

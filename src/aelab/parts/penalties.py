@@ -38,11 +38,12 @@ class Penalty(Part):
         """A ValueError, before any work, when this penalty cannot train on a streamed file (``streaming``) or
         data-parallel over several processes (``distributed``); penalties that look at one batch at a time can."""
 
-    def prepare(self, X_train: torch.Tensor, random_state: int):
-        """The penalty as one fit uses it, given that fit's training rows ``X_train`` (on the training device)
-        and a seed: the penalty itself, unless it learns something from all the rows first (the neighbour graph
-        returns a new object holding its graph). The part is never changed, so the estimator's parameters stay
-        what the user set and nothing learned here is saved with the model."""
+    def prepare(self, X_train: torch.Tensor, random_state: int, n_components: int = 2):
+        """The penalty as one fit uses it, given that fit's training rows ``X_train`` (on the training device),
+        a seed and the code's size: the penalty itself, unless it learns something from all the rows first (the
+        neighbour graph returns a new object holding its graph, the free layout one holding its codes). The part
+        is never changed, so the estimator's parameters stay what the user set and nothing learned here is saved
+        with the model."""
         return self
 
     def term(self, batch: Batch) -> torch.Tensor | None:
