@@ -105,10 +105,12 @@ class FreeLayout(NeighbourGraph):
     then standardised (mean 0, deviation 1 per component) and every training step is this part's: a batch of
     training rows, in a shuffled order of its own, and the reconstruction error of the decoder's output for their
     layout codes plus ``weight`` times the mean squared distance between the encoder's codes of the rows and their
-    layout codes. The validation loss is the validation rows' reconstruction through the encoder's code. Pair
+    layout codes. The validation loss is the validation rows' reconstruction through the encoder's code, which
+    stops improving long before the decoder's placements do: fit with ``validation_fraction=0`` (as compare's
+    umap-ae does), so that no rows are left out of the layout and nothing stops the fit early. Pair
     it with ``Deterministic(refine_start="grid", refine_steps=10)``, which places any row (a training row
     too) by the decoder, and a wide decoder (``Dense(decoder_hidden=(128, 256, 512, 1024))``), which carries the
-    layout's detail: the umap kind's ``umap-layout`` composition. The encoder's own code (an exported encoder's)
+    layout's detail, as compare's umap-ae does. The encoder's own code (an exported encoder's)
     approximates the layout.
 
     Parameters
@@ -143,7 +145,7 @@ class FreeLayout(NeighbourGraph):
     >>> from aelab.parts import Dense, Deterministic
     >>> ae = Autoencoder(encoder=Dense(hidden=(256, 128), decoder_hidden=(128, 256, 512, 1024)),
     ...                  latent=Deterministic(refine_steps=10, refine_start="grid"), penalties=(FreeLayout(),),
-    ...                  n_components=2)
+    ...                  n_components=2, validation_fraction=0.0)
     """
 
     short_name = "free_layout"
