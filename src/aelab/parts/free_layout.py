@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from aelab.objectives import reconstruction_loss
 from aelab.parts.base import Batch, check_number, check_positive_int
-from aelab.parts.neighbour_graph import EDGE_LOSSES, FuzzyGraph, NeighbourGraph, draw_edges
+from aelab.parts.neighbour_graph import EDGE_LOSSES, FuzzyGraph, NeighbourGraph, draw_edges, is_fitted
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class FreeLayout(NeighbourGraph):
                                  f"start, or a smaller n_components")
             return PCA(n_components, random_state=random_state).fit_transform(X)
         start = self.start
-        if callable(getattr(start, "fit", None)) and not _is_fitted(start):
+        if not is_fitted(start):
             from sklearn.base import clone
 
             logger.info("FreeLayout: fitting the start %s on the %d training rows", type(start).__name__, len(X))
@@ -229,18 +229,6 @@ class FreeLayout(NeighbourGraph):
             raise ValueError(f"FreeLayout start must transform {len(X)} rows into {len(X)} codes of the network's "
                              f"{n_components} components, got an array of shape {codes.shape}")
         return codes
-
-
-def _is_fitted(estimator) -> bool:
-    """Whether scikit-learn deems ``estimator`` fitted (a plain transform without ``fit`` always is)."""
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    return True
 
 
 class FreeLayoutLoss:

@@ -193,6 +193,20 @@ def info_nce(heads: torch.Tensor, tails: torch.Tensor, negatives: torch.Tensor, 
 EDGE_LOSSES = {"umap": umap_cross_entropy, "infonce": info_nce}
 
 
+def is_fitted(transformer) -> bool:
+    """Whether scikit-learn deems ``transformer`` fitted; one without ``fit`` (a plain transform) always is."""
+    if not callable(getattr(transformer, "fit", None)):
+        return True
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(transformer)
+    except NotFittedError:
+        return False
+    return True
+
+
 def draw_edges(cumulative: torch.Tensor, n_edges: int, generator: torch.Generator | None) -> torch.Tensor:
     """``n_edges`` edge indices drawn with replacement in proportion to the weights whose running sum (float64)
     is ``cumulative``."""
@@ -379,16 +393,10 @@ class NeighbourGraph(Penalty):
         X = X_train.detach().cpu().numpy()
         if self.space is None:
             return X
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
-
-        try:
-            if callable(getattr(self.space, "fit", None)):  # an estimator; a plain transform has nothing to fit
-                check_is_fitted(self.space)
-        except NotFittedError:
+        if not is_fitted(self.space):
             raise ValueError(f"NeighbourGraph space {type(self.space).__name__} is not fitted; fit it first, and "
                              "wrap it in sklearn.frozen.FrozenEstimator if the estimator is cloned (a clone of a "
-                             "fitted transformer is unfitted)") from None
+                             "fitted transformer is unfitted)")
         Z = np.asarray(self.space.transform(X))
         if Z.ndim != 2 or len(Z) != len(X):
             raise ValueError(f"NeighbourGraph space must transform {len(X)} rows into {len(X)} rows of features, "
