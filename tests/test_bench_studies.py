@@ -187,14 +187,15 @@ def test_variants_probe_bad_input_is_a_clear_error(capsys, args, message):
     assert message in err and "Traceback" not in err
 
 
-def test_umap_cost_child_trains_umap_ae_for_the_asked_epochs_with_the_augmentation(capsys):
+def test_umap_cost_child_fits_compare_s_umap_ae_for_the_asked_epochs_with_the_augmentation(capsys):
     from aelab.bench.umap_cost import main as cost_main
 
     assert cost_main(["--child", "umap-ae", "--data", "mnist5k", "--n-train", "200", "--epochs", "2",
                       "--augment", "affine-small"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert (record["step"], record["rows"], record["epochs"]) == ("umap-ae", 200, 2)
+    assert (record["step"], record["rows"], record["start_epochs"], record["epochs"]) == ("umap-ae", 200, 2, 2)
     assert record["peak_mib"] >= record["floor_mib"] > 0 and record["seconds_per_epoch"] >= 0
+    assert record["seconds"] >= record["start_seconds"] >= 0
 
 
 @pytest.mark.parametrize("args, message", [(["--steps", "graph,nope"], "unknown step(s) nope"),

@@ -1,5 +1,5 @@
-"""What the neighbour-graph autoencoder costs against umap-learn's UMAP on the same training rows: seconds and
-peak memory of building the graph, of fitting umap-ae (graph included) and of fitting UMAP.
+"""What compare's umap-ae costs against umap-learn's UMAP on the same training rows: seconds and peak memory of
+building the graph, of fitting umap-ae (graphs included) and of fitting UMAP.
 
     python -m aelab.bench.umap_cost [--data fashion-mnist] [--n-train N] [--seed 0] [--steps graph,umap-ae]
                                     [--epochs E] [--augment NAME]
@@ -8,8 +8,9 @@ The training split of the data (the official 60,000 images of Fashion-MNIST), sc
 it. Each step runs in its own child process, one after another, so that each peak resident memory (the child's
 ``ru_maxrss``) is its own: ``load`` (import and load only: the floor of every step), ``graph``
 (``aelab.parts.neighbour_graph.fuzzy_neighbour_graph`` with 15 neighbours, what a umap-ae fit builds first),
-``umap-ae`` (compare's umap-ae: the dense 784-400-200-100-50-2 autoencoder with ``NeighbourGraph()``, its
-default step budget or ``--epochs``, ``--augment`` as compare's, on CPU) and
+``umap-ae`` (compare's umap-ae with the dense 784-400-200-100-50-2 encoder, ``--epochs`` and ``--augment`` as
+compare's, on CPU: its start, the neighbour-graph autoencoder, timed apart, then the free layout and the network
+that learns it, ``aelab.parts.FreeLayout``) and
 ``umap`` (compare's UMAP baseline: umap-learn, 2-D, 15 neighbours, seeded).
 """
 
@@ -32,17 +33,16 @@ STEPS = ("load", "graph", "umap-ae", "umap")
 HIDDEN = (400, 200, 100, 50)
 
 
-def _training_rows(data: str, n_train: int | None, seed: int, augment: str = "none"):
-    """The scaled training rows and the image augmentation ``augment`` names for them (None for "none")."""
+def _training_rows(data: str, n_train: int | None, seed: int):
+    """The data set and its scaled training rows (the first ``n_train`` of them, or all)."""
     from aelab.data import DataOptions
-    from aelab.parts.augmentations import image_augmentation
     from aelab.runs import scale_split
 
     options = DataOptions(data)
     dataset, _ = options.load(seed)
     split = options.split(dataset, seed)
     _, X_train, _ = scale_split(dataset, split)
-    return (X_train[:n_train] if n_train else X_train), image_augmentation(dataset, augment)
+    return dataset, (X_train[:n_train] if n_train else X_train)
 
 
 def _peak_mib() -> float:
@@ -54,7 +54,7 @@ def _child(step: str, data: str, n_train: int | None, seed: int, epochs: int | N
     import numpy as np
     import torch
 
-    X, moves = _training_rows(data, n_train, seed, augment)
+    dataset, X = _training_rows(data, n_train, seed)
     result = {"step": step, "rows": len(X), "floor_mib": round(_peak_mib(), 1)}
     started = time.perf_counter()
     if step == "graph":
@@ -63,11 +63,16 @@ def _child(step: str, data: str, n_train: int | None, seed: int, epochs: int | N
         graph = fuzzy_neighbour_graph(X, 15, random_state=seed)
         result["edges"] = len(graph.weights)
     elif step == "umap-ae":
-        from aelab import Autoencoder
-        from aelab.parts import Dense, NeighbourGraph
+        from aelab.compare import METHODS, CompareJob
+        from aelab.data import DataOptions
 
-        ae = Autoencoder(encoder=Dense(hidden=HIDDEN), penalties=(NeighbourGraph(),), n_components=2,
-                         augmentation=moves, epochs=epochs, random_state=seed, device="cpu").fit(X)
+        job = CompareJob(data=DataOptions(data), n_components=2, hidden=HIDDEN, epochs=epochs, random_state=seed,
+                         device="cpu", augment=augment)
+        ae = METHODS["umap-ae"].make(job, dataset)
+        # the start compare's umap-ae fits first (a clone of it, on the same rows), fitted here to time it apart
+        start = ae.penalties[0].start.fit(X)
+        result.update(start_epochs=start.n_epochs_, start_seconds=round(time.perf_counter() - started, 1))
+        ae.set_params(penalties__free_layout__start=start).fit(X)
         result.update(epochs=ae.n_epochs_, training_seconds=round(float(np.sum(ae.epoch_seconds_)), 1),
                       seconds_per_epoch=round(float(np.mean(ae.epoch_seconds_)), 1))
     elif step == "umap":
