@@ -442,7 +442,7 @@ def test_cli_trains_the_umap_kind_with_augmentation(tmp_path):
 
 def test_cli_compare_measures_umap_ae_beside_ae_on_a_conv_body(tmp_path):
     out = tmp_path / "c"
-    # 300 digits: umap-ae's free layout takes 200 epochs of its graph, and its placement decodes a grid of 90,000 codes
+    # 300 digits: umap-ae's free layout takes 100 epochs of its graph, and its placement decodes a grid of 90,000 codes
     assert main(["compare", "--data", "digits", "--subset", "300", "--methods", "ae,umap-ae", "--kind", "conv",
                  "--epochs", "2", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
