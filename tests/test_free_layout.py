@@ -57,6 +57,23 @@ def test_zero_learning_rate_leaves_the_start(blobs):
     np.testing.assert_array_equal(codes.numpy(), start)
 
 
+def test_a_pull_toward_the_start_keeps_the_codes_near_it(blobs):
+    X, y = blobs
+    graph = fuzzy_neighbour_graph(X, 10, random_state=0)
+    start = (PCA(2).fit_transform(X) * 5).astype(np.float32)
+    a, b = umap_curve(0.1)
+
+    def moved(start_weight):
+        codes = fit_free_layout(graph, start, a, b, "infonce", 20, 256, epochs=50, learning_rate=0.3,
+                                generator=torch.Generator().manual_seed(0), start_weight=start_weight).numpy()
+        return np.linalg.norm(codes - start, axis=1).mean() / start[:, 0].std(), knn_accuracy(codes, y)
+
+    free, held = moved(0.0), moved(100.0)
+    assert free[0] > 1.0  # free codes go more than the start's deviation from it (2.1 on average)
+    assert held[0] < 0.02  # a strong pull keeps them within 2 % of it (0.004)
+    assert free[1] == held[1] == 1.0  # both keep the three blobs apart
+
+
 # ------------------------------------------------------------------------------ the steps the part takes over
 def test_a_step_is_the_decoders_error_on_layout_codes_plus_the_encoders_distance():
     torch.manual_seed(0)
@@ -165,6 +182,7 @@ class _Flat:
     ({"epochs": 0}, "FreeLayout epochs must be an integer >= 1, got 0"),
     ({"learning_rate": -1.0}, "FreeLayout learning_rate"),
     ({"start_spread": 0.0}, "FreeLayout start_spread"),
+    ({"start_weight": -0.5}, "FreeLayout start_weight must be a number >= 0.0, got -0.5"),
     ({"start": "pca"}, "FreeLayout start must be a transformer"),
     ({"loss": "tsne"}, "NeighbourGraph loss='tsne' is not one of 'umap', 'infonce'"),
 ])

@@ -47,7 +47,8 @@ EPOCHS = 100
 
 def fit_free_layout(graph: FuzzyGraph, start: np.ndarray, a: float, b: float, loss: str,
                     negative_sample_rate: int, edge_batch_size: int, epochs: int, learning_rate: float,
-                    generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+                    generator: torch.Generator, device: torch.device | str = "cpu",
+                    start_weight: float = 0.0) -> torch.Tensor:
     """Free codes of the graph's rows, started at ``start`` and fitted by the edge loss: shape (n_rows, k).
 
     Each step draws edges in proportion to their weights (``draw_edges``) and, per edge,
@@ -69,9 +70,14 @@ def fit_free_layout(graph: FuzzyGraph, start: np.ndarray, a: float, b: float, lo
     generator : torch.Generator
         The draws of edges and negatives, on ``device``.
     device : torch.device or str, default="cpu"
+    start_weight : float, default=0.0
+        Weight of a pull toward the start: each drawn edge's head row adds ``start_weight`` times its squared
+        distance to its start code, over the start's first-component variance, to the step's loss.
     """
     edge_loss = EDGE_LOSSES[loss]
-    codes = nn.Parameter(torch.as_tensor(np.asarray(start, dtype=np.float32), device=device).clone())
+    anchors = torch.as_tensor(np.asarray(start, dtype=np.float32), device=device)
+    codes = nn.Parameter(anchors.clone())
+    pull = float(start_weight) / max(float(anchors[:, 0].var()), torch.finfo(anchors.dtype).tiny)
     heads = torch.as_tensor(graph.heads, device=device)
     tails = torch.as_tensor(graph.tails, device=device)
     cumulative = torch.as_tensor(np.cumsum(graph.weights, dtype=np.float64), device=device)
@@ -87,6 +93,9 @@ def fit_free_layout(graph: FuzzyGraph, start: np.ndarray, a: float, b: float, lo
         # rows gathered by embedding, whose gradient sums repeated rows in a fixed order (see NeighbourGraphLoss)
         value = edge_loss(F.embedding(heads[edges], codes), F.embedding(tails[edges], codes),
                           F.embedding(negatives, codes), a, b).mean()
+        if pull:
+            rows = heads[edges]
+            value = value + pull * (F.embedding(rows, codes) - anchors[rows]).square().sum(1).mean()
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
@@ -135,6 +144,9 @@ class FreeLayout(NeighbourGraph):
     start_spread : float or None, default=None
         The deviation of the start's first component, > 0 (all components scaled alike). None: 17 at 60,000
         rows, times (rows / 60,000) ** 0.385 (6 at 4,000).
+    start_weight : float, default=0.0
+        Weight of a pull of each code toward its start, >= 0: every drawn edge adds ``start_weight`` times its
+        head row's squared distance to its start code, in units of the start's first-component deviation.
 
     Examples
     --------
@@ -150,7 +162,7 @@ class FreeLayout(NeighbourGraph):
 
     def __init__(self, weight=1.0, n_neighbors=15, min_dist=0.1, spread=1.0, a=None, b=None, metric="euclidean",
                  negative_sample_rate=500, edge_batch_size=8192, space=None, loss="infonce", start=None,
-                 epochs=None, learning_rate=None, start_spread=None):
+                 epochs=None, learning_rate=None, start_spread=None, start_weight=0.0):
         # the neighbour graph's parameters but its augmentation (None: nothing moves the rows, each code
         # belongs to one unmoved training row)
         super().__init__(weight=weight, n_neighbors=n_neighbors, min_dist=min_dist, spread=spread, a=a, b=b,
@@ -160,6 +172,7 @@ class FreeLayout(NeighbourGraph):
         self.epochs = epochs
         self.learning_rate = learning_rate
         self.start_spread = start_spread
+        self.start_weight = start_weight
 
     def validate(self, n_features: int, encoder=None) -> None:
         super().validate(n_features, encoder)
@@ -169,6 +182,7 @@ class FreeLayout(NeighbourGraph):
             check_number("FreeLayout learning_rate", self.learning_rate, 0.0, open_low=True)
         if self.start_spread is not None:
             check_number("FreeLayout start_spread", self.start_spread, 0.0, open_low=True)
+        check_number("FreeLayout start_weight", self.start_weight, 0.0)
         if self.start is not None and not callable(getattr(self.start, "transform", None)):
             raise ValueError(f"FreeLayout start must be a transformer (a fitted one, or an estimator with fit and "
                              f"transform, which is then fitted on the training rows) or None for the rows' "
@@ -197,7 +211,8 @@ class FreeLayout(NeighbourGraph):
         started = time.perf_counter()
         generator = torch.Generator(device=X_train.device).manual_seed(int(random_state))
         codes = fit_free_layout(graph, start, a, b, self.loss, int(self.negative_sample_rate),
-                                int(self.edge_batch_size), epochs, learning_rate, generator, X_train.device)
+                                int(self.edge_batch_size), epochs, learning_rate, generator, X_train.device,
+                                float(self.start_weight))
         logger.info("free layout of %d training rows: %d epochs from a start of deviation %.3g at rate %.3g, "
                     "%.1f s", n_rows, epochs, spread, learning_rate, time.perf_counter() - started)
         codes = (codes - codes.mean(0)) / codes.std(0).clamp_min(torch.finfo(codes.dtype).tiny)
