@@ -133,6 +133,7 @@ def test_the_umap_kind_and_compares_umap_ae_refine_their_codes():
         umap_ae = METHODS["umap-ae"].make(job, dataset)
         assert umap_ae.latent.get_params() == {"refine_start": "grid", "refine_steps": UMAP_REFINE_STEPS}
         start = umap_ae.penalties[0].start  # the neighbour-graph autoencoder whose code starts the layout
+        assert umap_ae.penalties[0].start_weight == 3.0  # and holds it near that code
         assert start.latent.refine_steps == UMAP_REFINE_STEPS
         assert METHODS["ae"].make(job, dataset).latent.refine_steps == (UMAP_REFINE_STEPS if name == "umap" else 0)
     job = CompareJob(data=DataOptions("digits"), kind="variational", device="cpu")

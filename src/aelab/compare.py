@@ -44,6 +44,9 @@ LAYOUT_DECODER_HIDDEN = (128, 256, 512, 1024)
 #: The default training length of that network (without ``--epochs``), in steps: about 105 epochs of
 #: Fashion-MNIST's 60,000 training images.
 LAYOUT_DECODER_STEPS = 25_000
+#: The pull of umap-ae's layout toward its start (``FreeLayout(start_weight=...)``): free, the layout sharpens the
+#: start's neighbourhoods but loses its grouping; at 3 it keeps most of both (mnist5k, docs/umap-ae.md).
+LAYOUT_START_WEIGHT = 3.0
 
 
 @dataclass
@@ -99,7 +102,8 @@ def _neighbour_graph_autoencoder(job: CompareJob, dataset: Dataset):
 def _free_layout_autoencoder(job: CompareJob, dataset: Dataset):
     """umap-ae: the neighbour-graph autoencoder's layout sharpened as free codes and learnt by a network with a
     wide decoder (``aelab.parts.FreeLayout``). The neighbour-graph autoencoder (``_neighbour_graph_autoencoder``)
-    is fitted first on the training rows and its code starts the layout; the network has the job's encoder and
+    is fitted first on the training rows and its code starts the layout, which is pulled toward it
+    (``LAYOUT_START_WEIGHT``); the network has the job's encoder and
     ``LAYOUT_DECODER_HIDDEN`` as its decoder, and its decoder places every row (``Deterministic(refine_start=
     "grid")``, ``UMAP_REFINE_STEPS`` steps unless the job sets ``refine_steps``; 0 gives the encoder's code)."""
     start = _neighbour_graph_autoencoder(job, dataset)
@@ -114,7 +118,8 @@ def _free_layout_autoencoder(job: CompareJob, dataset: Dataset):
     epochs = job.epochs if job.epochs is not None else epochs_for_steps(
         max(int(n_train), 1), job.batch_size, LAYOUT_DECODER_STEPS, MIN_EPOCHS, MAX_EPOCHS)
     return Autoencoder(encoder=encoder, latent=Deterministic(steps, refine_start="grid" if steps else "encoder"),
-                       penalties=(FreeLayout(start=start),), n_components=job.n_components, epochs=epochs,
+                       penalties=(FreeLayout(start=start, start_weight=LAYOUT_START_WEIGHT),),
+                       n_components=job.n_components, epochs=epochs,
                        batch_size=job.batch_size, learning_rate=job.learning_rate, validation_fraction=0.0,
                        random_state=job.random_state, device=job.device, verbose=job.verbose)
 
@@ -142,8 +147,9 @@ METHODS: dict[str, Method] = {
     "ae": Method("autoencoder (aelab.Autoencoder) of the kind --kind", _autoencoder),
     "umap-ae": Method("a parametric UMAP that also reconstructs: the ae autoencoder with UMAP's neighbour-graph loss "
                       "on its code (aelab.parts.NeighbourGraph) is fitted first; its code starts a layout of free "
-                      "codes kept to the same graph, which a network with a wide decoder then learns, placing every "
-                      "image by its decoder (aelab.parts.FreeLayout)", _free_layout_autoencoder),
+                      "codes kept to the same graph and pulled toward that start, which a network with a wide "
+                      "decoder then learns, placing every image by its decoder (aelab.parts.FreeLayout)",
+                      _free_layout_autoencoder),
 }
 
 #: The metrics of the summary table, as metrics.json names them.

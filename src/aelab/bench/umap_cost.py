@@ -7,7 +7,8 @@ building the graph, of fitting umap-ae (graphs included) and of fitting UMAP.
 The training split of the data (the official 60,000 images of Fashion-MNIST), scaled as ``aelab compare`` scales
 it. Each step runs in its own child process, one after another, so that each peak resident memory (the child's
 ``ru_maxrss``) is its own: ``load`` (import and load only: the floor of every step), ``graph``
-(``aelab.parts.neighbour_graph.fuzzy_neighbour_graph`` with 15 neighbours, what a umap-ae fit builds first),
+(``aelab.parts.neighbour_graph.fuzzy_neighbour_graph`` with 15 neighbours, the graph a umap-ae fit builds
+twice: for its start, of the rows it trains on, then for its layout, of all of them),
 ``umap-ae`` (compare's umap-ae with the dense 784-400-200-100-50-2 encoder, ``--epochs`` and ``--augment`` as
 compare's, on CPU: its start, the neighbour-graph autoencoder, timed apart, then the free layout and the network
 that learns it, ``aelab.parts.FreeLayout``) and
