@@ -214,7 +214,8 @@ class FreeLayout(NeighbourGraph):
                                 int(self.edge_batch_size), epochs, learning_rate, generator, X_train.device,
                                 float(self.start_weight))
         logger.info("free layout of %d training rows: %d epochs from a start of deviation %.3g at rate %.3g, "
-                    "%.1f s", n_rows, epochs, spread, learning_rate, time.perf_counter() - started)
+                    "pulled toward it at %.3g, %.1f s", n_rows, epochs, spread, learning_rate,
+                    float(self.start_weight), time.perf_counter() - started)
         codes = (codes - codes.mean(0)) / codes.std(0).clamp_min(torch.finfo(codes.dtype).tiny)
         return FreeLayoutLoss(X_train, codes, float(self.weight))
 
